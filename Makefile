@@ -1,0 +1,47 @@
+# The SQS -> Lambda lab. `make help` lists the targets.
+SHELL := /bin/bash
+VENV  := .venv
+PY    := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# Orders `make producer` sends, and how fast (0: as fast as the queue takes them).
+N     ?= 10
+RATE  ?= 0
+
+.DEFAULT_GOAL := help
+.PHONY: help venv up down test producer lock
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+venv: $(STAMP) ## create .venv with Python >= 3.12 and the pinned dependencies
+
+$(STAMP): requirements/host.lock pyproject.toml executor/pyproject.toml
+	@python=$$(scripts/find-python) || exit 1; \
+	echo "Creating $(VENV) with $$python ($$("$$python" --version))"; \
+	rm -rf $(VENV) && "$$python" -m venv $(VENV)
+	@echo "Installing the pinned packages of requirements/host.lock (about a minute, ~500 MB; log: $(VENV)/install.log)"
+	@set -o pipefail; \
+	$(PY) -m pip install --require-virtualenv --progress-bar off -r requirements/host.lock 2>&1 \
+	  | tee $(VENV)/install.log \
+	  | awk '/^Collecting/ {n++; if (n % 25 == 0) {print "  " n " packages collected..."; fflush()}} /^Successfully installed/ {print "  " NF-2 " packages installed"}' \
+	  || { echo "pip install failed: see $(VENV)/install.log (PyPI must be reachable for this one step)"; exit 1; }
+	@$(PY) -m pip install --quiet --require-virtualenv --no-deps -e . -e executor >>$(VENV)/install.log 2>&1 \
+	  || { echo "installing the lab's own packages failed: see $(VENV)/install.log"; exit 1; }
+	@touch $(STAMP)
+	@echo "$(VENV) is ready."
+
+up: venv ## start LocalStack on 127.0.0.1:4566, provision the lab, print where to look
+	@$(PY) -m lab up
+
+down: ## stop everything `make up` started and remove its state
+	@if [ -x $(PY) ]; then $(PY) -m lab down; else echo "Nothing to stop: the lab was never set up (no $(VENV))."; fi
+
+test: venv ## run the whole test suite (starts LocalStack when it is not running)
+	@$(PY) -m lab test
+
+producer: venv ## send N orders (N=10, RATE=0 per second); more options: .venv/bin/python -m producer --help
+	@$(PY) -m producer --count $(N) --rate $(RATE)
+
+lock: venv ## rewrite requirements/host.lock from the venv (after changing dependencies)
+	@{ sed -n '1,3p' requirements/host.lock; $(PY) -m pip freeze --exclude-editable | grep -v '^-e'; } > requirements/host.lock.new
+	@mv requirements/host.lock.new requirements/host.lock && echo "requirements/host.lock rewritten"

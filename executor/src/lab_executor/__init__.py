@@ -1,0 +1,10 @@
+"""LocalStack plugins for the SQS -> Lambda lab.
+
+- ``local`` (namespace ``localstack.lambda.runtime_executor``): runs Python
+  Lambda functions as local subprocesses, so Lambda works without Docker and
+  without network access. Select it with ``LAMBDA_RUNTIME_EXECUTOR=local``.
+- ``twisted-loopback`` (namespace ``localstack.runtime.server``): LocalStack's
+  default gateway server, but bound to the host given in ``GATEWAY_LISTEN``
+  (the stock one listens on every interface). Select it with
+  ``GATEWAY_SERVER=twisted-loopback``.
+"""

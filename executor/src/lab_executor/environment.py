@@ -1,0 +1,388 @@
+"""One Lambda execution environment, run by the local executor as a subprocess.
+
+It plays the part that Lambda's init process plays on AWS:
+
+- it serves LocalStack's ``POST /invoke`` and reports each result to
+  LocalStack's executor endpoint (``$LOCALSTACK_RUNTIME_ENDPOINT``);
+- it serves the Lambda Runtime API (``/2018-06-01/runtime/...``) to the runtime,
+  which is AWS's own runtime interface client, ``awslambdaric``, running the
+  handler in a child process, so the context object, the error shapes and the
+  log format are the real ones;
+- it enforces the function timeout and outlives a runtime that crashes: either
+  way the invocation ends as an error and a fresh runtime is started, as AWS
+  resets the environment;
+- it collects the runtime's output per invocation, framed by START, END and
+  REPORT lines, which LocalStack stores in CloudWatch Logs.
+"""
+
+import json
+import math
+import os
+import queue
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+RUNTIME_API = "/2018-06-01/runtime"
+LOOPBACK = "127.0.0.1"
+# How often to check that LocalStack, our parent, is still alive.
+PARENT_CHECK_SECONDS = 1.0
+OUTPUT_POLL_SECONDS = 0.2
+# Calls home must never use a proxy from the environment.
+NO_PROXY_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@dataclass
+class Invocation:
+    request_id: str
+    function_arn: str
+    payload: bytes
+    trace_id: str
+    deadline_ms: int
+    started: float = field(default_factory=time.monotonic)
+    lines_before_start: list[str] = field(default_factory=list)
+    timer: threading.Timer | None = None
+    done: bool = False
+
+
+def describe_exit(code: int) -> str:
+    """Exit status in the words Lambda uses ("exit status 1", "signal: segmentation fault")."""
+    if code < 0:
+        name = signal.strsignal(-code) or f"signal {-code}"
+        return f"signal: {name.lower()}"
+    return f"exit status {code}"
+
+
+def max_memory_used_mb(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return math.ceil(int(line.split()[1]) / 1024)
+    except OSError:
+        pass
+    return None
+
+
+class Runtime:
+    """The runtime child process (awslambdaric running the handler) and its output."""
+
+    def __init__(self, environment: "Environment") -> None:
+        self.environment = environment
+        self.invocations: queue.Queue[Invocation] = queue.Queue()
+        self.started = time.monotonic()
+        self.init_duration_ms: float | None = None
+        self.initialized = False  # set when it first asks for an invocation
+        self.ended_on_purpose = False
+        self.output_lock = threading.Lock()
+        self.partial_line = b""
+        read_fd, write_fd = os.pipe()
+        env = dict(os.environ)
+        env.pop("LAB_EXECUTOR_PORT", None)
+        env["AWS_LAMBDA_RUNTIME_API"] = f"{LOOPBACK}:{environment.port}"
+        # The function's own code and bundled packages come first, as in /var/task on AWS.
+        env["PYTHONPATH"] = os.pathsep.join([environment.task_root, env.get("PYTHONPATH", "")])
+        env["PYTHONUNBUFFERED"] = "1"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "awslambdaric", env["_HANDLER"]],
+            env=env,
+            cwd=environment.task_root,
+            stdin=subprocess.DEVNULL,
+            stdout=write_fd,
+            stderr=write_fd,
+        )
+        os.close(write_fd)
+        os.set_blocking(read_fd, False)
+        self.output_fd: int | None = read_fd
+        threading.Thread(target=self._pump_output, daemon=True, name="output").start()
+        threading.Thread(target=self._watch, daemon=True, name="watch").start()
+
+    def drain_output(self) -> None:
+        """Move everything the runtime has written so far into the environment's log."""
+        with self.output_lock:
+            while self.output_fd is not None:
+                try:
+                    chunk = os.read(self.output_fd, 65536)
+                except BlockingIOError:
+                    return
+                if not chunk:
+                    os.close(self.output_fd)
+                    self.output_fd = None
+                    chunk = b"\n" if self.partial_line else b""
+                *lines, self.partial_line = (self.partial_line + chunk).split(b"\n")
+                self.environment.add_output(line.decode(errors="replace") for line in lines)
+
+    def _pump_output(self) -> None:
+        while self.output_fd is not None:
+            try:
+                select.select([self.output_fd], [], [], OUTPUT_POLL_SECONDS)
+            except (OSError, ValueError):  # closed by a concurrent drain
+                return
+            self.drain_output()
+
+    def _watch(self) -> None:
+        code = self.process.wait()
+        self.drain_output()
+        self.environment.runtime_exited(self, code)
+
+    def end(self) -> None:
+        self.ended_on_purpose = True
+        if self.process.poll() is None:
+            self.process.kill()
+
+
+class Environment:
+    def __init__(self) -> None:
+        self.port = int(os.environ["LAB_EXECUTOR_PORT"])
+        self.task_root = os.environ["LAMBDA_TASK_ROOT"]
+        self.timeout_seconds = float(os.environ.get("AWS_LAMBDA_FUNCTION_TIMEOUT", "3"))
+        self.memory_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        self.version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        self.localstack_endpoint = os.environ["LOCALSTACK_RUNTIME_ENDPOINT"]
+        self.runtime_id = os.environ["LOCALSTACK_RUNTIME_ID"]
+        # One lock orders everything that changes the invocation in progress.
+        self.lock = threading.RLock()
+        self.current: Invocation | None = None
+        self.ready_reported = False
+        self.output: list[str] = []
+        self.runtime: Runtime | None = None  # started once the Runtime API listens
+
+    # -- output -----------------------------------------------------------------
+    def add_output(self, lines) -> None:
+        for line in lines:
+            print(line, flush=True)  # also kept in the environment's own log file
+            self.output.append(line)
+
+    def take_output(self) -> list[str]:
+        self.runtime.drain_output()
+        with self.runtime.output_lock:
+            lines, self.output = self.output, []
+        return lines
+
+    # -- calls to LocalStack ---------------------------------------------------------
+    def post_to_localstack(self, path: str, body: bytes) -> None:
+        request = urllib.request.Request(
+            self.localstack_endpoint + path,
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        with NO_PROXY_OPENER.open(request, timeout=30) as response:
+            response.read()
+
+    # -- invocation life cycle -------------------------------------------------------
+    def begin(self, invocation: Invocation) -> None:
+        with self.lock:
+            invocation.lines_before_start = self.take_output()
+            self.current = invocation
+            invocation.timer = threading.Timer(
+                self.timeout_seconds, self.time_out, args=(invocation,)
+            )
+            invocation.timer.daemon = True
+            invocation.timer.start()
+            self.runtime.invocations.put(invocation)
+
+    def finish(self, invocation: Invocation, outcome: str, body: bytes, note: str = "") -> bool:
+        """End the invocation once: post its logs, then its response or error."""
+        with self.lock:
+            if invocation.done:
+                return False
+            invocation.done = True
+            invocation.timer.cancel()
+            self.current = None
+            duration_ms = (time.monotonic() - invocation.started) * 1000
+            request_id = invocation.request_id
+            report = [
+                f"REPORT RequestId: {request_id}",
+                f"Duration: {duration_ms:.2f} ms",
+                f"Billed Duration: {math.ceil(duration_ms)} ms",
+                f"Memory Size: {self.memory_mb} MB",
+            ]
+            if (used := max_memory_used_mb(self.runtime.process.pid)) is not None:
+                report.append(f"Max Memory Used: {used} MB")
+            if self.runtime.init_duration_ms is not None:
+                report.append(f"Init Duration: {self.runtime.init_duration_ms:.2f} ms")
+                self.runtime.init_duration_ms = None  # reported with the first invocation only
+            if outcome == "timeout":
+                report.append("Status: timeout")
+            lines = [
+                *invocation.lines_before_start,
+                f"START RequestId: {request_id} Version: {self.version}",
+                *self.take_output(),
+                *([note] if note else []),
+                f"END RequestId: {request_id}",
+                "\t".join(report),
+            ]
+            logs = json.dumps({"logs": "\n".join(lines) + "\n"}).encode()
+            self.post_to_localstack(f"/invocations/{request_id}/logs", logs)
+            kind = "response" if outcome == "success" else "error"
+            self.post_to_localstack(f"/invocations/{request_id}/{kind}", body)
+            return True
+
+    def fail(self, invocation: Invocation, error_type: str, message: str, outcome="error") -> None:
+        body = json.dumps(
+            {"errorMessage": f"RequestId: {invocation.request_id} Error: {message}",
+             "errorType": error_type}
+        ).encode()
+        timestamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        self.finish(invocation, outcome, body, note=f"{timestamp} {invocation.request_id} {message}")
+
+    def time_out(self, invocation: Invocation) -> None:
+        with self.lock:
+            if invocation.done:
+                return
+            # Stop the handler where it is, as Lambda does, and start afresh.
+            old_runtime = self.runtime
+            old_runtime.end()
+            old_runtime.process.wait()
+            self.fail(
+                invocation,
+                "Sandbox.Timedout",
+                f"Task timed out after {self.timeout_seconds:.2f} seconds",
+                outcome="timeout",
+            )
+            self.runtime = Runtime(self)
+
+    def runtime_exited(self, runtime: Runtime, code: int) -> None:
+        with self.lock:
+            if runtime.ended_on_purpose or runtime is not self.runtime:
+                return
+            if not runtime.initialized:
+                # The runtime died during init without reporting an init error.
+                message = f"Runtime exited during init: {describe_exit(code)}"
+                self.report_init_error({"errorType": "Runtime.ExitError", "errorMessage": message})
+                return
+            if self.current is not None:
+                self.fail(
+                    self.current,
+                    "Runtime.ExitError",
+                    f"Runtime exited with error: {describe_exit(code)}",
+                )
+            self.runtime = Runtime(self)
+
+    def runtime_ready(self, runtime: Runtime) -> None:
+        """The runtime asked for its first invocation: its init phase is over."""
+        with self.lock:
+            if not runtime.initialized:
+                runtime.initialized = True
+                runtime.init_duration_ms = (time.monotonic() - runtime.started) * 1000
+            if not self.ready_reported:
+                self.ready_reported = True
+                self.post_to_localstack(f"/status/{self.runtime_id}/ready", b"{}")
+
+    def report_init_error(self, error: dict) -> None:
+        with self.lock:
+            if not self.ready_reported:
+                self.post_to_localstack(
+                    f"/status/{self.runtime_id}/error", json.dumps(error).encode()
+                )
+            elif self.current is not None:
+                self.finish(self.current, "error", json.dumps(error).encode())
+            # A runtime that cannot initialise will not do better if restarted:
+            # end this environment, and LocalStack starts a new one when needed.
+            self.shutdown()
+
+    def shutdown(self, *_args) -> None:
+        if self.runtime is not None:
+            self.runtime.end()
+        os._exit(0)
+
+    def watch_parent(self) -> None:
+        parent = os.getppid()
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        self.shutdown()
+
+
+class Handler(BaseHTTPRequestHandler):
+    environment: Environment
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; without this, Nagle's
+    # algorithm and delayed ACKs add about 40 ms to every invocation.
+    disable_nagle_algorithm = True
+
+    def log_message(self, format, *args):  # keep the function's log free of access lines
+        pass
+
+    def reply(self, status: HTTPStatus, body: bytes = b"", headers: dict | None = None) -> None:
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def read_body(self) -> bytes:
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def do_GET(self) -> None:
+        if self.path != f"{RUNTIME_API}/invocation/next":
+            return self.reply(HTTPStatus.NOT_FOUND)
+        environment = self.environment
+        runtime = environment.runtime
+        environment.runtime_ready(runtime)
+        invocation = runtime.invocations.get()
+        self.reply(
+            HTTPStatus.OK,
+            invocation.payload,
+            {
+                "Content-Type": "application/json",
+                "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
+                "Lambda-Runtime-Deadline-Ms": str(invocation.deadline_ms),
+                "Lambda-Runtime-Invoked-Function-Arn": invocation.function_arn,
+                "Lambda-Runtime-Trace-Id": invocation.trace_id,
+            },
+        )
+
+    def do_POST(self) -> None:
+        environment = self.environment
+        body = self.read_body()
+        parts = self.path.strip("/").split("/")
+        if self.path == "/invoke":
+            request = json.loads(body)
+            invocation = Invocation(
+                request_id=request["invoke-id"],
+                function_arn=request["invoked-function-arn"],
+                payload=request["payload"].encode(),
+                trace_id=request.get("trace-id") or "",
+                deadline_ms=int((time.time() + environment.timeout_seconds) * 1000),
+            )
+            environment.begin(invocation)
+            return self.reply(HTTPStatus.ACCEPTED)
+        if self.path == f"{RUNTIME_API}/init/error":
+            environment.report_init_error(json.loads(body or b"{}"))
+            return self.reply(HTTPStatus.ACCEPTED)
+        # /2018-06-01/runtime/invocation/<request id>/response|error
+        if len(parts) == 5 and parts[2] == "invocation" and parts[4] in ("response", "error"):
+            request_id, kind = parts[3], parts[4]
+            with environment.lock:
+                current = environment.current
+                if current is None or current.request_id != request_id:
+                    # Too late (the invocation timed out) or unknown: as Lambda answers.
+                    return self.reply(HTTPStatus.BAD_REQUEST, b'{"errorType":"InvalidRequestID"}')
+                environment.finish(current, "success" if kind == "response" else "error", body)
+            return self.reply(HTTPStatus.ACCEPTED)
+        self.reply(HTTPStatus.NOT_FOUND)
+
+
+def main() -> None:
+    environment = Environment()
+    Handler.environment = environment
+    server = ThreadingHTTPServer((LOOPBACK, environment.port), Handler)
+    server.daemon_threads = True
+    environment.runtime = Runtime(environment)
+    signal.signal(signal.SIGTERM, environment.shutdown)
+    threading.Thread(target=environment.watch_parent, daemon=True, name="parent").start()
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,23 @@
+"""Plugin entry points. Kept free of heavy imports: plux loads this module to
+discover plugins, and the classes it names are imported only when selected."""
+
+from localstack.runtime.server.core import RuntimeServerPlugin
+from localstack.services.lambda_.invocation.plugins import RuntimeExecutorPlugin
+
+
+class LocalExecutorPlugin(RuntimeExecutorPlugin):
+    name = "local"
+
+    def load(self, *args, **kwargs):
+        from lab_executor.executor import LocalRuntimeExecutor
+
+        return LocalRuntimeExecutor
+
+
+class LoopbackTwistedServerPlugin(RuntimeServerPlugin):
+    name = "twisted-loopback"
+
+    def load(self, *args, **kwargs):
+        from lab_executor.loopback_gateway import LoopbackTwistedRuntimeServer
+
+        return LoopbackTwistedRuntimeServer()

@@ -1,0 +1,1 @@
+"""Provisioning: idempotent create-or-update of every resource of a lab stack."""

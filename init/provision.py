@@ -1,0 +1,342 @@
+"""Create or update every resource of a lab stack; safe to run any number of times.
+
+Order matters: the DLQ before the queue that names it, the role before the
+function, the function before the mapping, and the mapping last, once the
+function is Active, so that no message is polled before it can be processed.
+
+Run as ``python -m init.provision`` (what LocalStack's ready hook does) or
+through ``make up``; tests call ``provision(stack)`` with stacks of their own.
+"""
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from botocore.exceptions import ClientError
+
+from init.function_zip import build_zip, code_sha256
+from lab import aws, settings
+from lab.settings import SettingsError, Stack
+
+MAPPING_ENABLED_TIMEOUT_SECONDS = 60
+POLL_SECONDS = 0.5
+
+# Called with each finished step, and with waiting=True before each wait.
+Report = Callable[..., None]
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """What provisioning created: the addresses a producer, a test or a student needs."""
+
+    stack: Stack
+    queue_url: str
+    queue_arn: str
+    dlq_url: str
+    dlq_arn: str
+    function_arn: str
+    mapping_uuid: str
+    bucket: str
+
+
+def _quiet(_message: str, waiting: bool = False) -> None:
+    pass
+
+
+def print_step(message: str, waiting: bool = False) -> None:
+    print(f"  {'...' if waiting else '✓'} {message}", flush=True)
+
+
+def queue_arn(sqs, url: str) -> str:
+    return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def ensure_queue(sqs, name: str, attributes: dict[str, str]) -> str:
+    """Create the queue, or bring an existing one to these attributes."""
+    try:
+        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+    except ClientError as error:
+        if error.response["Error"]["Code"] not in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
+            raise
+        return sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
+    return url
+
+
+def ensure_bucket(s3, name: str) -> None:
+    try:
+        s3.create_bucket(Bucket=name)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "BucketAlreadyOwnedByYou":
+            raise
+
+
+def worker_policy(stack: Stack, queue_arn_: str) -> dict:
+    """Least privilege: consume this queue, write this bucket's two prefixes,
+    send from this sender, write this function's logs. Nothing else."""
+    region, account = settings.REGION, settings.ACCOUNT_ID
+    log_group = f"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{stack.function_name}"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ConsumeOrders",
+                "Effect": "Allow",
+                "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+                "Resource": queue_arn_,
+            },
+            {
+                "Sid": "StoreOrdersAndEmailReceipts",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject", "s3:GetObject"],
+                "Resource": [
+                    f"arn:aws:s3:::{stack.bucket_name}/orders/*",
+                    f"arn:aws:s3:::{stack.bucket_name}/emails/*",
+                ],
+            },
+            {
+                "Sid": "SendConfirmation",
+                "Effect": "Allow",
+                "Action": "ses:SendEmail",
+                "Resource": f"arn:aws:ses:{region}:{account}:identity/{stack.sender_email}",
+            },
+            {
+                "Sid": "WriteOwnLogs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": [log_group, f"{log_group}:*"],
+            },
+        ],
+    }
+
+
+LAMBDA_TRUST_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+
+
+def ensure_role(iam, stack: Stack, queue_arn_: str) -> str:
+    try:
+        arn = iam.get_role(RoleName=stack.role_name)["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        arn = iam.create_role(
+            RoleName=stack.role_name,
+            AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST_POLICY),
+            Description=f"Execution role of {stack.function_name}: least privilege",
+        )["Role"]["Arn"]
+    iam.put_role_policy(
+        RoleName=stack.role_name,
+        PolicyName=stack.policy_name,
+        PolicyDocument=json.dumps(worker_policy(stack, queue_arn_)),
+    )
+    return arn
+
+
+def function_environment(stack: Stack) -> dict[str, str]:
+    return {
+        "ORDER_BUCKET": stack.bucket_name,
+        "SENDER_EMAIL": stack.sender_email,
+        "POWERTOOLS_SERVICE_NAME": stack.function_base,
+        **stack.function_environment,
+    }
+
+
+def ensure_function(lambda_, stack: Stack, role_arn: str, source_dir: Path) -> str:
+    zip_bytes = build_zip(source_dir)
+    configuration = dict(
+        Role=role_arn,
+        Handler=settings.FUNCTION_HANDLER,
+        Runtime=settings.FUNCTION_RUNTIME,
+        Timeout=stack.function_timeout,
+        MemorySize=stack.memory_size,
+        Environment={"Variables": function_environment(stack)},
+    )
+    name = stack.function_name
+    try:
+        current = lambda_.get_function_configuration(FunctionName=name)
+    except lambda_.exceptions.ResourceNotFoundException:
+        arn = lambda_.create_function(
+            FunctionName=name, Code={"ZipFile": zip_bytes}, **configuration
+        )["FunctionArn"]
+        lambda_.get_waiter("function_active_v2").wait(FunctionName=name)
+        return arn
+    if current["CodeSha256"] != code_sha256(zip_bytes):
+        lambda_.update_function_code(FunctionName=name, ZipFile=zip_bytes)
+        lambda_.get_waiter("function_updated_v2").wait(FunctionName=name)
+    have = {key: current.get(key) for key in configuration}
+    have["Environment"] = {"Variables": current.get("Environment", {}).get("Variables", {})}
+    if have != configuration:
+        lambda_.update_function_configuration(FunctionName=name, **configuration)
+        lambda_.get_waiter("function_updated_v2").wait(FunctionName=name)
+    lambda_.get_waiter("function_active_v2").wait(FunctionName=name)
+    return current["FunctionArn"]
+
+
+def mapping_settings(stack: Stack) -> dict:
+    return dict(
+        BatchSize=stack.batch_size,
+        MaximumBatchingWindowInSeconds=stack.batching_window,
+        FunctionResponseTypes=["ReportBatchItemFailures"] if stack.report_batch_item_failures else [],
+    )
+
+
+def find_mapping(lambda_, function_name: str, source_arn: str) -> dict | None:
+    mappings = lambda_.list_event_source_mappings(
+        FunctionName=function_name, EventSourceArn=source_arn
+    )["EventSourceMappings"]
+    return mappings[0] if mappings else None
+
+
+def wait_for_mapping_state(lambda_, uuid: str, state: str, report: Report) -> None:
+    """Poll until the mapping reaches the state (there is no boto3 waiter for mappings)."""
+    report(
+        f"waiting for event source mapping {uuid} to be {state} (up to {MAPPING_ENABLED_TIMEOUT_SECONDS} s)",
+        waiting=True,
+    )
+    deadline = time.monotonic() + MAPPING_ENABLED_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        current = lambda_.get_event_source_mapping(UUID=uuid)["State"]
+        if current == state:
+            return
+        time.sleep(POLL_SECONDS)
+    raise TimeoutError(f"event source mapping {uuid} is {current}, not {state}, after {MAPPING_ENABLED_TIMEOUT_SECONDS} s")
+
+
+def ensure_mapping(lambda_, stack: Stack, source_arn: str, report: Report) -> str:
+    wanted = mapping_settings(stack)
+    existing = find_mapping(lambda_, stack.function_name, source_arn)
+    if existing is None:
+        uuid = lambda_.create_event_source_mapping(
+            FunctionName=stack.function_name, EventSourceArn=source_arn, Enabled=True, **wanted
+        )["UUID"]
+    else:
+        uuid = existing["UUID"]
+        have = {key: existing.get(key) for key in wanted}
+        have["FunctionResponseTypes"] = existing.get("FunctionResponseTypes", [])
+        if have != wanted or existing["State"] not in ("Enabled", "Enabling"):
+            lambda_.update_event_source_mapping(UUID=uuid, Enabled=True, **wanted)
+    wait_for_mapping_state(lambda_, uuid, "Enabled", report)
+    return uuid
+
+
+def provision(
+    stack: Stack | None = None,
+    source_dir: Path = settings.FUNCTION_SOURCE_DIR,
+    report: Report = _quiet,
+) -> Deployed:
+    stack = stack or Stack()
+    stack.validate()  # before anything is created
+    sqs, s3, ses, iam, lambda_ = (aws.client(name) for name in ("sqs", "s3", "ses", "iam", "lambda"))
+
+    dlq_url = ensure_queue(
+        sqs, stack.dlq_name, {"MessageRetentionPeriod": str(settings.DLQ_RETENTION_SECONDS)}
+    )
+    dlq_arn = queue_arn(sqs, dlq_url)
+    report(f"dead-letter queue {stack.dlq_name}")
+    redrive_policy = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": stack.max_receive_count}
+    queue_url = ensure_queue(
+        sqs,
+        stack.queue_name,
+        {
+            "VisibilityTimeout": str(stack.visibility_timeout),
+            "RedrivePolicy": json.dumps(redrive_policy),
+        },
+    )
+    source_arn = queue_arn(sqs, queue_url)
+    report(
+        f"queue {stack.queue_name} (visibility timeout {stack.visibility_timeout} s, "
+        f"maxReceiveCount {stack.max_receive_count})"
+    )
+    ensure_bucket(s3, stack.bucket_name)
+    report(f"order store s3://{stack.bucket_name}")
+    ses.verify_email_identity(EmailAddress=stack.sender_email)
+    report(f"SES sender {stack.sender_email}")
+    role_arn = ensure_role(iam, stack, source_arn)
+    report(f"IAM role {stack.role_name} (least privilege)")
+    function_arn = ensure_function(lambda_, stack, role_arn, source_dir)
+    report(f"function {stack.function_name} is Active (timeout {stack.function_timeout} s)")
+    mapping_uuid = ensure_mapping(lambda_, stack, source_arn, report)
+    report(
+        f"event source mapping {stack.queue_name} -> {stack.function_name} is Enabled "
+        f"(batch size {stack.batch_size}, window {stack.batching_window} s)"
+    )
+    return Deployed(
+        stack=stack,
+        queue_url=queue_url,
+        queue_arn=source_arn,
+        dlq_url=dlq_url,
+        dlq_arn=dlq_arn,
+        function_arn=function_arn,
+        mapping_uuid=mapping_uuid,
+        bucket=stack.bucket_name,
+    )
+
+
+def _ignore_missing(call, *args, **kwargs) -> None:
+    try:
+        call(*args, **kwargs)
+    except ClientError as error:
+        code = error.response["Error"]["Code"]
+        if not any(word in code for word in ("NotFound", "NoSuch", "NonExistent", "DoesNotExist")):
+            raise
+
+
+def teardown(stack: Stack) -> None:
+    """Remove everything ``provision`` created for the stack (the SES sender stays:
+    stacks share it)."""
+    sqs, s3, iam, lambda_ = (aws.client(name) for name in ("sqs", "s3", "iam", "lambda"))
+    if _function_exists(lambda_, stack.function_name):
+        mappings = lambda_.list_event_source_mappings(FunctionName=stack.function_name)
+        for mapping in mappings["EventSourceMappings"]:
+            _ignore_missing(lambda_.delete_event_source_mapping, UUID=mapping["UUID"])
+    _ignore_missing(lambda_.delete_function, FunctionName=stack.function_name)
+    _ignore_missing(iam.delete_role_policy, RoleName=stack.role_name, PolicyName=stack.policy_name)
+    _ignore_missing(iam.delete_role, RoleName=stack.role_name)
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=stack.bucket_name):
+            for item in page.get("Contents", []):
+                s3.delete_object(Bucket=stack.bucket_name, Key=item["Key"])
+        s3.delete_bucket(Bucket=stack.bucket_name)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "NoSuchBucket":
+            raise
+    for name in (stack.queue_name, stack.dlq_name):
+        try:
+            sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=name)["QueueUrl"])
+        except ClientError as error:
+            if "NonExistentQueue" not in error.response["Error"]["Code"]:
+                raise
+
+
+def _function_exists(lambda_, name: str) -> bool:
+    try:
+        lambda_.get_function_configuration(FunctionName=name)
+        return True
+    except lambda_.exceptions.ResourceNotFoundException:
+        return False
+
+
+def main() -> int:
+    try:
+        provision(report=print_step)
+    except SettingsError as error:
+        print(f"provision: refused: {error}", file=sys.stderr)
+        return 2
+    except aws.LabNotUp as error:
+        print(f"provision: {error}", file=sys.stderr)
+        return 3
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

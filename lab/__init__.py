@@ -1,0 +1,1 @@
+"""The SQS -> Lambda lab: settings, LocalStack lifecycle, and the commands behind `make`."""

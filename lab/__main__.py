@@ -1,0 +1,129 @@
+"""The commands behind `make`: ``python -m lab up|down|test [pytest args]``.
+
+Every error a user can cause ends as one line that says what to do, and a
+non-zero exit code; never a traceback.
+"""
+
+import argparse
+import subprocess
+import sys
+import time
+
+from botocore.exceptions import BotoCoreError, ClientError
+from rich.console import Console
+
+console = Console(highlight=False, soft_wrap=True)
+EXIT_REFUSED = 2
+EXIT_FAILED = 3
+
+
+def print_summary(deployed) -> None:
+    from lab import settings
+
+    stack = deployed.stack
+    rows = [
+        ("Endpoint", settings.ENDPOINT_URL),
+        ("Orders queue", deployed.queue_url),
+        ("Dead-letter queue", f"{deployed.dlq_url}  (after {stack.max_receive_count} receives)"),
+        ("Function", f"{stack.function_name}  ({settings.FUNCTION_RUNTIME}, timeout {stack.function_timeout} s)"),
+        (
+            "Mapping",
+            f"{deployed.mapping_uuid}  Enabled, batch size {stack.batch_size}, "
+            f"window {stack.batching_window} s, ReportBatchItemFailures",
+        ),
+        ("Order store", f"s3://{deployed.bucket}/orders/"),
+        ("LocalStack log", str(settings.LOCALSTACK_LOG.relative_to(settings.PROJECT_ROOT))),
+    ]
+    console.print("\n[bold green]The lab is up[/] (host mode: LocalStack from .venv, Lambda as local processes).")
+    for label, value in rows:
+        console.print(f"  {label:<18} {value}")
+    order = '{"orderId": "123", "email": "user@test.com"}'
+    console.print(
+        "\nTry it:\n"
+        "  make producer N=20                  send 20 orders\n"
+        f"  .venv/bin/awslocal sqs send-message --queue-url {deployed.queue_url} \\\n"
+        f"      --message-body '{order}'\n"
+        f"  .venv/bin/awslocal s3 ls s3://{deployed.bucket}/orders/      the stored orders\n"
+        f"  curl -s {settings.ENDPOINT_URL}/_aws/ses                the emails sent\n"
+        f"  .venv/bin/awslocal logs filter-log-events --log-group-name /aws/lambda/{stack.function_name} \\\n"
+        "      --query 'events[].message' --output text        the worker's logs\n"
+        "  make down                           stop everything and remove its state"
+    )
+
+
+def show_step(message: str, waiting: bool = False) -> None:
+    console.print(f"  {'[dim]...[/]' if waiting else '[green]✓[/]'} {message}")
+
+
+def up(_args) -> int:
+    from init.provision import provision
+    from lab import hostmode
+
+    hostmode.start()
+    console.print("Provisioning the lab (create or update; safe to repeat):")
+    deployed = provision(report=show_step)
+    print_summary(deployed)
+    return 0
+
+
+def down(_args) -> int:
+    from lab import hostmode
+
+    hostmode.stop()
+    return 0
+
+
+def test(args) -> int:
+    from lab import hostmode
+
+    started_at = time.monotonic()
+    started_here = hostmode.start()
+    try:
+        command = [sys.executable, "-m", "pytest", *args.pytest_args]
+        console.print(f"Running: {' '.join(command[1:])}")
+        code = subprocess.call(command)
+    finally:
+        if started_here:
+            hostmode.stop()
+    verdict = "[green]passed[/]" if code == 0 else f"[red]failed (pytest exit code {code})[/]"
+    console.print(f"make test: {verdict} in {time.monotonic() - started_at:.0f} s")
+    return code
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lab", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("up", help="start LocalStack (host mode) and provision the lab").set_defaults(run=up)
+    commands.add_parser("down", help="stop LocalStack and remove its state").set_defaults(run=down)
+    test_parser = commands.add_parser("test", help="run the test suite, starting LocalStack if needed")
+    test_parser.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    test_parser.set_defaults(run=test)
+    args = parser.parse_args(argv)
+
+    try:
+        from init.function_zip import BuildError
+        from lab import settings
+        from lab.aws import LabNotUp
+        from lab.hostmode import LifecycleError
+        from lab.settings import SettingsError
+    except ValueError as error:  # a bad LAB_* variable, found while reading the settings
+        console.print(f"[red]lab:[/] {error}")
+        return EXIT_REFUSED
+    try:
+        return args.run(args)
+    except SettingsError as error:
+        console.print(f"[red]lab: refused:[/] {error}")
+        return EXIT_REFUSED
+    except (LifecycleError, LabNotUp, BuildError) as error:
+        console.print(f"[red]lab:[/] {error}")
+        return EXIT_FAILED
+    except (BotoCoreError, ClientError, TimeoutError) as error:
+        console.print(f"[red]lab:[/] {error} (see {settings.LOCALSTACK_LOG})")
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        console.print("lab: interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

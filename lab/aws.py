@@ -1,0 +1,57 @@
+"""boto3 clients for the lab's LocalStack, and a check that it answers."""
+
+import json
+import urllib.error
+import urllib.request
+
+import boto3
+from botocore.config import Config
+
+from lab import settings
+
+# Fail fast when LocalStack is not there, instead of botocore's long retries.
+CLIENT_CONFIG = Config(connect_timeout=3, read_timeout=60, retries={"max_attempts": 3})
+
+
+class LabNotUp(RuntimeError):
+    """LocalStack does not answer at the lab's endpoint."""
+
+
+def client(service: str, endpoint_url: str | None = None):
+    return boto3.client(
+        service,
+        endpoint_url=endpoint_url or settings.ENDPOINT_URL,
+        region_name=settings.REGION,
+        aws_access_key_id=settings.ACCESS_KEY_ID,
+        aws_secret_access_key=settings.SECRET_ACCESS_KEY,
+        config=CLIENT_CONFIG,
+    )
+
+
+def get_json(path: str, endpoint_url: str | None = None, timeout: float = 3) -> dict:
+    """GET one of LocalStack's own endpoints (health, init status, SES outbox...)."""
+    url = (endpoint_url or settings.ENDPOINT_URL) + path
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(url, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+def is_up(endpoint_url: str | None = None) -> bool:
+    try:
+        get_json("/_localstack/health", endpoint_url)
+        return True
+    except (OSError, urllib.error.URLError, ValueError):
+        return False
+
+
+def require_up(endpoint_url: str | None = None) -> None:
+    if not is_up(endpoint_url):
+        raise LabNotUp(
+            f"LocalStack does not answer at {endpoint_url or settings.ENDPOINT_URL}: "
+            "start the lab with `make up`"
+        )
+
+
+def sent_emails(endpoint_url: str | None = None) -> list[dict]:
+    """Emails in LocalStack's SES outbox."""
+    return get_json("/_aws/ses", endpoint_url).get("messages", [])

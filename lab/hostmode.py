@@ -1,0 +1,196 @@
+"""LocalStack in host mode: a background process from the lab's venv.
+
+State, pid file and log live under ``settings.STATE_DIR`` (``.lab/``), which
+``stop`` removes. LocalStack runs in a process group of its own, and every
+Lambda environment it starts belongs to that group, so stopping the group
+leaves nothing behind.
+"""
+
+import errno
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import deque
+
+from rich.console import Console
+
+from lab import aws, settings
+
+console = Console(highlight=False, soft_wrap=True)
+POLL_SECONDS = 0.5
+LOG_LINES_ON_ERROR = 15
+
+
+class LifecycleError(RuntimeError):
+    """LocalStack could not be started or stopped; the message says what to do."""
+
+
+def localstack_environment() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "GATEWAY_LISTEN": f"{settings.HOST}:{settings.PORT}",
+            # The stock server listens on 0.0.0.0 whatever GATEWAY_LISTEN says;
+            # the lab's plugin binds to the host given (see lab_executor).
+            "GATEWAY_SERVER": "twisted-loopback",
+            "LOCALSTACK_HOST": f"{settings.HOST}:{settings.PORT}",
+            "FILESYSTEM_ROOT": str(settings.STATE_DIR / "localstack"),
+            "SERVICES": settings.LOCALSTACK_SERVICES,
+            "LAMBDA_RUNTIME_EXECUTOR": "local",
+            # Queue URLs by path, so they work offline (no *.localstack.cloud DNS).
+            "SQS_ENDPOINT_STRATEGY": "path",
+            "LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC": str(
+                settings.ESM_MAX_BACKOFF_ON_EMPTY_POLL_SECONDS
+            ),
+            "LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_ERROR_SEC": str(
+                settings.ESM_MAX_BACKOFF_ON_ERROR_SECONDS
+            ),
+            # No DNS server on 0.0.0.0:53, no certificate download, no calls home.
+            "DNS_ADDRESS": "0",
+            "SKIP_SSL_CERT_DOWNLOAD": "1",
+            "DISABLE_EVENTS": "1",
+        }
+    )
+    return env
+
+
+def running_pid() -> int | None:
+    """The pid of the LocalStack this lab started, if it is still running."""
+    try:
+        pid = int(settings.LOCALSTACK_PID_FILE.read_text())
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            if b"localstack.runtime.main" in cmdline.read():
+                return pid
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return True
+            raise
+    return False
+
+
+def log_tail(lines: int = LOG_LINES_ON_ERROR) -> str:
+    try:
+        with open(settings.LOCALSTACK_LOG, errors="replace") as log:
+            return "".join(deque(log, maxlen=lines))
+    except FileNotFoundError:
+        return "(no log was written)\n"
+
+
+def start() -> bool:
+    """Start LocalStack unless it runs already. Returns True if this call started it."""
+    if pid := running_pid():
+        console.print(
+            f"LocalStack is already running (pid {pid}) at {settings.ENDPOINT_URL}; nothing to start."
+        )
+        return False
+    if port_in_use(settings.HOST, settings.PORT):
+        raise LifecycleError(
+            f"Port {settings.PORT} on {settings.HOST} is already in use by another program "
+            f"(another LocalStack? see `ss -ltnp 'sport = :{settings.PORT}'`): stop it, "
+            f"or run the lab on another port with LAB_PORT=<port>."
+        )
+    settings.STATE_DIR.mkdir(parents=True, exist_ok=True)
+    with open(settings.LOCALSTACK_LOG, "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "localstack.runtime.main"],
+            env=localstack_environment(),
+            cwd=settings.STATE_DIR,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: `stop` ends all of it
+        )
+    settings.LOCALSTACK_PID_FILE.write_text(str(process.pid))
+    wait_until_ready(process)
+    return True
+
+
+def wait_until_ready(process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + settings.START_TIMEOUT_SECONDS
+    what = (
+        f"Waiting for LocalStack {settings.LOCALSTACK_VERSION} (pid {process.pid}) to answer at "
+        f"{settings.ENDPOINT_URL}/_localstack/health (up to {settings.START_TIMEOUT_SECONDS} s)"
+    )
+    with console.status(what):
+        while time.monotonic() < deadline:
+            if (code := process.poll()) is not None:
+                settings.LOCALSTACK_PID_FILE.unlink(missing_ok=True)
+                raise LifecycleError(
+                    f"LocalStack exited during start (exit code {code}). "
+                    f"Last lines of {settings.LOCALSTACK_LOG}:\n{log_tail()}"
+                )
+            if _ready():
+                break
+            time.sleep(POLL_SECONDS)
+        else:
+            stop_process_group(process.pid)
+            raise LifecycleError(
+                f"LocalStack did not become ready within {settings.START_TIMEOUT_SECONDS} s "
+                f"(raise LAB_START_TIMEOUT_SECONDS on a slow machine). "
+                f"Last lines of {settings.LOCALSTACK_LOG}:\n{log_tail()}"
+            )
+    console.print(f"LocalStack {settings.LOCALSTACK_VERSION} is up at {settings.ENDPOINT_URL} (pid {process.pid}).")
+
+
+def _ready() -> bool:
+    try:
+        return bool(aws.get_json("/_localstack/init/ready").get("completed"))
+    except (OSError, ValueError):
+        return False
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.waitpid(pgid, os.WNOHANG)  # reap it if it is our child (make test)
+    except ChildProcessError:
+        pass
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def stop_process_group(pgid: int) -> None:
+    """SIGTERM the group (LocalStack stops its function environments), SIGKILL what stays."""
+    for sig, grace in ((signal.SIGTERM, settings.STOP_TIMEOUT_SECONDS), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            if not _group_alive(pgid):
+                return
+            time.sleep(POLL_SECONDS / 5)
+    if _group_alive(pgid):
+        raise LifecycleError(f"Processes of group {pgid} survived SIGKILL; see `ps -g {pgid}`")
+
+
+def stop() -> bool:
+    """Stop LocalStack and remove its state. Returns True if something was running."""
+    pid = running_pid()
+    if pid:
+        with console.status(f"Stopping LocalStack (pid {pid}) and its Lambda environments"):
+            stop_process_group(pid)
+    if settings.STATE_DIR.exists():
+        shutil.rmtree(settings.STATE_DIR)
+    if pid:
+        console.print(f"Stopped LocalStack (pid {pid}) and removed {settings.STATE_DIR}.")
+    else:
+        console.print("Nothing to stop: the lab's LocalStack is not running.")
+    return pid is not None

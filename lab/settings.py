@@ -1,0 +1,154 @@
+"""Every name and number of the lab, in one place.
+
+Each setting can be overridden by an environment variable of the same name
+with the ``LAB_`` prefix (``LAB_VISIBILITY_TIMEOUT=20 make up``); ``.env.example``
+lists them all. Everything else in the project imports from here.
+
+The classroom defaults keep AWS's hard rules (the queue's visibility timeout is
+at least the function timeout) but are tuned so that a lesson takes seconds:
+a poison message reaches the DLQ in about half a minute. Where they depart from
+AWS's *recommendations* (visibility timeout six times the function timeout,
+maxReceiveCount of at least 5), docs/LAB.md explains why.
+"""
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """A setting that AWS (or the lab) would refuse; the message says what to do."""
+
+
+def _env(name: str, default, cast=str):
+    raw = os.environ.get(f"LAB_{name}")
+    if raw is None or raw == "":
+        return default
+    try:
+        return cast(raw)
+    except ValueError:
+        raise SettingsError(f"LAB_{name}={raw!r} is not a valid {cast.__name__}; unset it or fix it")
+
+
+# --- Where LocalStack runs ---------------------------------------------------
+HOST = _env("HOST", "127.0.0.1")
+PORT = _env("PORT", 4566, int)
+ENDPOINT_URL = _env("ENDPOINT_URL", f"http://{HOST}:{PORT}")
+REGION = _env("REGION", "us-east-1")
+# LocalStack accepts any credentials; these are the conventional ones.
+ACCESS_KEY_ID = "test"
+SECRET_ACCESS_KEY = "test"
+ACCOUNT_ID = "000000000000"
+
+LOCALSTACK_VERSION = "4.14.0"
+# Runtime state of host mode (LocalStack's files, pid, log): `make down` removes it.
+STATE_DIR = Path(_env("STATE_DIR", str(PROJECT_ROOT / ".lab")))
+LOCALSTACK_LOG = STATE_DIR / "localstack.log"
+LOCALSTACK_PID_FILE = STATE_DIR / "localstack.pid"
+BUILD_DIR = PROJECT_ROOT / "build"
+START_TIMEOUT_SECONDS = _env("START_TIMEOUT_SECONDS", 90, int)
+STOP_TIMEOUT_SECONDS = 20
+# Only the services the lab uses, none of which needs a download.
+LOCALSTACK_SERVICES = "sqs,lambda,s3,ses,iam,sts,logs,cloudwatch"
+# LocalStack's poller backs off up to 10 s on an empty queue by default, so an
+# order sent to an idle lab would wait up to 10 s: far too slow to watch.
+ESM_MAX_BACKOFF_ON_EMPTY_POLL_SECONDS = _env("ESM_MAX_BACKOFF_ON_EMPTY_POLL_SECONDS", 1, int)
+ESM_MAX_BACKOFF_ON_ERROR_SECONDS = _env("ESM_MAX_BACKOFF_ON_ERROR_SECONDS", 5, int)
+
+# --- The function ------------------------------------------------------------
+FUNCTION_SOURCE_DIR = PROJECT_ROOT / "functions" / "order_worker"
+FUNCTION_HANDLER = "app.handler"
+FUNCTION_RUNTIME = "python3.13"
+SENDER_EMAIL = _env("SENDER_EMAIL", "orders@lab.example.com")
+
+# AWS's limits, used to refuse settings before anything is created.
+MAX_RECEIVE_COUNT_RANGE = (1, 1000)
+VISIBILITY_TIMEOUT_RANGE = (0, 43_200)
+FUNCTION_TIMEOUT_RANGE = (1, 900)
+MEMORY_RANGE = (128, 10_240)
+BATCH_SIZE_RANGE = (1, 10_000)
+BATCH_SIZE_WITHOUT_WINDOW = 10
+BATCHING_WINDOW_RANGE = (0, 300)
+DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # the maximum: longer than the source queue's
+
+
+@dataclass(frozen=True)
+class Stack:
+    """Names and numbers of one deployment of the lab.
+
+    ``make up`` deploys the default stack; each test deploys its own with a
+    unique suffix and shorter timeouts, through the same provisioning code.
+    """
+
+    suffix: str = ""
+    queue_base: str = _env("QUEUE_NAME", "orders")
+    function_base: str = _env("FUNCTION_NAME", "order-worker")
+    bucket_base: str = _env("BUCKET_NAME", "lab-orders")
+    visibility_timeout: int = _env("VISIBILITY_TIMEOUT", 10, int)
+    max_receive_count: int = _env("MAX_RECEIVE_COUNT", 3, int)
+    function_timeout: int = _env("FUNCTION_TIMEOUT", 5, int)
+    memory_size: int = _env("MEMORY_SIZE", 256, int)
+    batch_size: int = _env("BATCH_SIZE", 10, int)
+    batching_window: int = _env("BATCHING_WINDOW", 0, int)
+    report_batch_item_failures: bool = True
+    sender_email: str = SENDER_EMAIL
+    function_environment: dict = field(default_factory=dict)
+
+    def _name(self, base: str) -> str:
+        return f"{base}-{self.suffix}" if self.suffix else base
+
+    @property
+    def queue_name(self) -> str:
+        return self._name(self.queue_base)
+
+    @property
+    def dlq_name(self) -> str:
+        return self._name(f"{self.queue_base}-dlq")
+
+    @property
+    def function_name(self) -> str:
+        return self._name(self.function_base)
+
+    @property
+    def role_name(self) -> str:
+        return self._name(f"{self.function_base}-role")
+
+    @property
+    def policy_name(self) -> str:
+        return self._name(f"{self.function_base}-least-privilege")
+
+    @property
+    def bucket_name(self) -> str:
+        return self._name(self.bucket_base)
+
+    def with_changes(self, **changes) -> "Stack":
+        return replace(self, **changes)
+
+    def validate(self) -> None:
+        """Refuse what AWS would refuse, with a line that says what to do."""
+
+        def within(name, value, bounds):
+            low, high = bounds
+            if not low <= value <= high:
+                raise SettingsError(f"{name}={value} is outside {low}..{high}, which AWS allows")
+
+        within("MAX_RECEIVE_COUNT", self.max_receive_count, MAX_RECEIVE_COUNT_RANGE)
+        within("VISIBILITY_TIMEOUT", self.visibility_timeout, VISIBILITY_TIMEOUT_RANGE)
+        within("FUNCTION_TIMEOUT", self.function_timeout, FUNCTION_TIMEOUT_RANGE)
+        within("MEMORY_SIZE", self.memory_size, MEMORY_RANGE)
+        within("BATCH_SIZE", self.batch_size, BATCH_SIZE_RANGE)
+        within("BATCHING_WINDOW", self.batching_window, BATCHING_WINDOW_RANGE)
+        if self.visibility_timeout < self.function_timeout:
+            raise SettingsError(
+                f"VISIBILITY_TIMEOUT={self.visibility_timeout} is shorter than "
+                f"FUNCTION_TIMEOUT={self.function_timeout}: AWS refuses such a mapping, because a "
+                "message would reappear while it is still being processed; raise the visibility timeout"
+            )
+        if self.batch_size > BATCH_SIZE_WITHOUT_WINDOW and self.batching_window < 1:
+            raise SettingsError(
+                f"BATCH_SIZE={self.batch_size} needs BATCHING_WINDOW of at least 1 second "
+                f"(AWS allows batches above {BATCH_SIZE_WITHOUT_WINDOW} only with a batching window)"
+            )
+

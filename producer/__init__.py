@@ -1,0 +1,1 @@
+"""The producer CLI: sends orders to the lab's queue."""

@@ -1,0 +1,192 @@
+"""The producer: sends orders to the lab's queue with SendMessageBatch.
+
+    python -m producer --count 50 --rate 20 --poison-share 0.1 --fail-share 0.2
+
+Which orders are poison or fail on purpose is decided by position, not by
+chance, so two runs with the same arguments send the same kinds of orders.
+Every send that fails is counted and reported with its reason; the exit code
+is 0 only when every order was accepted by the queue.
+"""
+
+import argparse
+import json
+import math
+import sys
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from lab import aws, settings
+
+SQS_BATCH_LIMIT = 10
+EXIT_SOME_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_UNREACHABLE = 3
+console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@dataclass
+class Summary:
+    queue_url: str
+    requested: int
+    sent: int = 0
+    failed: int = 0
+    failure_reasons: Counter = field(default_factory=Counter)
+    poison: int = 0
+    fail_attempts: int = 0
+    seconds: float = 0.0
+    order_ids: list[str] = field(default_factory=list)
+
+    @property
+    def per_second(self) -> float:
+        return self.sent / self.seconds if self.seconds else 0.0
+
+    def as_dict(self) -> dict:
+        return {
+            "queue_url": self.queue_url,
+            "requested": self.requested,
+            "sent": self.sent,
+            "failed": self.failed,
+            "failure_reasons": dict(self.failure_reasons),
+            "poison": self.poison,
+            "fail_attempts": self.fail_attempts,
+            "seconds": round(self.seconds, 3),
+            "messages_per_second": round(self.per_second, 1),
+            "order_ids": self.order_ids,
+        }
+
+
+def share_picks(index: int, share: float) -> bool:
+    """True for about `share` of the indexes, spread evenly and deterministically."""
+    return math.floor((index + 1) * share) > math.floor(index * share)
+
+
+def make_order(run_id: str, index: int, args) -> tuple[str, str, str]:
+    """(kind, order id, body) of the index-th order of this run."""
+    order_id = f"{run_id}-{index:05d}"
+    if share_picks(index, args.poison_share):
+        # Valid JSON with no email: the worker can never process it.
+        return "poison", order_id, json.dumps({"orderId": order_id, "note": "poison: no email"})
+    order = {
+        "orderId": order_id,
+        "email": f"customer{index}@example.com",
+        "items": [{"sku": "BOOK-42", "quantity": 1 + index % 3}],
+        "total": round(12.5 * (1 + index % 3), 2),
+    }
+    kind = "valid"
+    if share_picks(index, args.fail_share):
+        order["fail_attempts"] = args.fail_attempts
+        kind = "fail_attempts"
+    if args.sleep_ms:
+        order["sleep_ms"] = args.sleep_ms
+    return kind, order_id, json.dumps(order)
+
+
+def send(args) -> Summary:
+    sqs = aws.client("sqs", args.endpoint_url)
+    queue_url = sqs.get_queue_url(QueueName=args.queue)["QueueUrl"]
+    summary = Summary(queue_url=queue_url, requested=args.count)
+    run_id = args.run_id or uuid.uuid4().hex[:8]
+    # Below 10 messages per second, send one at a time so the rate is smooth.
+    batch_size = SQS_BATCH_LIMIT if not args.rate or args.rate >= SQS_BATCH_LIMIT else 1
+    progress = Progress(
+        TextColumn("sending orders"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, disable=args.quiet,
+    )
+    started = time.monotonic()
+    with progress:
+        task = progress.add_task("send", total=args.count)
+        for first in range(0, args.count, batch_size):
+            if args.rate:
+                # Pace by schedule, not by sleeping a fixed time per batch, so
+                # slow sends do not lower the overall rate.
+                due = started + first / args.rate
+                time.sleep(max(0.0, due - time.monotonic()))
+            entries = []
+            for index in range(first, min(first + batch_size, args.count)):
+                kind, order_id, body = make_order(run_id, index, args)
+                summary.poison += kind == "poison"
+                summary.fail_attempts += kind == "fail_attempts"
+                summary.order_ids.append(order_id)
+                entries.append({"Id": str(index), "MessageBody": body})
+            try:
+                response = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
+                summary.sent += len(response.get("Successful", []))
+                for failure in response.get("Failed", []):
+                    summary.failed += 1
+                    summary.failure_reasons[f"{failure['Code']}: {failure.get('Message', '')}"] += 1
+            except (ClientError, BotoCoreError) as error:
+                summary.failed += len(entries)
+                summary.failure_reasons[str(error)] += len(entries)
+            progress.advance(task, len(entries))
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m producer", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    def share(text: str) -> float:
+        value = float(text)
+        if not 0 <= value <= 1:
+            raise argparse.ArgumentTypeError(f"{text} is not a share between 0 and 1")
+        return value
+
+    def non_negative(kind):
+        def parse(text: str):
+            value = kind(text)
+            if value < 0:
+                raise argparse.ArgumentTypeError(f"{text} must not be negative")
+            return value
+        return parse
+
+    parser.add_argument("--count", "-n", type=non_negative(int), default=10, help="orders to send (default 10)")
+    parser.add_argument("--rate", type=non_negative(float), default=0,
+                        help="orders per second; 0 sends as fast as the queue takes them (default)")
+    parser.add_argument("--poison-share", type=share, default=0.0,
+                        help="share of orders that can never be processed (0..1)")
+    parser.add_argument("--fail-share", type=share, default=0.0,
+                        help="share of orders that fail their first deliveries (0..1)")
+    parser.add_argument("--fail-attempts", type=non_negative(int), default=2,
+                        help="how many deliveries those orders fail (default 2)")
+    parser.add_argument("--sleep-ms", type=non_negative(int), default=0, help="make every order this slow to process")
+    parser.add_argument("--queue", default=settings.Stack().queue_name, help="queue name (default: the lab's)")
+    parser.add_argument("--endpoint-url", default=settings.ENDPOINT_URL)
+    parser.add_argument("--run-id", help="prefix of the order ids (default: random)")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        summary = send(args)
+    except EndpointConnectionError:
+        console.print(f"[red]producer:[/] cannot reach LocalStack at {args.endpoint_url}: start the lab with `make up`")
+        return EXIT_UNREACHABLE
+    except ClientError as error:
+        if "NonExistentQueue" in error.response["Error"]["Code"]:
+            console.print(f"[red]producer:[/] queue {args.queue!r} does not exist at {args.endpoint_url}: run `make up`")
+            return EXIT_UNREACHABLE
+        raise
+    if args.json:
+        print(json.dumps(summary.as_dict()))
+    console.print(
+        f"sent {summary.sent} of {summary.requested} orders to {summary.queue_url} in {summary.seconds:.2f} s "
+        f"({summary.per_second:.0f} msg/s): {summary.poison} poison, {summary.fail_attempts} failing "
+        f"{args.fail_attempts} time(s) first, {summary.failed} failed to send"
+    )
+    for reason, count in summary.failure_reasons.items():
+        console.print(f"  [red]{count} not sent:[/] {reason}")
+    return EXIT_SOME_FAILED if summary.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

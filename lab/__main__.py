@@ -17,6 +17,12 @@ EXIT_REFUSED = 2
 EXIT_FAILED = 3
 
 
+def display_path(path) -> str:
+    from lab import settings
+
+    return str(path.relative_to(settings.PROJECT_ROOT) if path.is_relative_to(settings.PROJECT_ROOT) else path)
+
+
 def print_summary(deployed) -> None:
     from lab import settings
 
@@ -32,7 +38,7 @@ def print_summary(deployed) -> None:
             f"window {stack.batching_window} s, ReportBatchItemFailures",
         ),
         ("Order store", f"s3://{deployed.bucket}/orders/"),
-        ("LocalStack log", str(settings.LOCALSTACK_LOG.relative_to(settings.PROJECT_ROOT))),
+        ("LocalStack log", display_path(settings.LOCALSTACK_LOG)),
     ]
     console.print("\n[bold green]The lab is up[/] (host mode: LocalStack from .venv, Lambda as local processes).")
     for label, value in rows:

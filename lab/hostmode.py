@@ -23,6 +23,7 @@ from lab import aws, settings
 console = Console(highlight=False, soft_wrap=True)
 POLL_SECONDS = 0.5
 LOG_LINES_ON_ERROR = 15
+LOCALSTACK_OVERRIDE_PREFIX = "LAB_LOCALSTACK_"
 
 
 class LifecycleError(RuntimeError):
@@ -55,6 +56,10 @@ def localstack_environment() -> dict[str, str]:
             "DISABLE_EVENTS": "1",
         }
     )
+    # LAB_LOCALSTACK_<NAME>=value sets LocalStack's own <NAME> (DEBUG=1, say), last.
+    for name, value in os.environ.items():
+        if name.startswith(LOCALSTACK_OVERRIDE_PREFIX):
+            env[name.removeprefix(LOCALSTACK_OVERRIDE_PREFIX)] = value
     return env
 
 
@@ -78,7 +83,10 @@ def port_in_use(host: str, port: int) -> bool:
         except OSError as error:
             if error.errno == errno.EADDRINUSE:
                 return True
-            raise
+            raise LifecycleError(
+                f"Cannot listen on {host}:{port} ({error.strerror or error}): "
+                "LAB_HOST must be an address of this machine, normally 127.0.0.1"
+            )
     return False
 
 

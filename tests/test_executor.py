@@ -1,0 +1,162 @@
+"""The lab's local Lambda executor: context, timeout, crashes, logs, reuse, refusal.
+
+The probe function (tests/functions/executor_probe) does what its event asks.
+"""
+
+import base64
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import unique_suffix
+from helpers import wait_for
+from init.function_zip import build_zip
+from init.provision import LAMBDA_TRUST_POLICY
+from lab import aws, settings
+
+PROBE_SOURCE = Path(__file__).parent / "functions" / "executor_probe"
+PROBE_TIMEOUT_SECONDS = 2
+PROBE_MEMORY_MB = 192
+LOGS_TIMEOUT_SECONDS = 20
+
+
+@pytest.fixture(scope="module")
+def probe(localstack):
+    """A deployed probe function; yields its name."""
+    lambda_, iam = aws.client("lambda"), aws.client("iam")
+    name = f"executor-probe-{unique_suffix()}"
+    role_arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST_POLICY))["Role"]["Arn"]
+    lambda_.create_function(
+        FunctionName=name,
+        Runtime=settings.FUNCTION_RUNTIME,
+        Role=role_arn,
+        Handler="app.handler",
+        Code={"ZipFile": build_zip(PROBE_SOURCE)},
+        Timeout=PROBE_TIMEOUT_SECONDS,
+        MemorySize=PROBE_MEMORY_MB,
+    )
+    lambda_.get_waiter("function_active_v2").wait(FunctionName=name)
+    yield name
+    lambda_.delete_function(FunctionName=name)
+    iam.delete_role(RoleName=name)
+
+
+def invoke(name: str, event: dict) -> tuple[dict, dict]:
+    """(response, decoded payload) of a synchronous invocation."""
+    response = aws.client("lambda").invoke(FunctionName=name, Payload=json.dumps(event), LogType="Tail")
+    payload = json.loads(response["Payload"].read() or b"null")
+    return response, payload
+
+
+def test_context_object_is_the_real_one(probe):
+    response, context = invoke(probe, {"action": "context"})
+    assert "FunctionError" not in response
+    uuid.UUID(context["aws_request_id"])  # a real request id
+    assert context["function_name"] == probe
+    assert context["function_version"] == "$LATEST"
+    assert context["invoked_function_arn"] == f"arn:aws:lambda:{settings.REGION}:{settings.ACCOUNT_ID}:function:{probe}"
+    assert context["memory_limit_in_mb"] == PROBE_MEMORY_MB
+    assert context["log_group_name"] == f"/aws/lambda/{probe}"
+    assert context["log_stream_name"].startswith(tuple("0123456789"))  # YYYY/MM/DD/[$LATEST]id
+    assert "[$LATEST]" in context["log_stream_name"]
+    assert 0 < context["remaining_time_in_millis"] <= PROBE_TIMEOUT_SECONDS * 1000
+    assert context["task_root"] == context["cwd"]
+
+
+def test_warm_environment_is_reused(probe):
+    _, first = invoke(probe, {"action": "context"})
+    _, second = invoke(probe, {"action": "context"})
+    assert second["pid"] == first["pid"]
+    assert second["invocations_in_this_process"] == first["invocations_in_this_process"] + 1
+
+
+def test_timeout_ends_the_invocation_as_an_error_and_replaces_the_runtime(probe):
+    _, before = invoke(probe, {"action": "context"})
+    response, error = invoke(probe, {"action": "sleep", "seconds": PROBE_TIMEOUT_SECONDS + 5})
+    assert response["FunctionError"] == "Unhandled"
+    assert error["errorType"] == "Sandbox.Timedout"
+    assert f"Task timed out after {PROBE_TIMEOUT_SECONDS:.2f} seconds" in error["errorMessage"]
+    log_tail = base64.b64decode(response["LogResult"]).decode()
+    assert "Status: timeout" in log_tail
+
+    _, after = invoke(probe, {"action": "context"})
+    assert after["pid"] != before["pid"], "a timed-out runtime must be replaced"
+    assert after["invocations_in_this_process"] == 1
+
+
+@pytest.mark.parametrize(
+    "event, reason",
+    [
+        ({"action": "exit", "code": 7}, "exit status 7"),
+        ({"action": "segfault"}, "signal: segmentation fault"),
+    ],
+)
+def test_a_crashing_handler_is_an_error_not_a_hang(probe, event, reason):
+    response, error = invoke(probe, event)
+    assert response["FunctionError"] == "Unhandled"
+    assert error["errorType"] == "Runtime.ExitError"
+    assert f"Runtime exited with error: {reason}" in error["errorMessage"]
+    # and the function keeps working
+    response, _ = invoke(probe, {"action": "context"})
+    assert "FunctionError" not in response
+
+
+def test_an_exception_has_lambdas_error_shape(probe):
+    response, error = invoke(probe, {"action": "raise", "message": "probe says no"})
+    assert response["FunctionError"] == "Unhandled"
+    assert error["errorType"] == "ValueError"
+    assert error["errorMessage"] == "probe says no"
+    assert isinstance(error["stackTrace"], list) and error["stackTrace"]
+
+
+def test_logs_reach_cloudwatch_with_start_end_and_report_lines(probe):
+    marker = uuid.uuid4().hex
+    _, context = invoke(probe, {"action": "context", "marker": marker})
+    request_id = context["aws_request_id"]
+    logs = aws.client("logs")
+
+    def invocation_log() -> list[str]:
+        events = logs.filter_log_events(logGroupName=f"/aws/lambda/{probe}", filterPattern=request_id)["events"]
+        messages = [event["message"] for event in events]
+        return messages if any(m.startswith("REPORT") for m in messages) else []
+
+    messages = wait_for(invocation_log, LOGS_TIMEOUT_SECONDS, f"the REPORT line of {request_id} in CloudWatch Logs")
+    text = "\n".join(messages)
+    assert f"START RequestId: {request_id} Version: $LATEST" in text
+    assert f"END RequestId: {request_id}" in text
+    assert f"Memory Size: {PROBE_MEMORY_MB} MB" in text
+    all_text = "\n".join(
+        event["message"] for event in logs.filter_log_events(logGroupName=f"/aws/lambda/{probe}", filterPattern=marker)["events"]
+    )
+    assert f"marker={marker}" in all_text
+
+
+def test_a_non_python_runtime_is_refused_with_a_reason(localstack):
+    lambda_ = aws.client("lambda")
+    name = f"node-refused-{unique_suffix()}"
+    lambda_.create_function(
+        FunctionName=name,
+        Runtime="nodejs20.x",
+        Role=f"arn:aws:iam::{settings.ACCOUNT_ID}:role/unused",
+        Handler="index.handler",
+        Code={"ZipFile": build_zip(PROBE_SOURCE)},
+    )
+    try:
+        config = wait_for(
+            lambda: (c := lambda_.get_function_configuration(FunctionName=name))["State"] != "Pending" and c,
+            LOGS_TIMEOUT_SECONDS,
+            "the function to leave state Pending",
+        )
+        assert config["State"] == "Failed"
+        assert "Python runtimes only" in config["StateReason"]
+        assert "nodejs20.x" in config["StateReason"]
+    finally:
+        try:
+            lambda_.delete_function(FunctionName=name)
+        except ClientError as error:
+            # LocalStack 4.14.0 cannot delete a function whose version failed
+            # to start ("Unable to find version manager"); it is harmless.
+            assert error.response["Error"]["Code"] == "InternalError", error

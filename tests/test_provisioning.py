@@ -1,0 +1,86 @@
+"""Provisioning is idempotent and refuses what AWS would refuse, before creating anything."""
+
+import json
+
+import pytest
+
+from conftest import TEST_STACK, unique_suffix
+from init.provision import provision, worker_policy
+from lab import aws
+from lab.settings import SettingsError, Stack
+
+
+def snapshot(deployed) -> dict:
+    """Everything provisioning controls, as the APIs report it."""
+    stack = deployed.stack
+    sqs, lambda_, iam = aws.client("sqs"), aws.client("lambda"), aws.client("iam")
+    function = lambda_.get_function_configuration(FunctionName=stack.function_name)
+    mappings = lambda_.list_event_source_mappings(FunctionName=stack.function_name)["EventSourceMappings"]
+    return {
+        "queue": sqs.get_queue_attributes(QueueUrl=deployed.queue_url, AttributeNames=["All"])["Attributes"],
+        "dlq": sqs.get_queue_attributes(QueueUrl=deployed.dlq_url, AttributeNames=["All"])["Attributes"],
+        "function": {key: function[key] for key in ("CodeSha256", "LastModified", "RevisionId", "Timeout", "Environment")},
+        "mappings": [
+            {key: m[key] for key in ("UUID", "BatchSize", "MaximumBatchingWindowInSeconds", "State", "FunctionResponseTypes")}
+            for m in mappings
+        ],
+        "policy": iam.get_role_policy(RoleName=stack.role_name, PolicyName=stack.policy_name)["PolicyDocument"],
+    }
+
+
+def test_provisioning_twice_changes_nothing(stack):
+    before = snapshot(stack)
+    again = provision(stack.stack)
+    after = snapshot(again)
+    assert again == stack
+    assert after == before
+    assert len(after["mappings"]) == 1
+
+
+def test_provisioning_applies_a_changed_setting_in_place(stack):
+    changed = provision(stack.stack.with_changes(batch_size=5, visibility_timeout=7))
+    state = snapshot(changed)
+    assert changed.mapping_uuid == stack.mapping_uuid
+    assert [m["BatchSize"] for m in state["mappings"]] == [5]
+    assert state["queue"]["VisibilityTimeout"] == "7"
+
+
+def test_the_worker_role_has_least_privilege(stack):
+    policy = worker_policy(stack.stack, stack.queue_arn)
+    actions = sorted(
+        action
+        for statement in policy["Statement"]
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+    )
+    assert actions == sorted([
+        "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+        "s3:PutObject", "s3:GetObject", "ses:SendEmail",
+        "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
+    ])
+    assert all("*" not in statement["Resource"] for statement in policy["Statement"] if isinstance(statement["Resource"], str))
+    deployed = aws.client("iam").get_role_policy(RoleName=stack.stack.role_name, PolicyName=stack.stack.policy_name)
+    document = deployed["PolicyDocument"]
+    assert (json.loads(document) if isinstance(document, str) else document) == policy
+
+
+@pytest.mark.parametrize(
+    "overrides, says",
+    [
+        (dict(visibility_timeout=2, function_timeout=3), "shorter than FUNCTION_TIMEOUT"),
+        (dict(max_receive_count=0), "MAX_RECEIVE_COUNT=0 is outside 1..1000"),
+        (dict(max_receive_count=1001), "MAX_RECEIVE_COUNT=1001 is outside 1..1000"),
+        (dict(batch_size=11, batching_window=0), "BATCH_SIZE=11 needs BATCHING_WINDOW"),
+        (dict(batch_size=10_001, batching_window=1), "BATCH_SIZE=10001 is outside"),
+        (dict(function_timeout=901, visibility_timeout=1000), "FUNCTION_TIMEOUT=901 is outside"),
+    ],
+)
+def test_refused_settings_create_nothing(localstack, overrides, says):
+    stack = Stack(suffix=unique_suffix(), **{**TEST_STACK, **overrides})
+    with pytest.raises(SettingsError, match=says):
+        provision(stack)
+    queues = aws.client("sqs").list_queues(QueueNamePrefix=stack.queue_name).get("QueueUrls", [])
+    assert queues == []
+
+
+def test_a_batch_above_ten_is_accepted_with_a_batching_window():
+    Stack(batch_size=100, batching_window=1).validate()  # no exception

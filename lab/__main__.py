@@ -72,6 +72,13 @@ def up(_args) -> int:
     return 0
 
 
+def start(_args) -> int:
+    from lab import hostmode
+
+    hostmode.start()
+    return 0
+
+
 def down(_args) -> int:
     from lab import hostmode
 
@@ -100,6 +107,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lab", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("up", help="start LocalStack (host mode) and provision the lab").set_defaults(run=up)
+    commands.add_parser("start", help="start LocalStack only, without provisioning").set_defaults(run=start)
     commands.add_parser("down", help="stop LocalStack and remove its state").set_defaults(run=down)
     test_parser = commands.add_parser("test", help="run the test suite, starting LocalStack if needed")
     test_parser.add_argument("pytest_args", nargs=argparse.REMAINDER)

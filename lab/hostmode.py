@@ -40,6 +40,10 @@ def localstack_environment() -> dict[str, str]:
             "GATEWAY_SERVER": "twisted-loopback",
             "LOCALSTACK_HOST": f"{settings.HOST}:{settings.PORT}",
             "FILESYSTEM_ROOT": str(settings.STATE_DIR / "localstack"),
+            # Host mode is never "in Docker", even on a machine that is itself a
+            # container (/.dockerenv); otherwise LocalStack ignores FILESYSTEM_ROOT
+            # and keeps its state in /var/lib/localstack and /tmp/localstack.
+            "OVERRIDE_IN_DOCKER": "0",
             "SERVICES": settings.LOCALSTACK_SERVICES,
             "LAMBDA_RUNTIME_EXECUTOR": "local",
             # Queue URLs by path, so they work offline (no *.localstack.cloud DNS).
@@ -54,6 +58,9 @@ def localstack_environment() -> dict[str, str]:
             "DNS_ADDRESS": "0",
             "SKIP_SSL_CERT_DOWNLOAD": "1",
             "DISABLE_EVENTS": "1",
+            # For the ready hook: where the lab is, and the Python that has its packages.
+            "LAB_ROOT": str(settings.PROJECT_ROOT),
+            "LAB_HOOK_PYTHON": sys.executable,
         }
     )
     # LAB_LOCALSTACK_<NAME>=value sets LocalStack's own <NAME> (DEBUG=1, say), last.
@@ -98,6 +105,16 @@ def log_tail(lines: int = LOG_LINES_ON_ERROR) -> str:
         return "(no log was written)\n"
 
 
+def install_ready_hooks() -> None:
+    """Link the lab's ready.d scripts where LocalStack looks for them (under FILESYSTEM_ROOT)."""
+    hooks = settings.STATE_DIR / "localstack" / "etc" / "localstack" / "init" / "ready.d"
+    hooks.mkdir(parents=True, exist_ok=True)
+    for script in settings.READY_HOOKS_DIR.iterdir():
+        link = hooks / script.name
+        link.unlink(missing_ok=True)
+        link.symlink_to(script)
+
+
 def start() -> bool:
     """Start LocalStack unless it runs already. Returns True if this call started it."""
     if pid := running_pid():
@@ -112,6 +129,8 @@ def start() -> bool:
             f"or run the lab on another port with LAB_PORT=<port>."
         )
     settings.STATE_DIR.mkdir(parents=True, exist_ok=True)
+    if settings.PROVISION_ON_READY:
+        install_ready_hooks()
     with open(settings.LOCALSTACK_LOG, "ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "localstack.runtime.main"],

@@ -49,6 +49,9 @@ LOCALSTACK_LOG = STATE_DIR / "localstack.log"
 LOCALSTACK_PID_FILE = STATE_DIR / "localstack.pid"
 BUILD_DIR = PROJECT_ROOT / "build"
 START_TIMEOUT_SECONDS = _env("START_TIMEOUT_SECONDS", 90, int)
+# Also provision from LocalStack's ready hook (init/ready.d), as Docker mode does.
+PROVISION_ON_READY = _env("PROVISION_ON_READY", "0") == "1"
+READY_HOOKS_DIR = PROJECT_ROOT / "init" / "ready.d"
 STOP_TIMEOUT_SECONDS = 20
 # Only the services the lab uses, none of which needs a download.
 LOCALSTACK_SERVICES = "sqs,lambda,s3,ses,iam,sts,logs,cloudwatch"

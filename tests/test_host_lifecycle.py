@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from helpers import wait_for
+from lab import aws
 from processes import group_members, listening_sockets
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -106,3 +107,18 @@ def test_localstack_dying_during_start_is_reported_with_its_log(lab_env):
     assert "LocalStack exited during start (exit code 1)" in up.stdout
     assert "Unknown gateway server type no-such-server" in up.stdout  # from the log's last lines
     assert not (Path(lab_env["LAB_STATE_DIR"]) / "localstack.pid").exists()
+
+
+def test_the_ready_hook_provisions_the_lab_with_the_same_code(lab_env):
+    hooked = {**lab_env, "LAB_PROVISION_ON_READY": "1"}
+    started = lab("lab", "start", env=hooked)  # LocalStack only: no provisioning by `make up`
+    assert started.returncode == 0, started.stdout + started.stderr
+    endpoint = f"http://127.0.0.1:{lab_env['LAB_PORT']}"
+
+    init = aws.get_json("/_localstack/init/ready", endpoint)
+    assert init["completed"] is True
+    assert [(s["name"], s["state"]) for s in init["scripts"]] == [("10-provision-lab.sh", "SUCCESSFUL")]
+    mappings = aws.client("lambda", endpoint).list_event_source_mappings(FunctionName="order-worker")
+    assert [m["State"] for m in mappings["EventSourceMappings"]] == ["Enabled"]
+    # LocalStack keeps its state in the lab's folder, not in /var/lib/localstack
+    assert (Path(lab_env["LAB_STATE_DIR"]) / "localstack" / "etc" / "localstack" / "init" / "ready.d").is_dir()

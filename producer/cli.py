@@ -178,10 +178,12 @@ def main(argv=None) -> int:
         raise
     if args.json:
         print(json.dumps(summary.as_dict()))
+    valid = summary.requested - summary.poison - summary.fail_attempts
     console.print(
-        f"sent {summary.sent} of {summary.requested} orders to {summary.queue_url} in {summary.seconds:.2f} s "
-        f"({summary.per_second:.0f} msg/s): {summary.poison} poison, {summary.fail_attempts} failing "
-        f"{args.fail_attempts} time(s) first, {summary.failed} failed to send"
+        f"sent {summary.sent} of {summary.requested} orders ({valid} valid, {summary.poison} poison, "
+        f"{summary.fail_attempts} failing their first {args.fail_attempts} deliveries) "
+        f"to {summary.queue_url} in {summary.seconds:.2f} s ({summary.per_second:.0f} msg/s); "
+        f"{summary.failed} failed to send"
     )
     for reason, count in summary.failure_reasons.items():
         console.print(f"  [red]{count} not sent:[/] {reason}")

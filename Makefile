@@ -3,12 +3,14 @@ SHELL := /bin/bash
 VENV  := .venv
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-# Orders `make producer` sends, and how fast (0: as fast as the queue takes them).
+# Orders `make producer` sends, how fast (0: as fast as the queue takes them),
+# and more producer options (ARGS="--poison-share 0.1 --fail-share 0.2").
 N     ?= 10
 RATE  ?= 0
+ARGS  ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv up down test producer lock
+.PHONY: help venv up down test producer dlq redrive pause resume break fix purge lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,7 +42,28 @@ test: venv ## run the whole test suite (starts LocalStack when it is not running
 	@$(PY) -m lab test
 
 producer: venv ## send N orders (N=10, RATE=0 per second); more options: .venv/bin/python -m producer --help
-	@$(PY) -m producer --count $(N) --rate $(RATE)
+	@$(PY) -m producer --count $(N) --rate $(RATE) $(ARGS)
+
+dlq: venv ## list what is in the dead-letter queue, without receiving it
+	@$(PY) -m lab dlq
+
+redrive: venv ## move the DLQ's messages back to the queue (StartMessageMoveTask), with progress
+	@$(PY) -m lab redrive
+
+pause: venv ## disable the event source mapping: messages wait in the queue
+	@$(PY) -m lab pause
+
+resume: venv ## enable the event source mapping again
+	@$(PY) -m lab resume
+
+break: venv ## deploy a bug: the worker rejects orders of more than 1 item (they go to the DLQ)
+	@$(PY) -m lab break
+
+fix: venv ## undo `make break`; then `make redrive`
+	@$(PY) -m lab fix
+
+purge: venv ## empty the queue and the DLQ (asks first; YES=1 does not)
+	@$(PY) -m lab purge $(if $(YES),--yes)
 
 lock: venv ## rewrite requirements/host.lock from the venv (after changing dependencies)
 	@{ sed -n '1,3p' requirements/host.lock; $(PY) -m pip freeze --exclude-editable | grep -v '^-e'; } > requirements/host.lock.new

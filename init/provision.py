@@ -54,6 +54,10 @@ def queue_arn(sqs, url: str) -> str:
     return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 
 
+# Fixed when a queue is created; SetQueueAttributes refuses them.
+CREATE_ONLY_QUEUE_ATTRIBUTES = {"FifoQueue"}
+
+
 def ensure_queue(sqs, name: str, attributes: dict[str, str]) -> str:
     """Create the queue, or bring an existing one to these attributes."""
     try:
@@ -62,8 +66,18 @@ def ensure_queue(sqs, name: str, attributes: dict[str, str]) -> str:
         if error.response["Error"]["Code"] not in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
             raise
         return sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
-    sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
+    changeable = {k: v for k, v in attributes.items() if k not in CREATE_ONLY_QUEUE_ATTRIBUTES}
+    sqs.set_queue_attributes(QueueUrl=url, Attributes=changeable)
     return url
+
+
+def queue_type_attributes(stack: Stack) -> dict[str, str]:
+    if not stack.fifo:
+        return {}
+    return {
+        "FifoQueue": "true",
+        "ContentBasedDeduplication": str(stack.content_based_deduplication).lower(),
+    }
 
 
 def ensure_bucket(s3, name: str) -> None:
@@ -147,6 +161,8 @@ def function_environment(stack: Stack) -> dict[str, str]:
         "ORDER_BUCKET": stack.bucket_name,
         "SENDER_EMAIL": stack.sender_email,
         "POWERTOOLS_SERVICE_NAME": stack.function_base,
+        # The worker must know whether the mapping reads partial batch responses.
+        "PARTIAL_BATCH_RESPONSE": str(stack.report_batch_item_failures).lower(),
         **stack.function_environment,
     }
 
@@ -183,11 +199,14 @@ def ensure_function(lambda_, stack: Stack, role_arn: str, source_dir: Path) -> s
 
 
 def mapping_settings(stack: Stack) -> dict:
-    return dict(
+    mapping = dict(
         BatchSize=stack.batch_size,
-        MaximumBatchingWindowInSeconds=stack.batching_window,
         FunctionResponseTypes=["ReportBatchItemFailures"] if stack.report_batch_item_failures else [],
+        FilterCriteria={"Filters": [{"Pattern": pattern} for pattern in stack.filter_patterns]},
     )
+    if not stack.fifo:  # FIFO sources take no batching window
+        mapping["MaximumBatchingWindowInSeconds"] = stack.batching_window
+    return mapping
 
 
 def find_mapping(lambda_, function_name: str, source_arn: str) -> dict | None:
@@ -214,19 +233,26 @@ def wait_for_mapping_state(lambda_, uuid: str, state: str, report: Report) -> No
 
 def ensure_mapping(lambda_, stack: Stack, source_arn: str, report: Report) -> str:
     wanted = mapping_settings(stack)
+    state = "Enabled" if stack.enabled else "Disabled"
     existing = find_mapping(lambda_, stack.function_name, source_arn)
     if existing is None:
         uuid = lambda_.create_event_source_mapping(
-            FunctionName=stack.function_name, EventSourceArn=source_arn, Enabled=True, **wanted
+            FunctionName=stack.function_name, EventSourceArn=source_arn, Enabled=stack.enabled, **wanted
         )["UUID"]
     else:
         uuid = existing["UUID"]
         have = {key: existing.get(key) for key in wanted}
         have["FunctionResponseTypes"] = existing.get("FunctionResponseTypes", [])
-        if have != wanted or existing["State"] not in ("Enabled", "Enabling"):
-            lambda_.update_event_source_mapping(UUID=uuid, Enabled=True, **wanted)
-    wait_for_mapping_state(lambda_, uuid, "Enabled", report)
+        have["FilterCriteria"] = existing.get("FilterCriteria", {"Filters": []})
+        if have != wanted or existing["State"] not in (state, state.replace("ed", "ing")):
+            lambda_.update_event_source_mapping(UUID=uuid, Enabled=stack.enabled, **wanted)
+    wait_for_mapping_state(lambda_, uuid, state, report)
     return uuid
+
+
+def set_mapping_enabled(lambda_, uuid: str, enabled: bool, report: Report = _quiet) -> None:
+    lambda_.update_event_source_mapping(UUID=uuid, Enabled=enabled)
+    wait_for_mapping_state(lambda_, uuid, "Enabled" if enabled else "Disabled", report)
 
 
 def provision(
@@ -239,7 +265,9 @@ def provision(
     sqs, s3, ses, iam, lambda_ = (aws.client(name) for name in ("sqs", "s3", "ses", "iam", "lambda"))
 
     dlq_url = ensure_queue(
-        sqs, stack.dlq_name, {"MessageRetentionPeriod": str(settings.DLQ_RETENTION_SECONDS)}
+        sqs,
+        stack.dlq_name,
+        {"MessageRetentionPeriod": str(settings.DLQ_RETENTION_SECONDS), **queue_type_attributes(stack)},
     )
     dlq_arn = queue_arn(sqs, dlq_url)
     report(f"dead-letter queue {stack.dlq_name}")
@@ -250,6 +278,7 @@ def provision(
         {
             "VisibilityTimeout": str(stack.visibility_timeout),
             "RedrivePolicy": json.dumps(redrive_policy),
+            **queue_type_attributes(stack),
         },
     )
     source_arn = queue_arn(sqs, queue_url)
@@ -267,7 +296,8 @@ def provision(
     report(f"function {stack.function_name} is Active (timeout {stack.function_timeout} s)")
     mapping_uuid = ensure_mapping(lambda_, stack, source_arn, report)
     report(
-        f"event source mapping {stack.queue_name} -> {stack.function_name} is Enabled "
+        f"event source mapping {stack.queue_name} -> {stack.function_name} is "
+        f"{'Enabled' if stack.enabled else 'Disabled'} "
         f"(batch size {stack.batch_size}, window {stack.batching_window} s)"
     )
     return Deployed(

@@ -103,12 +103,56 @@ def test(args) -> int:
     return code
 
 
+def operation(name: str):
+    """A command that runs lab.operations.<name> on the stack `make up` created."""
+
+    def run(args) -> int:
+        from lab import operations
+        from lab.settings import Stack
+
+        getattr(operations, name)(Stack(), *args.operation_args)
+        return 0
+
+    return run
+
+
+def purge(args) -> int:
+    from lab import operations
+    from lab.settings import Stack
+
+    stack = Stack()
+    if not args.yes:
+        if not sys.stdin.isatty():
+            console.print("lab: purge deletes every message in the queues and asks first; "
+                          "without a terminal, confirm with `make purge YES=1`")
+            return EXIT_REFUSED
+        answer = console.input(f"Delete every message in {stack.queue_name} and {stack.dlq_name}? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            console.print("Nothing purged.")
+            return 0
+    operations.purge(stack)
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lab", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("up", help="start LocalStack (host mode) and provision the lab").set_defaults(run=up)
     commands.add_parser("start", help="start LocalStack only, without provisioning").set_defaults(run=start)
     commands.add_parser("down", help="stop LocalStack and remove its state").set_defaults(run=down)
+    for name, function, help_text, operation_args in (
+        ("dlq", "show_dlq", "list the DLQ's messages without receiving them", ()),
+        ("redrive", "redrive", "move the DLQ's messages back to the queue, with progress", ()),
+        ("pause", "set_mapping", "disable the event source mapping", (False,)),
+        ("resume", "set_mapping", "enable the event source mapping", (True,)),
+        ("break", "set_worker_rule", "misconfigure the worker: reject orders of more than 1 item", ("1",)),
+        ("fix", "set_worker_rule", "undo `break`", (None,)),
+    ):
+        command = commands.add_parser(name, help=help_text)
+        command.set_defaults(run=operation(function), operation_args=operation_args)
+    purge_parser = commands.add_parser("purge", help="empty the queue and the DLQ (asks first)")
+    purge_parser.add_argument("--yes", action="store_true", help="do not ask")
+    purge_parser.set_defaults(run=purge)
     test_parser = commands.add_parser("test", help="run the test suite, starting LocalStack if needed")
     test_parser.add_argument("pytest_args", nargs=argparse.REMAINDER)
     test_parser.set_defaults(run=test)
@@ -119,6 +163,7 @@ def main(argv=None) -> int:
         from lab import settings
         from lab.aws import LabNotUp
         from lab.hostmode import LifecycleError
+        from lab.operations import QueueMissing
         from lab.settings import SettingsError
     except ValueError as error:  # a bad LAB_* variable, found while reading the settings
         console.print(f"[red]lab:[/] {error}")
@@ -128,7 +173,7 @@ def main(argv=None) -> int:
     except SettingsError as error:
         console.print(f"[red]lab: refused:[/] {error}")
         return EXIT_REFUSED
-    except (LifecycleError, LabNotUp, BuildError) as error:
+    except (LifecycleError, LabNotUp, BuildError, QueueMissing) as error:
         console.print(f"[red]lab:[/] {error}")
         return EXIT_FAILED
     except (BotoCoreError, ClientError, TimeoutError) as error:

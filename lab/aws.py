@@ -52,6 +52,18 @@ def require_up(endpoint_url: str | None = None) -> None:
         )
 
 
+# LocalStack's developer endpoint answers ReceiveMessage without receiving:
+# no visibility change, no receive count, every message at once.
+PEEK_PATH = "/_aws/sqs/messages"
+
+
+def peek_messages(queue_url: str, endpoint_url: str | None = None) -> list[dict]:
+    """The messages in a queue, as ReceiveMessage would show them, without receiving them."""
+    peek = client("sqs", (endpoint_url or settings.ENDPOINT_URL) + PEEK_PATH)
+    response = peek.receive_message(QueueUrl=queue_url, AttributeNames=["All"], MessageAttributeNames=["All"])
+    return response.get("Messages", [])
+
+
 def sent_emails(endpoint_url: str | None = None) -> list[dict]:
     """Emails in LocalStack's SES outbox."""
     return get_json("/_aws/ses", endpoint_url).get("messages", [])

@@ -96,19 +96,28 @@ class Stack:
     batch_size: int = _env("BATCH_SIZE", 10, int)
     batching_window: int = _env("BATCHING_WINDOW", 0, int)
     report_batch_item_failures: bool = True
+    # FIFO: queue and DLQ are both .fifo (AWS requires the same type).
+    fifo: bool = False
+    content_based_deduplication: bool = False
+    # Event filtering: JSON patterns; messages that match none are deleted unseen.
+    filter_patterns: tuple[str, ...] = ()
+    enabled: bool = True
     sender_email: str = SENDER_EMAIL
     function_environment: dict = field(default_factory=dict)
 
     def _name(self, base: str) -> str:
         return f"{base}-{self.suffix}" if self.suffix else base
 
+    def _queue(self, base: str) -> str:
+        return self._name(base) + (".fifo" if self.fifo else "")
+
     @property
     def queue_name(self) -> str:
-        return self._name(self.queue_base)
+        return self._queue(self.queue_base)
 
     @property
     def dlq_name(self) -> str:
-        return self._name(f"{self.queue_base}-dlq")
+        return self._queue(f"{self.queue_base}-dlq")
 
     @property
     def function_name(self) -> str:
@@ -149,6 +158,8 @@ class Stack:
                 f"FUNCTION_TIMEOUT={self.function_timeout}: AWS refuses such a mapping, because a "
                 "message would reappear while it is still being processed; raise the visibility timeout"
             )
+        if self.fifo and self.batch_size > BATCH_SIZE_WITHOUT_WINDOW:
+            raise SettingsError(f"BATCH_SIZE={self.batch_size}: a FIFO queue allows batches of at most 10")
         if self.batch_size > BATCH_SIZE_WITHOUT_WINDOW and self.batching_window < 1:
             raise SettingsError(
                 f"BATCH_SIZE={self.batch_size} needs BATCHING_WINDOW of at least 1 second "

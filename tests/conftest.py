@@ -6,7 +6,7 @@ import uuid
 import pytest
 
 from init.provision import provision, teardown
-from lab import aws
+from lab import aws, settings
 from lab.settings import Stack
 
 # Short timeouts keep retries quick; they still respect AWS's rule that the
@@ -29,10 +29,10 @@ def make_stack(localstack):
     """Provision an isolated stack: make_stack(**overrides) -> Deployed."""
     created = []
 
-    def make(**overrides):
+    def make(source_dir=settings.FUNCTION_SOURCE_DIR, **overrides):
         stack = Stack(suffix=unique_suffix(), **{**TEST_STACK, **overrides})
         created.append(stack)
-        return provision(stack)
+        return provision(stack, source_dir=source_dir)
 
     yield make
     for stack in created:

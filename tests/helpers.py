@@ -1,5 +1,6 @@
 """Waiting and observing: the only ways a test here learns what happened."""
 
+import json
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -59,3 +60,56 @@ def queue_depth(queue_url: str) -> dict[str, int]:
 
 def queue_is_empty(queue_url: str) -> bool:
     return not any(queue_depth(queue_url).values())
+
+
+def assert_stays(condition: Callable[[], bool], seconds: float, what: str) -> None:
+    """Check a condition again and again for a while; fail as soon as it is false.
+
+    For claims that something does *not* happen (a disabled mapping consumes
+    nothing, a deleted message never comes back): the window is the period in
+    which it would have happened."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert condition(), f"{what} stopped being true"
+        time.sleep(POLL_SECONDS)
+
+
+def log_records(function_name: str) -> list[dict]:
+    """The JSON lines a function logged to CloudWatch Logs, oldest first."""
+    logs = aws.client("logs")
+    records = []
+    try:
+        for page in logs.get_paginator("filter_log_events").paginate(logGroupName=f"/aws/lambda/{function_name}"):
+            for event in page["events"]:
+                if event["message"].startswith("{"):
+                    try:
+                        records.append(json.loads(event["message"]))
+                    except ValueError:
+                        continue  # a line that only looks like JSON
+    except logs.exceptions.ResourceNotFoundException:
+        return []
+    return records
+
+
+def deliveries(function_name: str, **match) -> list[dict]:
+    """The worker's one-line-per-delivery records that match, e.g. order_id="42"."""
+    return [
+        record
+        for record in log_records(function_name)
+        if "outcome" in record and all(record.get(key) == value for key, value in match.items())
+    ]
+
+
+def send_batch(queue_url: str, bodies: list[str], **entry_fields) -> list[str]:
+    """SendMessageBatch (at most 10); returns the message ids, failing on any failed entry."""
+    response = aws.client("sqs").send_message_batch(
+        QueueUrl=queue_url,
+        Entries=[{"Id": str(i), "MessageBody": body, **entry_fields} for i, body in enumerate(bodies)],
+    )
+    assert not response.get("Failed"), response["Failed"]
+    by_id = {entry["Id"]: entry["MessageId"] for entry in response["Successful"]}
+    return [by_id[str(i)] for i in range(len(bodies))]
+
+
+def order(order_id: str, **fields) -> str:
+    return json.dumps({"orderId": order_id, "email": f"{order_id}@example.com", **fields})

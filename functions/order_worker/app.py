@@ -14,13 +14,30 @@ One window remains: if the function dies after SES accepted the email but
 before the receipt is written, the retry sends the email again. SES has no
 idempotency key to close it; docs/LAB.md discusses it.
 
-Failures are per record (Powertools' BatchProcessor with partial batch
-responses): only the records that failed return to the queue. What a record
+Failures are per record (Powertools' batch processors with partial batch
+responses): only the records that failed return to the queue. From a FIFO
+queue, a failed record also holds back the rest of its message group (so the
+group's order is kept) but not the other groups.
+
+Partial batch responses only work when the event source mapping has
+``ReportBatchItemFailures``; without it, a normal return deletes the whole
+batch, failed records included. ``PARTIAL_BATCH_RESPONSE=false`` (set by
+provisioning to match the mapping) makes the handler raise instead, so the
+whole batch is retried and nothing is lost. What a record
 does is driven by its body, so tests and lessons are deterministic:
 
 - a body that is not JSON, or not a valid order, is poison: it fails every time;
-- ``"fail_attempts": n`` fails the first n deliveries (by ApproximateReceiveCount);
+- ``"fail_attempts": n`` fails the first n deliveries (by ApproximateReceiveCount),
+  in the way ``"fail_mode"`` says: ``"raise"`` (an exception, the default; only
+  this record returns to the queue), ``"timeout"`` (runs past the function's
+  timeout), ``"crash"`` (the process exits) or ``"crash_after"`` (the process
+  exits after storing and emailing, so the retry is a duplicate delivery);
+  the last three fail the whole batch;
 - ``"sleep_ms": n`` makes the record slow.
+
+One business rule can be misconfigured on purpose, to practise redrive:
+``MAX_QUANTITY_PER_ORDER`` (environment) rejects orders with more items in
+total; ``make break`` sets it to 1, ``make fix`` back to the default.
 
 The code reads its settings from environment variables only, so it deploys
 to AWS unchanged.
@@ -36,6 +53,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
+    SqsFifoPartialProcessor,
     process_partial_response,
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -44,6 +62,8 @@ from botocore.exceptions import ClientError
 
 ORDER_BUCKET = os.environ["ORDER_BUCKET"]
 SENDER_EMAIL = os.environ["SENDER_EMAIL"]
+MAX_QUANTITY_PER_ORDER = int(os.environ.get("MAX_QUANTITY_PER_ORDER", "100"))
+PARTIAL_BATCH_RESPONSE = os.environ.get("PARTIAL_BATCH_RESPONSE", "true").lower() == "true"
 ORDER_PREFIX = "orders/"
 EMAIL_RECEIPT_PREFIX = "emails/"
 # S3 answers these when a conditional put finds the key already there.
@@ -69,12 +89,14 @@ ORDER_SCHEMA = {
         },
         "total": {"type": "number", "minimum": 0},
         "fail_attempts": {"type": "integer", "minimum": 0},
+        "fail_mode": {"enum": ["raise", "timeout", "crash", "crash_after"]},
         "sleep_ms": {"type": "integer", "minimum": 0, "maximum": 900_000},
     },
 }
 
 logger = Logger()
-processor = BatchProcessor(event_type=EventType.SQS)
+standard_processor = BatchProcessor(event_type=EventType.SQS)
+fifo_processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 s3 = boto3.client("s3")
 ses = boto3.client("ses")
 
@@ -85,6 +107,14 @@ class PoisonMessage(Exception):
 
 class InjectedFailure(Exception):
     """A failure the message asked for with fail_attempts."""
+
+
+class OrderRejected(Exception):
+    """A business rule refused the order (fails every time until the rule changes)."""
+
+
+class BatchFailed(Exception):
+    """Some records failed and the mapping cannot be told which: retry the whole batch."""
 
 
 def parse_order(body: str) -> dict:
@@ -155,7 +185,25 @@ def send_confirmation_once(order: dict) -> bool:
     return True
 
 
-def record_handler(record: SQSRecord) -> None:
+def check_rules(order: dict) -> None:
+    quantity = sum(item["quantity"] for item in order.get("items", []))
+    if quantity > MAX_QUANTITY_PER_ORDER:
+        raise OrderRejected(f"{quantity} items is more than MAX_QUANTITY_PER_ORDER={MAX_QUANTITY_PER_ORDER}")
+
+
+def fail_on_purpose(order: dict, receive_count: int, lambda_context) -> None:
+    mode = order.get("fail_mode", "raise")
+    reason = f"fail_attempts={order['fail_attempts']}: failing delivery {receive_count} on purpose ({mode})"
+    if mode == "raise":
+        raise InjectedFailure(reason)
+    # These two end the invocation before a result line could be logged: log first.
+    logger.warning("order failed", extra={"outcome": "failed", "error": mode, "reason": reason})
+    if mode in ("crash", "crash_after"):
+        os._exit(1)
+    time.sleep(lambda_context.get_remaining_time_in_millis() / 1000 + 1)
+
+
+def record_handler(record: SQSRecord, lambda_context=None) -> None:
     receive_count = int(record.attributes.approximate_receive_count)
     logger.append_keys(message_id=record.message_id, receive_count=receive_count)
     try:
@@ -163,12 +211,14 @@ def record_handler(record: SQSRecord) -> None:
         logger.append_keys(order_id=order["orderId"])
         if order.get("sleep_ms"):
             time.sleep(order["sleep_ms"] / 1000)
-        if receive_count <= order.get("fail_attempts", 0):
-            raise InjectedFailure(
-                f"fail_attempts={order['fail_attempts']}: failing delivery {receive_count} on purpose"
-            )
+        fails_now = receive_count <= order.get("fail_attempts", 0)
+        if fails_now and order.get("fail_mode") != "crash_after":
+            fail_on_purpose(order, receive_count, lambda_context)
+        check_rules(order)
         stored_now = store_order(order, record)
         emailed_now = send_confirmation_once(order)
+        if fails_now:
+            fail_on_purpose(order, receive_count, lambda_context)
         logger.info(
             "order processed",
             extra={"outcome": "processed", "stored_now": stored_now, "email_sent_now": emailed_now},
@@ -185,6 +235,15 @@ def record_handler(record: SQSRecord) -> None:
 
 @logger.inject_lambda_context
 def handler(event, context):
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
+    records = event.get("Records") or []
+    from_fifo = bool(records) and records[0]["eventSourceARN"].endswith(".fifo")
+    response = process_partial_response(
+        event=event,
+        record_handler=record_handler,
+        processor=fifo_processor if from_fifo else standard_processor,
+        context=context,
     )
+    failed = len(response["batchItemFailures"])
+    if failed and not PARTIAL_BATCH_RESPONSE:
+        raise BatchFailed(f"{failed} of {len(records)} records failed; retrying the whole batch")
+    return response

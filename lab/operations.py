@@ -1,0 +1,165 @@
+"""What an operator does to a running lab: look into the DLQ, redrive it, pause
+and resume the mapping, break and fix the worker's rule, purge the queues.
+
+Each works on the stack `make up` created (or any Stack given), and needs
+LocalStack to answer (``aws.require_up``).
+"""
+
+import time
+from dataclasses import dataclass
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from lab import aws, settings
+from lab.settings import Stack
+
+console = Console(highlight=False, soft_wrap=True)
+REDRIVE_TIMEOUT_SECONDS = 120
+POLL_SECONDS = 0.5
+PREVIEW_CHARACTERS = 60
+# The worker's business rule that `make break` misconfigures (see functions/order_worker).
+RULE_VARIABLE = "MAX_QUANTITY_PER_ORDER"
+BROKEN_RULE_VALUE = "1"
+TERMINAL_MOVE_STATES = {"COMPLETED", "FAILED", "CANCELLED"}
+
+
+class QueueMissing(RuntimeError):
+    pass
+
+
+def queue_url(name: str) -> str:
+    sqs = aws.client("sqs")
+    try:
+        return sqs.get_queue_url(QueueName=name)["QueueUrl"]
+    except sqs.exceptions.QueueDoesNotExist:
+        raise QueueMissing(f"queue {name!r} does not exist at {settings.ENDPOINT_URL}: run `make up`")
+
+
+def queue_arn(url: str) -> str:
+    attributes = aws.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    return attributes["Attributes"]["QueueArn"]
+
+
+def visible_messages(url: str) -> int:
+    attributes = aws.client("sqs").get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+    )
+    return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+
+def show_dlq(stack: Stack) -> list[dict]:
+    """Print what is in the DLQ without receiving it (visibility and counts stay as they are)."""
+    aws.require_up()
+    messages = aws.peek_messages(queue_url(stack.dlq_name))
+    if not messages:
+        console.print(f"The dead-letter queue {stack.dlq_name} is empty.")
+        return messages
+    table = Table(title=f"{len(messages)} message(s) in {stack.dlq_name} (peeked: nothing was received)")
+    for column in ("message id", "receives", "age", "body"):
+        table.add_column(column)
+    now_ms = time.time() * 1000
+    for message in messages:
+        age_seconds = (now_ms - int(message["Attributes"]["SentTimestamp"])) / 1000
+        body = message["Body"]
+        table.add_row(
+            message["MessageId"],
+            message["Attributes"].get("ApproximateReceiveCount", "?"),
+            f"{age_seconds:.0f} s",
+            body if len(body) <= PREVIEW_CHARACTERS else body[: PREVIEW_CHARACTERS - 1] + "…",
+        )
+    console.print(table)
+    return messages
+
+
+@dataclass
+class RedriveResult:
+    status: str
+    moved: int
+    to_move: int
+
+
+def redrive(stack: Stack) -> RedriveResult | None:
+    """Move everything in the DLQ back to its source queue; None when the DLQ is empty."""
+    aws.require_up()
+    sqs = aws.client("sqs")
+    dlq_url = queue_url(stack.dlq_name)
+    waiting = visible_messages(dlq_url)
+    if waiting == 0:
+        console.print(f"Nothing to redrive: the dead-letter queue {stack.dlq_name} is empty.")
+        return None
+    dlq_arn = queue_arn(dlq_url)
+    # Without DestinationArn the messages go back to the queue they came from.
+    task = sqs.start_message_move_task(SourceArn=dlq_arn)["TaskHandle"]
+    console.print(f"Redriving {waiting} message(s) from {stack.dlq_name} to {stack.queue_name} (task {task[:12]}…)")
+    progress = Progress(TextColumn("moving"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+                        console=console)
+    deadline = time.monotonic() + REDRIVE_TIMEOUT_SECONDS
+    with progress:
+        bar = progress.add_task("RUNNING", total=waiting)
+        while True:
+            latest = sqs.list_message_move_tasks(SourceArn=dlq_arn, MaxResults=1)["Results"][0]
+            moved = latest.get("ApproximateNumberOfMessagesMoved", 0)
+            to_move = latest.get("ApproximateNumberOfMessagesToMove", waiting)
+            progress.update(bar, completed=moved, total=to_move, description=latest["Status"])
+            if latest["Status"] in TERMINAL_MOVE_STATES:
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the move task is still {latest['Status']} after {REDRIVE_TIMEOUT_SECONDS} s")
+            time.sleep(POLL_SECONDS)
+    result = RedriveResult(latest["Status"], moved, to_move)
+    if result.status == "COMPLETED":
+        console.print(f"COMPLETED: {moved} message(s) are back in {stack.queue_name}; the worker picks them up now.")
+    else:
+        console.print(f"[red]{result.status}[/]: {latest.get('FailureReason', 'no reason given')}")
+    return result
+
+
+def set_mapping(stack: Stack, enabled: bool) -> str:
+    """Pause (disable) or resume (enable) the event source mapping; returns its UUID."""
+    from init.provision import find_mapping, set_mapping_enabled
+
+    aws.require_up()
+    lambda_ = aws.client("lambda")
+    mapping = find_mapping(lambda_, stack.function_name, queue_arn(queue_url(stack.queue_name)))
+    if mapping is None:
+        raise QueueMissing(f"no event source mapping for {stack.function_name}: run `make up`")
+    state = "Enabled" if enabled else "Disabled"
+    with console.status(f"Waiting for the mapping {mapping['UUID']} to be {state}"):
+        set_mapping_enabled(lambda_, mapping["UUID"], enabled)
+    if enabled:
+        console.print(f"The mapping is Enabled: Lambda polls {stack.queue_name} again.")
+    else:
+        console.print(f"The mapping is Disabled: messages stay in {stack.queue_name} until `make resume`.")
+    return mapping["UUID"]
+
+
+def set_worker_rule(stack: Stack, value: str | None) -> None:
+    """Set the worker's MAX_QUANTITY_PER_ORDER (None: back to the code's default)."""
+    aws.require_up()
+    lambda_ = aws.client("lambda")
+    variables = lambda_.get_function_configuration(FunctionName=stack.function_name).get(
+        "Environment", {}
+    ).get("Variables", {})
+    if value is None:
+        variables.pop(RULE_VARIABLE, None)
+    else:
+        variables[RULE_VARIABLE] = value
+    with console.status(f"Updating {stack.function_name}'s configuration"):
+        lambda_.update_function_configuration(FunctionName=stack.function_name, Environment={"Variables": variables})
+        lambda_.get_waiter("function_updated_v2").wait(FunctionName=stack.function_name)
+    if value is None:
+        console.print(f"Fixed: {stack.function_name} accepts orders of any usual size again. "
+                      "Now `make redrive` sends the rejected orders back.")
+    else:
+        console.print(f"Broken: {stack.function_name} now rejects orders of more than {value} item(s) "
+                      f"({RULE_VARIABLE}={value}). Send orders with `make producer` and watch `make dlq`.")
+
+
+def purge(stack: Stack) -> None:
+    aws.require_up()
+    sqs = aws.client("sqs")
+    for name in (stack.queue_name, stack.dlq_name):
+        sqs.purge_queue(QueueUrl=queue_url(name))
+        console.print(f"Purged {name}.")

@@ -97,7 +97,7 @@ class Stack:
     batching_window: int = _env("BATCHING_WINDOW", 0, int)
     report_batch_item_failures: bool = True
     # FIFO: queue and DLQ are both .fifo (AWS requires the same type).
-    fifo: bool = False
+    fifo: bool = _env("FIFO", "0") == "1"
     content_based_deduplication: bool = False
     # Event filtering: JSON patterns; messages that match none are deleted unseen.
     filter_patterns: tuple[str, ...] = ()

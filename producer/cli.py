@@ -113,7 +113,12 @@ def send(args) -> Summary:
                 summary.poison += kind == "poison"
                 summary.fail_attempts += kind == "fail_attempts"
                 summary.order_ids.append(order_id)
-                entries.append({"Id": str(index), "MessageBody": body})
+                entry = {"Id": str(index), "MessageBody": body}
+                if args.queue.endswith(".fifo"):
+                    # Orders of one customer stay in order; the order id deduplicates.
+                    entry["MessageGroupId"] = f"customer-{index % args.groups}"
+                    entry["MessageDeduplicationId"] = order_id
+                entries.append(entry)
             try:
                 response = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
                 summary.sent += len(response.get("Successful", []))
@@ -138,6 +143,12 @@ def parse_args(argv):
             raise argparse.ArgumentTypeError(f"{text} is not a share between 0 and 1")
         return value
 
+    def positive(text: str) -> int:
+        value = int(text)
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{text} must be at least 1")
+        return value
+
     def non_negative(kind):
         def parse(text: str):
             value = kind(text)
@@ -157,6 +168,8 @@ def parse_args(argv):
                         help="how many deliveries those orders fail (default 2)")
     parser.add_argument("--sleep-ms", type=non_negative(int), default=0, help="make every order this slow to process")
     parser.add_argument("--queue", default=settings.Stack().queue_name, help="queue name (default: the lab's)")
+    parser.add_argument("--groups", type=positive, default=3,
+                        help="FIFO queues only: how many message groups (customers) to spread orders over")
     parser.add_argument("--endpoint-url", default=settings.ENDPOINT_URL)
     parser.add_argument("--run-id", help="prefix of the order ids (default: random)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")

@@ -271,3 +271,101 @@ def test_a_disabled_mapping_consumes_nothing_until_enabled(make_stack):
     set_mapping_enabled(aws.client("lambda"), stack.mapping_uuid, True)
     wait_for(lambda: stored_order_ids(stack.bucket) == set(ids), RETRIES_TIMEOUT_SECONDS, "the five orders stored")
     wait_for(lambda: queue_is_empty(stack.queue_url), RETRIES_TIMEOUT_SECONDS, "an empty queue")
+
+
+def stored_at(bucket: str, order_id: str) -> str:
+    document = aws.client("s3").get_object(Bucket=bucket, Key=f"orders/{order_id}.json")["Body"].read()
+    return json.loads(document)["storedAt"]
+
+
+def test_fifo_keeps_order_within_a_group_and_a_failing_group_does_not_block_others(make_stack):
+    stack = make_stack(fifo=True, max_receive_count=5)
+    assert stack.queue_url.endswith(".fifo") and stack.dlq_url.endswith(".fifo")
+    sqs = aws.client("sqs")
+    group_a = [new_id("a1"), new_id("a2"), new_id("a3")]
+    group_b = [new_id("b1"), new_id("b2"), new_id("b3")]
+    for order_id, group, fields in [
+        (group_a[0], "A", {"fail_attempts": 2}), (group_a[1], "A", {}), (group_a[2], "A", {}),
+        (group_b[0], "B", {}), (group_b[1], "B", {}), (group_b[2], "B", {}),
+    ]:
+        sqs.send_message(QueueUrl=stack.queue_url, MessageBody=order(order_id, **fields),
+                         MessageGroupId=group, MessageDeduplicationId=order_id)
+
+    everything = set(group_a + group_b)
+    wait_for(lambda: stored_order_ids(stack.bucket) == everything, RETRIES_TIMEOUT_SECONDS, "all six orders stored")
+    times = {order_id: stored_at(stack.bucket, order_id) for order_id in everything}
+    assert times[group_a[0]] < times[group_a[1]] < times[group_a[2]], "group A kept its order"
+    assert times[group_b[0]] < times[group_b[1]] < times[group_b[2]], "group B kept its order"
+    assert max(times[b] for b in group_b) < times[group_a[0]], "group B went on while A1 was being retried"
+    assert receive_counts(deliveries(stack.stack.function_name, order_id=group_a[0])) == [1, 2, 3]
+    assert dlq_messages(stack) == []
+
+
+def deliveries_after_sentinel(stack, group: str, order_id: str) -> list[dict]:
+    """All deliveries of order_id, counted once a later message of the same group
+    was processed (FIFO order means any duplicate would have come before it)."""
+    sentinel = new_id("sentinel")
+    aws.client("sqs").send_message(QueueUrl=stack.queue_url, MessageBody=order(sentinel),
+                                   MessageGroupId=group, MessageDeduplicationId=sentinel)
+    wait_for(lambda: deliveries(stack.stack.function_name, order_id=sentinel), RETRIES_TIMEOUT_SECONDS,
+             "the sentinel processed")
+    return deliveries(stack.stack.function_name, order_id=order_id)
+
+
+def test_fifo_deduplicates_by_explicit_id_within_five_minutes(make_stack):
+    stack = make_stack(fifo=True)
+    sqs = aws.client("sqs")
+    order_id, other = new_id("dedup"), new_id("control")
+    send = lambda body, dedup_id: sqs.send_message(  # noqa: E731
+        QueueUrl=stack.queue_url, MessageBody=body, MessageGroupId="G", MessageDeduplicationId=dedup_id
+    )["MessageId"]
+
+    first = send(order(order_id), "same-id")
+    again = send(order(order_id, note="a retried send"), "same-id")  # another body, same id
+    control = send(order(other), "other-id")
+    assert again == first, "a duplicate send answers with the first message's id"
+    assert control != first
+
+    assert len(deliveries_after_sentinel(stack, "G", order_id)) == 1
+    assert len(deliveries(stack.stack.function_name, order_id=other)) == 1
+
+
+def test_fifo_deduplicates_identical_bodies_with_content_based_deduplication(make_stack):
+    stack = make_stack(fifo=True, content_based_deduplication=True)
+    sqs = aws.client("sqs")
+    order_id = new_id("content")
+    body = order(order_id)
+    ids = [sqs.send_message(QueueUrl=stack.queue_url, MessageBody=body, MessageGroupId="G")["MessageId"]
+           for _ in range(2)]
+    assert ids[0] == ids[1]
+    assert len(deliveries_after_sentinel(stack, "G", order_id)) == 1
+
+
+BACK_PRESSURE_RATE = 50  # orders per second the producer aims at
+BACK_PRESSURE_ORDERS = 150
+SLOW_ORDER_MS = 100  # a batch of 10 takes a second: far slower than the producer
+
+
+def test_a_slow_consumer_never_slows_the_producer(make_stack):
+    from producer.cli import parse_args, send
+
+    def produce(deployed):
+        return send(parse_args([
+            "--count", str(BACK_PRESSURE_ORDERS), "--rate", str(BACK_PRESSURE_RATE),
+            "--sleep-ms", str(SLOW_ORDER_MS), "--queue", deployed.stack.queue_name, "--quiet",
+        ]))
+
+    unconsumed = make_stack(enabled=False)
+    baseline = produce(unconsumed)
+    consumed = make_stack()
+    loaded = produce(consumed)
+
+    assert baseline.failed == loaded.failed == 0
+    assert abs(loaded.per_second - baseline.per_second) <= 0.2 * baseline.per_second, (
+        f"{loaded.per_second:.1f} msg/s while consumed vs {baseline.per_second:.1f} msg/s unconsumed"
+    )
+    depth = queue_depth(consumed.queue_url)
+    assert depth["visible"] + depth["in_flight"] > BACK_PRESSURE_ORDERS / 2, f"the queue did not fill up: {depth}"
+    # once the producer stops, the slow worker catches up
+    wait_for(lambda: queue_is_empty(consumed.queue_url), RETRIES_TIMEOUT_SECONDS, "the queue drained to zero")
+    assert stored_order_ids(consumed.bucket) == set(loaded.order_ids)

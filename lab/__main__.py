@@ -48,7 +48,9 @@ def print_summary(deployed) -> None:
         "\nTry it:\n"
         "  make producer N=20                  send 20 orders\n"
         f"  .venv/bin/awslocal sqs send-message --queue-url {deployed.queue_url} \\\n"
-        f"      --message-body '{order}'\n"
+        f"      --message-body '{order}'"
+        + (" --message-group-id customer-1 --message-deduplication-id 123" if stack.fifo else "")
+        + "\n"
         f"  .venv/bin/awslocal s3 ls s3://{deployed.bucket}/orders/      the stored orders\n"
         f"  curl -s {settings.ENDPOINT_URL}/_aws/ses                the emails sent\n"
         f"  .venv/bin/awslocal logs filter-log-events --log-group-name /aws/lambda/{stack.function_name} \\\n"

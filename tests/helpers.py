@@ -74,20 +74,28 @@ def assert_stays(condition: Callable[[], bool], seconds: float, what: str) -> No
         time.sleep(POLL_SECONDS)
 
 
-def log_records(function_name: str) -> list[dict]:
-    """The JSON lines a function logged to CloudWatch Logs, oldest first."""
+def log_lines(function_name: str, containing: str = "") -> list[str]:
+    """The lines a function logged to CloudWatch Logs, oldest first; none while
+    its log group does not exist yet (LocalStack creates it after the first
+    invocation). Filtered here: LocalStack 4.14.0 does not apply filterPattern."""
     logs = aws.client("logs")
-    records = []
+    pages = logs.get_paginator("filter_log_events").paginate(logGroupName=f"/aws/lambda/{function_name}")
     try:
-        for page in logs.get_paginator("filter_log_events").paginate(logGroupName=f"/aws/lambda/{function_name}"):
-            for event in page["events"]:
-                if event["message"].startswith("{"):
-                    try:
-                        records.append(json.loads(event["message"]))
-                    except ValueError:
-                        continue  # a line that only looks like JSON
+        lines = [event["message"].rstrip("\n") for page in pages for event in page["events"]]
     except logs.exceptions.ResourceNotFoundException:
         return []
+    return [line for line in lines if containing in line]
+
+
+def log_records(function_name: str) -> list[dict]:
+    """The JSON lines a function logged to CloudWatch Logs, oldest first."""
+    records = []
+    for line in log_lines(function_name):
+        if line.startswith("{"):
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                continue  # a line that only looks like JSON
     return records
 
 

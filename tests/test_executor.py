@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from conftest import unique_suffix
-from helpers import wait_for
+from helpers import log_lines, wait_for
 from init.function_zip import build_zip
 from init.provision import LAMBDA_TRUST_POLICY
 from lab import aws, settings
@@ -116,11 +116,9 @@ def test_logs_reach_cloudwatch_with_start_end_and_report_lines(probe):
     marker = uuid.uuid4().hex
     _, context = invoke(probe, {"action": "context", "marker": marker})
     request_id = context["aws_request_id"]
-    logs = aws.client("logs")
 
     def invocation_log() -> list[str]:
-        events = logs.filter_log_events(logGroupName=f"/aws/lambda/{probe}", filterPattern=request_id)["events"]
-        messages = [event["message"] for event in events]
+        messages = log_lines(probe, request_id)
         return messages if any(m.startswith("REPORT") for m in messages) else []
 
     messages = wait_for(invocation_log, LOGS_TIMEOUT_SECONDS, f"the REPORT line of {request_id} in CloudWatch Logs")
@@ -128,10 +126,7 @@ def test_logs_reach_cloudwatch_with_start_end_and_report_lines(probe):
     assert f"START RequestId: {request_id} Version: $LATEST" in text
     assert f"END RequestId: {request_id}" in text
     assert f"Memory Size: {PROBE_MEMORY_MB} MB" in text
-    all_text = "\n".join(
-        event["message"] for event in logs.filter_log_events(logGroupName=f"/aws/lambda/{probe}", filterPattern=marker)["events"]
-    )
-    assert f"marker={marker}" in all_text
+    assert f"probe action=context marker={marker}" in log_lines(probe, marker)
 
 
 def test_a_non_python_runtime_is_refused_with_a_reason(localstack):

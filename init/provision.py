@@ -167,8 +167,16 @@ def function_environment(stack: Stack) -> dict[str, str]:
     }
 
 
+def function_code(source_dir: Path) -> bytes:
+    """The deployment zip: prebuilt when LAB_FUNCTION_ZIP names one (inside the
+    LocalStack container, where the worker's packages are not installed)."""
+    if settings.PREBUILT_FUNCTION_ZIP and source_dir == settings.FUNCTION_SOURCE_DIR:
+        return Path(settings.PREBUILT_FUNCTION_ZIP).read_bytes()
+    return build_zip(source_dir)
+
+
 def ensure_function(lambda_, stack: Stack, role_arn: str, source_dir: Path) -> str:
-    zip_bytes = build_zip(source_dir)
+    zip_bytes = function_code(source_dir)
     configuration = dict(
         Role=role_arn,
         Handler=settings.FUNCTION_HANDLER,

@@ -5,6 +5,7 @@ non-zero exit code; never a traceback.
 """
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -23,7 +24,39 @@ def display_path(path) -> str:
     return str(path.relative_to(settings.PROJECT_ROOT) if path.is_relative_to(settings.PROJECT_ROOT) else path)
 
 
-def print_summary(deployed) -> None:
+def chosen_mode():
+    """The module that runs LocalStack: the one already running, else LAB_MODE,
+    else Docker when an engine answers, else host mode."""
+    from lab import dockermode, hostmode, settings
+    from lab.hostmode import LifecycleError
+    from lab.settings import SettingsError
+
+    if settings.MODE not in ("", "docker", "host"):
+        raise SettingsError(f"LAB_MODE={settings.MODE!r} is neither docker nor host")
+    if settings.MODE == "host":
+        return hostmode
+    engine = dockermode.engine_answers()
+    if settings.MODE == "docker":
+        if not engine:
+            raise LifecycleError(
+                "LAB_MODE=docker, but no Docker engine answers (`docker info` failed): "
+                "start Docker, or run without it with LAB_MODE=host"
+            )
+        return dockermode
+    if hostmode.running_pid() or not engine:
+        return hostmode
+    return dockermode
+
+
+def mode_description(mode) -> str:
+    from lab import dockermode
+
+    if mode is dockermode:
+        return "Docker mode: LocalStack in a container, Lambda as processes inside it"
+    return "host mode: LocalStack from .venv, Lambda as local processes"
+
+
+def print_summary(deployed, mode) -> None:
     from lab import settings
 
     stack = deployed.stack
@@ -38,9 +71,14 @@ def print_summary(deployed) -> None:
             f"window {stack.batching_window} s, ReportBatchItemFailures",
         ),
         ("Order store", f"s3://{deployed.bucket}/orders/"),
-        ("LocalStack log", display_path(settings.LOCALSTACK_LOG)),
     ]
-    console.print("\n[bold green]The lab is up[/] (host mode: LocalStack from .venv, Lambda as local processes).")
+    from lab import dockermode
+
+    if mode is dockermode:
+        rows.append(("LocalStack log", "docker compose logs -f localstack"))
+    else:
+        rows.append(("LocalStack log", display_path(settings.LOCALSTACK_LOG)))
+    console.print(f"\n[bold green]The lab is up[/] ({mode_description(mode)}).")
     for label, value in rows:
         console.print(f"  {label:<18} {value}")
     order = '{"orderId": "123", "email": "user@test.com"}'
@@ -65,41 +103,46 @@ def show_step(message: str, waiting: bool = False) -> None:
 
 def up(_args) -> int:
     from init.provision import provision
-    from lab import hostmode
 
-    hostmode.start()
+    mode = chosen_mode()
+    mode.start()
     console.print("Provisioning the lab (create or update; safe to repeat):")
     deployed = provision(report=show_step)
-    print_summary(deployed)
+    print_summary(deployed, mode)
     return 0
 
 
 def start(_args) -> int:
-    from lab import hostmode
-
-    hostmode.start()
+    chosen_mode().start()
     return 0
 
 
 def down(_args) -> int:
-    from lab import hostmode
+    from lab import dockermode, hostmode, settings
 
-    hostmode.stop()
+    # Whatever runs, unless LAB_MODE names one mode.
+    stopped_docker = settings.MODE != "host" and dockermode.engine_answers() and dockermode.stop()
+    stopped_host = settings.MODE != "docker" and hostmode.stop()
+    if not (stopped_docker or stopped_host):
+        console.print("Nothing to stop: the lab's LocalStack is not running.")
     return 0
 
 
 def test(args) -> int:
-    from lab import hostmode
+    from lab import dockermode
 
     started_at = time.monotonic()
-    started_here = hostmode.start()
+    mode = chosen_mode()
+    started_here = mode.start()
     try:
         command = [sys.executable, "-m", "pytest", *args.pytest_args]
-        console.print(f"Running: {' '.join(command[1:])}")
-        code = subprocess.call(command)
+        console.print(f"Running ({mode_description(mode)}): {' '.join(command[1:])}")
+        # The tests learn the mode from LAB_MODE, e.g. to run Docker-only checks.
+        env = {**os.environ, "LAB_MODE": "docker" if mode is dockermode else "host"}
+        code = subprocess.call(command, env=env)
     finally:
         if started_here:
-            hostmode.stop()
+            mode.stop()
     verdict = "[green]passed[/]" if code == 0 else f"[red]failed (pytest exit code {code})[/]"
     console.print(f"make test: {verdict} in {time.monotonic() - started_at:.0f} s")
     return code

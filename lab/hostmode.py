@@ -23,7 +23,6 @@ from lab import aws, settings
 console = Console(highlight=False, soft_wrap=True)
 POLL_SECONDS = 0.5
 LOG_LINES_ON_ERROR = 15
-LOCALSTACK_OVERRIDE_PREFIX = "LAB_LOCALSTACK_"
 
 
 class LifecycleError(RuntimeError):
@@ -38,35 +37,17 @@ def localstack_environment() -> dict[str, str]:
             # The stock server listens on 0.0.0.0 whatever GATEWAY_LISTEN says;
             # the lab's plugin binds to the host given (see lab_executor).
             "GATEWAY_SERVER": "twisted-loopback",
-            "LOCALSTACK_HOST": f"{settings.HOST}:{settings.PORT}",
             "FILESYSTEM_ROOT": str(settings.STATE_DIR / "localstack"),
             # Host mode is never "in Docker", even on a machine that is itself a
             # container (/.dockerenv); otherwise LocalStack ignores FILESYSTEM_ROOT
             # and keeps its state in /var/lib/localstack and /tmp/localstack.
             "OVERRIDE_IN_DOCKER": "0",
-            "SERVICES": settings.LOCALSTACK_SERVICES,
-            "LAMBDA_RUNTIME_EXECUTOR": "local",
-            # Queue URLs by path, so they work offline (no *.localstack.cloud DNS).
-            "SQS_ENDPOINT_STRATEGY": "path",
-            "LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC": str(
-                settings.ESM_MAX_BACKOFF_ON_EMPTY_POLL_SECONDS
-            ),
-            "LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_ERROR_SEC": str(
-                settings.ESM_MAX_BACKOFF_ON_ERROR_SECONDS
-            ),
-            # No DNS server on 0.0.0.0:53, no certificate download, no calls home.
-            "DNS_ADDRESS": "0",
-            "SKIP_SSL_CERT_DOWNLOAD": "1",
-            "DISABLE_EVENTS": "1",
             # For the ready hook: where the lab is, and the Python that has its packages.
             "LAB_ROOT": str(settings.PROJECT_ROOT),
             "LAB_HOOK_PYTHON": sys.executable,
         }
     )
-    # LAB_LOCALSTACK_<NAME>=value sets LocalStack's own <NAME> (DEBUG=1, say), last.
-    for name, value in os.environ.items():
-        if name.startswith(LOCALSTACK_OVERRIDE_PREFIX):
-            env[name.removeprefix(LOCALSTACK_OVERRIDE_PREFIX)] = value
+    env.update(settings.localstack_config())
     return env
 
 
@@ -218,6 +199,4 @@ def stop() -> bool:
         shutil.rmtree(settings.STATE_DIR)
     if pid:
         console.print(f"Stopped LocalStack (pid {pid}) and removed {settings.STATE_DIR}.")
-    else:
-        console.print("Nothing to stop: the lab's LocalStack is not running.")
     return pid is not None

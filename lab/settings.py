@@ -60,10 +60,49 @@ LOCALSTACK_SERVICES = "sqs,lambda,s3,ses,iam,sts,logs,cloudwatch"
 ESM_MAX_BACKOFF_ON_EMPTY_POLL_SECONDS = _env("ESM_MAX_BACKOFF_ON_EMPTY_POLL_SECONDS", 1, int)
 ESM_MAX_BACKOFF_ON_ERROR_SECONDS = _env("ESM_MAX_BACKOFF_ON_ERROR_SECONDS", 5, int)
 
+LOCALSTACK_OVERRIDE_PREFIX = "LAB_LOCALSTACK_"
+
+
+def localstack_config() -> dict[str, str]:
+    """LocalStack's own settings, the same in host and Docker mode."""
+    config = {
+        "SERVICES": LOCALSTACK_SERVICES,
+        "LAMBDA_RUNTIME_EXECUTOR": "local",  # the lab's plugin (executor/)
+        # Queue URLs by path and with the address students use, so they work offline.
+        "SQS_ENDPOINT_STRATEGY": "path",
+        "LOCALSTACK_HOST": f"{HOST}:{PORT}",
+        "LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC": str(ESM_MAX_BACKOFF_ON_EMPTY_POLL_SECONDS),
+        "LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_ERROR_SEC": str(ESM_MAX_BACKOFF_ON_ERROR_SECONDS),
+        # No DNS server on port 53, no certificate download, no calls home.
+        "DNS_ADDRESS": "0",
+        "SKIP_SSL_CERT_DOWNLOAD": "1",
+        "DISABLE_EVENTS": "1",
+    }
+    # LAB_LOCALSTACK_<NAME>=value sets LocalStack's own <NAME> (DEBUG=1, say), last.
+    for name, value in os.environ.items():
+        if name.startswith(LOCALSTACK_OVERRIDE_PREFIX):
+            config[name.removeprefix(LOCALSTACK_OVERRIDE_PREFIX)] = value
+    return config
+
+
+# --- Docker mode ---------------------------------------------------------------
+# "docker" or "host"; empty: Docker when an engine answers, host otherwise.
+MODE = _env("MODE", "")
+COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
+COMPOSE_PROJECT = "sqs-lambda-lab"
+# The lab's LocalStack plugins (and awslambdaric) for the container, installed
+# by `make up` and mounted where the image puts Python packages on its path.
+CONTAINER_PLUGINS_DIR = BUILD_DIR / "localstack-plugins"
+CONTAINER_PYTHON_VERSION = "3.13"  # the official image's interpreter
+
 # --- The function ------------------------------------------------------------
 FUNCTION_SOURCE_DIR = PROJECT_ROOT / "functions" / "order_worker"
 FUNCTION_HANDLER = "app.handler"
 FUNCTION_RUNTIME = "python3.13"
+# A zip built beforehand (by `make up` for Docker mode, or from the offline
+# bundle); provisioning builds one from FUNCTION_SOURCE_DIR when this is unset.
+PREBUILT_FUNCTION_ZIP = _env("FUNCTION_ZIP", "")
+FUNCTION_ZIP_PATH = BUILD_DIR / "order_worker.zip"
 SENDER_EMAIL = _env("SENDER_EMAIL", "orders@lab.example.com")
 
 # AWS's limits, used to refuse settings before anything is created.

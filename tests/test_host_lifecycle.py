@@ -44,7 +44,7 @@ def port_is_listening(port: int) -> bool:
 @pytest.fixture
 def lab_env(tmp_path):
     port = free_port()
-    env = {"LAB_PORT": str(port), "LAB_STATE_DIR": str(tmp_path / "state")}
+    env = {"LAB_PORT": str(port), "LAB_STATE_DIR": str(tmp_path / "state"), "LAB_MODE": "host"}
     yield env
     lab("lab", "down", env=env)  # whatever a failing test left running
 

@@ -1,6 +1,6 @@
 # The SQS -> Lambda lab. `make help` lists the targets.
 SHELL := /bin/bash
-VENV  := .venv
+VENV  ?= .venv
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # Orders `make producer` sends, how fast (0: as fast as the queue takes them),
@@ -8,9 +8,13 @@ STAMP := $(VENV)/.installed
 N     ?= 10
 RATE  ?= 0
 ARGS  ?=
+# Where `make bundle` writes and `make load` reads the offline bundle.
+BUNDLE ?= bundle
+# Extra pip options for `make venv` (`make load` sets them to use the bundle only).
+PIP_SOURCE ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv up down test producer dlq redrive pause resume break fix purge lock
+.PHONY: help venv up down test test-docker bundle load producer dlq redrive pause resume break fix purge lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -23,11 +27,11 @@ $(STAMP): requirements/host.lock pyproject.toml executor/pyproject.toml
 	rm -rf $(VENV) && "$$python" -m venv $(VENV)
 	@echo "Installing the pinned packages of requirements/host.lock (about a minute, ~500 MB; log: $(VENV)/install.log)"
 	@set -o pipefail; \
-	$(PY) -m pip install --require-virtualenv --progress-bar off -r requirements/host.lock 2>&1 \
+	$(PY) -m pip install --require-virtualenv --progress-bar off $(PIP_SOURCE) -r requirements/host.lock 2>&1 \
 	  | tee $(VENV)/install.log \
 	  | awk '/^Collecting/ {n++; if (n % 25 == 0) {print "  " n " packages collected..."; fflush()}} /^Successfully installed/ {print "  " NF-2 " packages installed"}' \
 	  || { echo "pip install failed: see $(VENV)/install.log (PyPI must be reachable for this one step)"; exit 1; }
-	@$(PY) -m pip install --quiet --require-virtualenv --no-deps -e . -e executor >>$(VENV)/install.log 2>&1 \
+	@$(PY) -m pip install --quiet --require-virtualenv $(PIP_SOURCE) --no-deps -e . -e executor >>$(VENV)/install.log 2>&1 \
 	  || { echo "installing the lab's own packages failed: see $(VENV)/install.log"; exit 1; }
 	@touch $(STAMP)
 	@echo "$(VENV) is ready."
@@ -40,6 +44,21 @@ down: ## stop everything `make up` started and remove its state
 
 test: venv ## run the whole test suite (starts LocalStack when it is not running)
 	@$(PY) -m lab test
+
+test-docker: venv ## the same suite against the Docker compose stack (needs a Docker engine)
+	@LAB_MODE=docker $(PY) -m lab test
+
+bundle: venv ## while online: write $(BUNDLE)/ with everything needed offline (images, wheels, function zip)
+	@$(PY) -m lab bundle $(BUNDLE)
+
+load: ## offline: install from $(BUNDLE)/ (docker load, pip --no-index); then make up
+	@test -d $(BUNDLE)/wheels || { echo "No $(BUNDLE)/wheels here: run \`make bundle\` on a machine that is online and copy $(BUNDLE)/ into this folder."; exit 1; }
+	@if [ -f $(BUNDLE)/images.tar ]; then \
+	  if docker info >/dev/null 2>&1; then echo "Loading the images of $(BUNDLE)/images.tar"; docker load --input $(BUNDLE)/images.tar; \
+	  else echo "No Docker engine answers: skipping the images (host mode needs none)."; fi; fi
+	@$(MAKE) --no-print-directory venv PIP_SOURCE="--no-index --find-links $(abspath $(BUNDLE))/wheels"
+	@mkdir -p build && cp -r $(BUNDLE)/localstack-plugins build/ 2>/dev/null || true
+	@echo "Loaded. \`make up\` now works with no network."
 
 producer: venv ## send N orders (N=10, RATE=0 per second); more options: .venv/bin/python -m producer --help
 	@$(PY) -m producer --count $(N) --rate $(RATE) $(ARGS)

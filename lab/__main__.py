@@ -161,6 +161,15 @@ def operation(name: str):
     return run
 
 
+def bundle(args) -> int:
+    from pathlib import Path
+
+    from lab.bundle import write_bundle
+
+    write_bundle(Path(args.target).resolve())
+    return 0
+
+
 def purge(args) -> int:
     from lab import operations
     from lab.settings import Stack
@@ -195,6 +204,9 @@ def main(argv=None) -> int:
     ):
         command = commands.add_parser(name, help=help_text)
         command.set_defaults(run=operation(function), operation_args=operation_args)
+    bundle_parser = commands.add_parser("bundle", help="write the offline bundle (run while online)")
+    bundle_parser.add_argument("target", nargs="?", default="bundle")
+    bundle_parser.set_defaults(run=bundle)
     purge_parser = commands.add_parser("purge", help="empty the queue and the DLQ (asks first)")
     purge_parser.add_argument("--yes", action="store_true", help="do not ask")
     purge_parser.set_defaults(run=purge)

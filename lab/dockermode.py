@@ -46,6 +46,7 @@ def compose(*args: str, capture: bool = False) -> subprocess.CompletedProcess:
         "DOCKER_BUILDKIT": "0",
         "COMPOSE_BAKE": "false",
         "LAB_PORT": str(settings.PORT),
+        "LAB_LOCALSTACK_IMAGE": settings.LOCALSTACK_IMAGE,
     }
     return subprocess.run(
         ["docker", "compose", "--project-name", settings.COMPOSE_PROJECT,

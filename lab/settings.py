@@ -89,7 +89,13 @@ def localstack_config() -> dict[str, str]:
 # "docker" or "host"; empty: Docker when an engine answers, host otherwise.
 MODE = _env("MODE", "")
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
-COMPOSE_PROJECT = "sqs-lambda-lab"
+COMPOSE_PROJECT = _env("COMPOSE_PROJECT", "sqs-lambda-lab")
+# Pinned by tag and digest (the multi-arch index). A machine with a local build
+# of the same version names it here; docker-compose.yml has the same default.
+LOCALSTACK_IMAGE = _env(
+    "LOCALSTACK_IMAGE",
+    "localstack/localstack:4.14.0@sha256:3ebc37595918b8accb852f8048fef2aff047d465167edd655528065b07bc364a",
+)
 # The lab's LocalStack plugins (and awslambdaric) for the container, installed
 # by `make up` and mounted where the image puts Python packages on its path.
 CONTAINER_PLUGINS_DIR = BUILD_DIR / "localstack-plugins"

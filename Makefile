@@ -14,7 +14,7 @@ BUNDLE ?= bundle
 PIP_SOURCE ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv up down test test-docker bundle load producer dlq redrive pause resume break fix purge lock
+.PHONY: help venv up down test test-docker bundle load producer status logs trace dlq redrive pause resume break fix purge lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -62,6 +62,16 @@ load: ## offline: install from $(BUNDLE)/ (docker load, pip --no-index); then ma
 
 producer: venv ## send N orders (N=10, RATE=0 per second); more options: .venv/bin/python -m producer --help
 	@$(PY) -m producer --count $(N) --rate $(RATE) $(ARGS)
+
+status: venv ## one live screen: queues, mapping, orders, emails, invocations (ONCE=1: print once)
+	@$(PY) -m lab status $(if $(ONCE),--once)
+
+logs: venv ## follow the worker's log, one line per record and invocation
+	@$(PY) -m lab logs
+
+trace: venv ## the life of one order: make trace ORDER=<orderId>
+	@test -n "$(ORDER)" || { echo "Which order? make trace ORDER=<orderId> (the producer prints ids with --json)"; exit 2; }
+	@$(PY) -m lab trace "$(ORDER)"
 
 dlq: venv ## list what is in the dead-letter queue, without receiving it
 	@$(PY) -m lab dlq

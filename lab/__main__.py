@@ -161,6 +161,14 @@ def operation(name: str):
     return run
 
 
+def observe(name: str, *args) -> int:
+    from lab import observe as watching
+    from lab.settings import Stack
+
+    getattr(watching, name)(Stack(), *args)
+    return 0
+
+
 def bundle(args) -> int:
     from pathlib import Path
 
@@ -204,6 +212,15 @@ def main(argv=None) -> int:
     ):
         command = commands.add_parser(name, help=help_text)
         command.set_defaults(run=operation(function), operation_args=operation_args)
+    status_parser = commands.add_parser("status", help="queues, mapping, effects and invocations, live")
+    status_parser.add_argument("--once", action="store_true", help="print once and exit")
+    status_parser.set_defaults(run=lambda args: observe("status", args.once))
+    logs_parser = commands.add_parser("logs", help="follow the worker's log, one line per record")
+    logs_parser.add_argument("--no-follow", action="store_true", help="print the last minutes and exit")
+    logs_parser.set_defaults(run=lambda args: observe("follow_logs", not args.no_follow))
+    trace_parser = commands.add_parser("trace", help="the life of one order")
+    trace_parser.add_argument("order_id")
+    trace_parser.set_defaults(run=lambda args: observe("trace", args.order_id))
     bundle_parser = commands.add_parser("bundle", help="write the offline bundle (run while online)")
     bundle_parser.add_argument("target", nargs="?", default="bundle")
     bundle_parser.set_defaults(run=bundle)

@@ -18,7 +18,8 @@ def lab(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.parametrize("command", [["dlq"], ["redrive"], ["pause"], ["resume"], ["break"], ["fix"], ["purge", "--yes"]])
+@pytest.mark.parametrize("command", [["dlq"], ["redrive"], ["pause"], ["resume"], ["break"], ["fix"], ["purge", "--yes"],
+                                     ["status", "--once"], ["logs", "--no-follow"], ["trace", "some-order"]])
 def test_every_command_says_so_when_the_lab_is_not_up(command):
     with socket.socket() as probe:  # a port where nothing listens
         probe.bind(("127.0.0.1", 0))

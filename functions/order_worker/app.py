@@ -209,12 +209,25 @@ def fail_on_purpose(order: dict, receive_count: int, lambda_context) -> None:
     time.sleep(lambda_context.get_remaining_time_in_millis() / 1000 + 1)
 
 
+def order_id_hint(body: str):
+    """The orderId of a body, even an invalid one, so its log lines can be traced."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    return document.get("orderId") if isinstance(document, dict) else None
+
+
 def record_handler(record: SQSRecord, lambda_context=None) -> None:
     receive_count = int(record.attributes.approximate_receive_count)
-    logger.append_keys(message_id=record.message_id, receive_count=receive_count)
+    logger.append_keys(
+        message_id=record.message_id,
+        receive_count=receive_count,
+        sent_timestamp=int(record.attributes.sent_timestamp),
+        order_id=order_id_hint(record.body),
+    )
     try:
         order = parse_order(record.body)
-        logger.append_keys(order_id=order["orderId"])
         if order.get("sleep_ms"):
             time.sleep(order["sleep_ms"] / 1000)
         fails_now = receive_count <= order.get("fail_attempts", 0)
@@ -236,7 +249,7 @@ def record_handler(record: SQSRecord, lambda_context=None) -> None:
         )
         raise
     finally:
-        logger.remove_keys(["message_id", "receive_count", "order_id"])
+        logger.remove_keys(["message_id", "receive_count", "sent_timestamp", "order_id"])
 
 
 @logger.inject_lambda_context

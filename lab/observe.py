@@ -1,0 +1,296 @@
+"""Watching the lab: what `make status`, `make logs` and `make trace` show.
+
+Everything here reads; nothing receives a message or changes a setting. Queue
+contents are peeked through LocalStack's developer endpoint, so watching never
+disturbs visibility timeouts or receive counts.
+"""
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from lab import aws
+from lab.settings import Stack
+
+console = Console(highlight=False, soft_wrap=True)
+REFRESH_SECONDS = 1.0
+RECENT_LOG_SECONDS = 300  # how far back status and logs look
+RECENT_INVOCATIONS = 8
+REPORT_LINE = re.compile(r"^REPORT RequestId: (?P<id>\S+)\s+Duration: (?P<ms>[\d.]+) ms")
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def clock(timestamp_ms: float) -> str:
+    return datetime.fromtimestamp(timestamp_ms / 1000, timezone.utc).strftime("%H:%M:%S.%f")[:-3]
+
+
+def log_events(function_name: str, since_ms: int) -> list[dict]:
+    """The function's CloudWatch log events since a time, oldest first ([] before its first run)."""
+    logs = aws.client("logs")
+    pages = logs.get_paginator("filter_log_events").paginate(
+        logGroupName=f"/aws/lambda/{function_name}", startTime=since_ms
+    )
+    try:
+        events = [event for page in pages for event in page["events"]]
+    except logs.exceptions.ResourceNotFoundException:
+        return []
+    return sorted(events, key=lambda event: (event["timestamp"], event.get("ingestionTime", 0)))
+
+
+def record_time_ms(record: dict, fallback_ms: int) -> int:
+    """When the worker logged the record (Powertools' timestamp); LocalStack stamps
+    every line of an invocation with the time the invocation ended."""
+    try:
+        moment = datetime.strptime(record["timestamp"], "%Y-%m-%d %H:%M:%S,%f%z")
+    except (KeyError, ValueError):
+        return fallback_ms
+    return int(moment.timestamp() * 1000)
+
+
+def parse_record(message: str) -> dict | None:
+    """The worker's one JSON line per record, or None for any other line."""
+    if not message.startswith("{"):
+        return None
+    try:
+        record = json.loads(message)
+    except ValueError:
+        return None
+    return record if "outcome" in record else None
+
+
+@dataclass
+class Invocation:
+    request_id: str
+    started_ms: int
+    processed: int = 0
+    failed: int = 0
+    duration_ms: float | None = None
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def outcome(self) -> str:
+        if self.failed and not self.processed:
+            return "failed"
+        return "partial" if self.failed else "ok"
+
+
+def recent_invocations(function_name: str, since_ms: int) -> list[Invocation]:
+    invocations: dict[str, Invocation] = {}
+    for event in log_events(function_name, since_ms):
+        message = event["message"].rstrip("\n")
+        if report := REPORT_LINE.match(message):
+            invocation = invocations.setdefault(report["id"], Invocation(report["id"], event["timestamp"]))
+            invocation.duration_ms = float(report["ms"])
+        elif (record := parse_record(message)) and record.get("function_request_id"):
+            invocation = invocations.setdefault(
+                record["function_request_id"], Invocation(record["function_request_id"], event["timestamp"])
+            )
+            if record["outcome"] == "processed":
+                invocation.processed += 1
+            else:
+                invocation.failed += 1
+                invocation.errors.append(record.get("error", "?"))
+    return sorted(invocations.values(), key=lambda invocation: invocation.started_ms)
+
+
+@dataclass
+class Snapshot:
+    queues: dict[str, dict]
+    mapping: dict | None
+    orders_stored: int
+    emails_sent: int
+    invocations: list[Invocation]
+    taken_ms: int
+
+
+def queue_state(name: str) -> dict:
+    sqs = aws.client("sqs")
+    url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    messages = aws.peek_messages(url)
+    oldest = min((int(m["Attributes"]["SentTimestamp"]) for m in messages), default=None)
+    return {
+        "url": url,
+        "visible": int(attributes["ApproximateNumberOfMessages"]),
+        "in_flight": int(attributes["ApproximateNumberOfMessagesNotVisible"]),
+        "delayed": int(attributes["ApproximateNumberOfMessagesDelayed"]),
+        "oldest_age_s": None if oldest is None else (now_ms() - oldest) / 1000,
+        "arn": attributes["QueueArn"],
+    }
+
+
+def take_snapshot(stack: Stack) -> Snapshot:
+    queues = {name: queue_state(name) for name in (stack.queue_name, stack.dlq_name)}
+    lambda_ = aws.client("lambda")
+    mappings = lambda_.list_event_source_mappings(
+        FunctionName=stack.function_name, EventSourceArn=queues[stack.queue_name]["arn"]
+    )["EventSourceMappings"]
+    s3 = aws.client("s3")
+    stored = sum(
+        page.get("KeyCount", 0)
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=stack.bucket_name, Prefix="orders/")
+    )
+    emails = sum(1 for message in aws.sent_emails() if message.get("Source") == stack.sender_email)
+    invocations = recent_invocations(stack.function_name, now_ms() - RECENT_LOG_SECONDS * 1000)
+    return Snapshot(queues, mappings[0] if mappings else None, stored, emails,
+                    invocations[-RECENT_INVOCATIONS:], now_ms())
+
+
+def render(stack: Stack, snapshot: Snapshot) -> Group:
+    queues = Table(title=f"Queues at {clock(snapshot.taken_ms)}", title_justify="left")
+    for column in ("queue", "visible", "in flight", "delayed", "oldest"):
+        queues.add_column(column, justify="left" if column == "queue" else "right")
+    for name, state in snapshot.queues.items():
+        oldest = "-" if state["oldest_age_s"] is None else f"{state['oldest_age_s']:.0f} s"
+        style = "bold red" if name == stack.dlq_name and state["visible"] else ""
+        queues.add_row(name, str(state["visible"]), str(state["in_flight"]), str(state["delayed"]), oldest, style=style)
+
+    mapping = snapshot.mapping
+    if mapping:
+        mapping_line = (
+            f"Mapping {stack.queue_name} -> {stack.function_name}: [bold]{mapping['State']}[/], "
+            f"batch size {mapping['BatchSize']}, window {mapping.get('MaximumBatchingWindowInSeconds', 0)} s, "
+            f"{'ReportBatchItemFailures' if mapping.get('FunctionResponseTypes') else 'whole-batch failures'}"
+        )
+    else:
+        mapping_line = "Mapping: [red]none[/] (run `make up`)"
+    effects = f"Orders stored: [bold]{snapshot.orders_stored}[/]   Emails sent: [bold]{snapshot.emails_sent}[/]"
+
+    invocations = Table(title="Last invocations", title_justify="left")
+    for column in ("time", "request", "records ok", "failed", "duration", "outcome"):
+        invocations.add_column(column)
+    for invocation in snapshot.invocations:
+        colour = {"ok": "green", "partial": "yellow", "failed": "red"}[invocation.outcome]
+        duration = "-" if invocation.duration_ms is None else f"{invocation.duration_ms:.0f} ms"
+        invocations.add_row(
+            clock(invocation.started_ms), invocation.request_id[:8], str(invocation.processed),
+            str(invocation.failed), duration, Text(invocation.outcome, style=colour),
+        )
+    return Group(queues, Text.from_markup(mapping_line), Text.from_markup(effects), invocations)
+
+
+def status(stack: Stack, once: bool) -> Snapshot:
+    aws.require_up()
+    snapshot = take_snapshot(stack)
+    if once:
+        console.print(render(stack, snapshot))
+        return snapshot
+    with Live(render(stack, snapshot), console=console, refresh_per_second=4) as live:
+        try:
+            while True:
+                time.sleep(REFRESH_SECONDS)
+                snapshot = take_snapshot(stack)
+                live.update(render(stack, snapshot))
+        except KeyboardInterrupt:
+            pass
+    return snapshot
+
+
+def format_log_line(event: dict) -> Text | None:
+    """One line per record outcome and per invocation (its REPORT); None for the rest."""
+    message = event["message"].rstrip("\n")
+    when = clock(event["timestamp"])
+    if report := REPORT_LINE.match(message):
+        return Text(f"{when}  invocation {report['id'][:8]} ended after {float(report['ms']):.0f} ms", style="dim")
+    if "Task timed out" in message or "Runtime exited" in message:
+        return Text(f"{when}  {message}", style="bold red")
+    record = parse_record(message)
+    if record is None:
+        return None
+    when = clock(record_time_ms(record, event["timestamp"]))
+    order = record.get("order_id") or "(no orderId)"
+    text = f"{when}  {record['outcome']:<9} order {order:<20} receive #{record.get('receive_count', '?')}"
+    if record["outcome"] == "processed":
+        return Text(f"{text}  stored={record.get('stored_now')} emailed={record.get('email_sent_now')}", style="green")
+    return Text(f"{text}  {record.get('error', '')}: {record.get('reason', '')}", style="bold red")
+
+
+def follow_logs(stack: Stack, follow: bool = True, since_seconds: int = RECENT_LOG_SECONDS) -> int:
+    """Print the worker's log as one line per record and per invocation; follow until Ctrl-C."""
+    aws.require_up()
+    since = now_ms() - since_seconds * 1000
+    seen: set[str] = set()
+    printed = 0
+    console.print(f"The log of {stack.function_name} (/aws/lambda/{stack.function_name}), "
+                  f"from {since_seconds} s ago{'; Ctrl-C stops' if follow else ''}:")
+    try:
+        while True:
+            for event in log_events(stack.function_name, since):
+                if event["eventId"] in seen:
+                    continue
+                seen.add(event["eventId"])
+                if (line := format_log_line(event)) is not None:
+                    console.print(line)
+                    printed += 1
+            if not follow:
+                return printed
+            time.sleep(REFRESH_SECONDS)
+    except KeyboardInterrupt:
+        return printed
+
+
+def trace(stack: Stack, order_id: str) -> list[tuple[float, str, str]]:
+    """The life of one order, from the worker's log, the DLQ, the order store and the outbox."""
+    aws.require_up()
+    steps: list[tuple[float, str, str]] = []
+    last_count = 0
+    for event in log_events(stack.function_name, 0):
+        record = parse_record(event["message"].rstrip("\n"))
+        if record is None or record.get("order_id") != order_id:
+            continue
+        count = record.get("receive_count", 0)
+        logged = record_time_ms(record, event["timestamp"])
+        if record.get("sent_timestamp") and not steps:
+            steps.append((record["sent_timestamp"], "sent", f"message {record.get('message_id', '?')}"))
+        if count <= last_count:
+            steps.append((logged - 1, "redriven", "back from the DLQ: the receive count starts again"))
+        last_count = count
+        if record["outcome"] == "processed":
+            steps.append((logged, f"delivery #{count}", "processed"))
+        else:
+            steps.append((logged, f"delivery #{count}", f"failed: {record.get('error')}: {record.get('reason')}"))
+    dlq_url = queue_state(stack.dlq_name)["url"]
+    for message in aws.peek_messages(dlq_url):
+        try:
+            body = json.loads(message["Body"])
+        except ValueError:
+            continue
+        if isinstance(body, dict) and body.get("orderId") == order_id:
+            steps.append((now_ms(), "in the DLQ", f"now, after {message['Attributes'].get('ApproximateReceiveCount')} receives"))
+    s3 = aws.client("s3")
+    stored_ms = None
+    try:
+        stored = json.loads(s3.get_object(Bucket=stack.bucket_name, Key=f"orders/{order_id}.json")["Body"].read())
+        stored_ms = datetime.fromisoformat(stored["storedAt"]).timestamp() * 1000
+        steps.append((stored_ms, "stored", f"s3://{stack.bucket_name}/orders/{order_id}.json"))
+    except s3.exceptions.NoSuchKey:
+        pass
+    for email in aws.sent_emails():
+        if email.get("Subject") == f"Order {order_id} received":
+            # The outbox keeps whole seconds; the worker sends right after storing.
+            sent = datetime.fromisoformat(email["Timestamp"]).replace(tzinfo=timezone.utc).timestamp() * 1000
+            steps.append((max(sent, stored_ms + 1) if stored_ms else sent, "email sent",
+                          f"to {email['Destination']['ToAddresses'][0]} (outbox time {email['Timestamp']})"))
+    steps.sort(key=lambda step: step[0])
+    if not steps:
+        console.print(f"No trace of order {order_id!r} in {stack.function_name}'s log of the last hours, "
+                      f"the DLQ, the order store or the outbox.")
+        return steps
+    table = Table(title=f"The life of order {order_id}", title_justify="left")
+    for column in ("time (UTC)", "step", "details"):
+        table.add_column(column)
+    for when, step, details in steps:
+        style = "red" if "failed" in details or step == "in the DLQ" else ("green" if step in ("stored", "email sent") else "")
+        table.add_row(clock(when), step, details, style=style)
+    console.print(table)
+    return steps

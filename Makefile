@@ -14,7 +14,7 @@ BUNDLE ?= bundle
 PIP_SOURCE ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv up down test test-docker bundle load producer status logs trace dlq redrive pause resume break fix purge lock
+.PHONY: help venv up down test test-docker bundle load producer status logs trace scenario dlq redrive pause resume break fix purge lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -72,6 +72,9 @@ logs: venv ## follow the worker's log, one line per record and invocation
 trace: venv ## the life of one order: make trace ORDER=<orderId>
 	@test -n "$(ORDER)" || { echo "Which order? make trace ORDER=<orderId> (the producer prints ids with --json)"; exit 2; }
 	@$(PY) -m lab trace "$(ORDER)"
+
+scenario: venv ## a classic mistake shown, then fixed: make scenario NAME=short-visibility|no-dlq|exactly-once|heavy-work|forgot-delete
+	@$(PY) -m lab scenario $(NAME)
 
 dlq: venv ## list what is in the dead-letter queue, without receiving it
 	@$(PY) -m lab dlq

@@ -285,7 +285,8 @@ def provision(
         stack.queue_name,
         {
             "VisibilityTimeout": str(stack.visibility_timeout),
-            "RedrivePolicy": json.dumps(redrive_policy),
+            # An empty policy removes it: no dead-letter queue (the classic mistake).
+            "RedrivePolicy": json.dumps(redrive_policy) if stack.dead_letter_queue else "",
             **queue_type_attributes(stack),
         },
     )

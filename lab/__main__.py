@@ -169,6 +169,17 @@ def observe(name: str, *args) -> int:
     return 0
 
 
+def scenario(args) -> int:
+    from lab import scenarios
+
+    if args.name not in scenarios.SCENARIOS:
+        names = ", ".join(scenarios.SCENARIOS)
+        console.print(f"lab: which scenario? make scenario NAME=<name>, with one of: {names}")
+        return EXIT_REFUSED
+    scenarios.run(args.name)
+    return 0
+
+
 def bundle(args) -> int:
     from pathlib import Path
 
@@ -221,6 +232,9 @@ def main(argv=None) -> int:
     trace_parser = commands.add_parser("trace", help="the life of one order")
     trace_parser.add_argument("order_id")
     trace_parser.set_defaults(run=lambda args: observe("trace", args.order_id))
+    scenario_parser = commands.add_parser("scenario", help="show a classic mistake, then its fix")
+    scenario_parser.add_argument("name", nargs="?", default="")
+    scenario_parser.set_defaults(run=scenario)
     bundle_parser = commands.add_parser("bundle", help="write the offline bundle (run while online)")
     bundle_parser.add_argument("target", nargs="?", default="bundle")
     bundle_parser.set_defaults(run=bundle)

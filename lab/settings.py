@@ -147,6 +147,8 @@ class Stack:
     # Event filtering: JSON patterns; messages that match none are deleted unseen.
     filter_patterns: tuple[str, ...] = ()
     enabled: bool = True
+    # False only to show the classic mistake (`make scenario NAME=no-dlq`).
+    dead_letter_queue: bool = True
     sender_email: str = SENDER_EMAIL
     function_environment: dict = field(default_factory=dict)
 

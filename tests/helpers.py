@@ -7,20 +7,18 @@ from typing import TypeVar
 
 from lab import aws
 
+from lab.waiting import POLL_SECONDS
+from lab.waiting import wait_for as _wait_for
+
 T = TypeVar("T")
-POLL_SECONDS = 0.25
 
 
 def wait_for(condition: Callable[[], T], timeout: float, what: str) -> T:
-    """Poll until condition() is truthy and return its value; fail saying what was awaited."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = condition()
-        if last:
-            return last
-        time.sleep(POLL_SECONDS)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}; last value: {last!r}")
+    """lab.waiting.wait_for, failing the test (not erroring) when the deadline passes."""
+    try:
+        return _wait_for(condition, timeout, what)
+    except TimeoutError as error:
+        raise AssertionError(str(error)) from None
 
 
 def stored_order_ids(bucket: str) -> set[str]:

@@ -1,0 +1,235 @@
+"""The classic mistakes, each shown and then fixed: `make scenario NAME=<name>`.
+
+Every scenario builds stacks of its own (named `scn-…`, removed at the end),
+makes the mistake, observes its effect, applies the fix and observes again.
+It returns what it observed, which the tests check.
+"""
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+
+from rich.console import Console
+
+from init.provision import provision, teardown
+from lab import aws, settings
+from lab.settings import Stack
+from lab.waiting import wait_for
+
+console = Console(highlight=False, soft_wrap=True)
+NAIVE_WORKER_DIR = settings.PROJECT_ROOT / "functions" / "naive_worker"
+WAIT_SECONDS = 90
+RECEIVE_WAIT_SECONDS = 1
+
+
+def say(kind: str, text: str) -> None:
+    colour = {"mistake": "red", "effect": "yellow", "fix": "green", "after": "green"}.get(kind, "white")
+    console.print(f"[bold {colour}]{kind.upper():>8}[/]  {text}")
+
+
+class scenario_stack:
+    """A stack that exists for the length of a `with` block."""
+
+    def __init__(self, label: str, source_dir=settings.FUNCTION_SOURCE_DIR, **settings_):
+        self.stack = Stack(suffix=f"scn-{label}-{uuid.uuid4().hex[:6]}", **settings_)
+        self.source_dir = source_dir
+
+    def __enter__(self):
+        return provision(self.stack, source_dir=self.source_dir)
+
+    def __exit__(self, *_exc):
+        teardown(self.stack)
+
+
+def emails_about(order_id: str) -> int:
+    return sum(1 for m in aws.sent_emails() if m.get("Subject") == f"Order {order_id} received")
+
+
+def stored_orders(deployed) -> int:
+    return aws.client("s3").list_objects_v2(Bucket=deployed.bucket, Prefix="orders/").get("KeyCount", 0)
+
+
+def count_timeouts(function_name: str) -> int:
+    from lab.observe import log_events
+
+    return sum("Task timed out" in event["message"] for event in log_events(function_name, 0))
+
+
+def queue_drained(queue_url: str) -> bool:
+    attributes = aws.client("sqs").get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return not any(int(value) for value in attributes.values())
+
+
+def worker_receive_counts(function_name: str, order_id: str | None = None) -> list[int]:
+    from lab.observe import log_events, parse_record
+
+    counts = []
+    for event in log_events(function_name, 0):
+        record = parse_record(event["message"].rstrip("\n"))
+        if record and (order_id is None or record.get("order_id") == order_id):
+            counts.append(record["receive_count"])
+    return counts
+
+
+def new_order(label: str, **fields) -> tuple[str, str]:
+    order_id = f"{label}-{uuid.uuid4().hex[:6]}"
+    return order_id, json.dumps({"orderId": order_id, "email": f"{order_id}@example.com", **fields})
+
+
+def hand_written_consumer(deployed, visibility: int, work_seconds: float, delete: bool,
+                          run_seconds: float, seen: list) -> None:
+    """What people write before they meet Lambda: receive, work, (maybe) delete.
+    Its work is the naive one: write the order and send the email, every time."""
+    sqs, s3, ses = aws.client("sqs"), aws.client("s3"), aws.client("ses")
+    stop_at = time.monotonic() + run_seconds
+    while time.monotonic() < stop_at:
+        messages = sqs.receive_message(
+            QueueUrl=deployed.queue_url, VisibilityTimeout=visibility, WaitTimeSeconds=RECEIVE_WAIT_SECONDS,
+            AttributeNames=["ApproximateReceiveCount"],
+        ).get("Messages", [])
+        for message in messages:
+            order = json.loads(message["Body"])
+            seen.append(int(message["Attributes"]["ApproximateReceiveCount"]))
+            time.sleep(work_seconds)  # the work itself
+            s3.put_object(Bucket=deployed.bucket, Key=f"orders/{order['orderId']}.json", Body=message["Body"].encode())
+            ses.send_email(Source=deployed.stack.sender_email, Destination={"ToAddresses": [order["email"]]},
+                           Message={"Subject": {"Data": f"Order {order['orderId']} received"},
+                                    "Body": {"Text": {"Data": "Thank you!"}}})
+            if delete:
+                sqs.delete_message(QueueUrl=deployed.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def run_consumers(deployed, count: int, **consumer) -> list[int]:
+    seen: list[int] = []
+    threads = [threading.Thread(target=hand_written_consumer, args=(deployed,), kwargs={**consumer, "seen": seen})
+               for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return seen
+
+
+def short_visibility() -> dict:
+    work, short, long = 3, 1, 10
+    results = {}
+    for phase, visibility in (("mistake", short), ("fix", long)):
+        with scenario_stack("visibility", enabled=False) as deployed:
+            order_id, body = new_order("slow")
+            aws.client("sqs").send_message(QueueUrl=deployed.queue_url, MessageBody=body)
+            if phase == "mistake":
+                say("mistake", f"two consumers; the visibility timeout is {short} s but the work takes {work} s")
+            else:
+                say("fix", f"the same two consumers with a visibility timeout of {long} s, longer than the work")
+            receives = run_consumers(deployed, 2, visibility=visibility, work_seconds=work, delete=True,
+                                     run_seconds=work + 3)
+            emails = wait_for(lambda: emails_about(order_id), WAIT_SECONDS, "the email")
+            results[phase] = {"receives": len(receives), "emails": emails}
+            say("effect" if phase == "mistake" else "after",
+                f"order {order_id} was received {len(receives)} time(s) and {emails} email(s) went out")
+    return results
+
+
+def no_dlq() -> dict:
+    with scenario_stack("nodlq", dead_letter_queue=False, function_timeout=3, visibility_timeout=3) as deployed:
+        order_id, _ = new_order("poison")
+        say("mistake", "a queue with no dead-letter queue, and a message the worker can never process")
+        aws.client("sqs").send_message(QueueUrl=deployed.queue_url, MessageBody=json.dumps({"orderId": order_id}))
+        limit = deployed.stack.max_receive_count
+        counts = wait_for(lambda: (c := worker_receive_counts(deployed.stack.function_name, order_id))
+                          and max(c) > limit + 1 and c, WAIT_SECONDS, f"more than {limit + 1} receives")
+        say("effect", f"received {max(counts)} times and counting: it will be retried for 4 days, costing "
+                      "an invocation each time and hiding real failures")
+        say("fix", f"add a RedrivePolicy (maxReceiveCount {limit}) to the same queue")
+        provision(deployed.stack.with_changes(dead_letter_queue=True))
+        in_dlq = wait_for(lambda: aws.peek_messages(deployed.dlq_url), WAIT_SECONDS, "the message in the DLQ")
+        say("after", f"on its next receive it moved to {deployed.stack.dlq_name}; `make dlq` shows it")
+        return {"receives_before_fix": max(counts), "in_dlq_after_fix": len(in_dlq)}
+
+
+def exactly_once() -> dict:
+    results = {}
+    for phase, source in (("mistake", NAIVE_WORKER_DIR), ("fix", settings.FUNCTION_SOURCE_DIR)):
+        with scenario_stack("once", source_dir=source) as deployed:
+            order_id, body = new_order("dup")
+            if phase == "mistake":
+                say("mistake", "a worker that assumes each message arrives once (no idempotent write)")
+            else:
+                say("fix", "the lab's worker: a conditional write per orderId and an email receipt")
+            sqs = aws.client("sqs")
+            for _ in range(2):  # a producer that retried a send it thought had failed
+                sqs.send_message(QueueUrl=deployed.queue_url, MessageBody=body)
+            wait_for(lambda: len(worker_receive_counts(deployed.stack.function_name, order_id)) >= 2,
+                     WAIT_SECONDS, "both deliveries")
+            # Deleted means its invocation finished: every email it sends is out.
+            wait_for(lambda: queue_drained(deployed.queue_url), WAIT_SECONDS, "both messages deleted")
+            emails = emails_about(order_id)
+            results[phase] = {"deliveries": 2, "emails": emails}
+            say("effect" if phase == "mistake" else "after",
+                f"the same order delivered twice gave {emails} email(s)")
+    return results
+
+
+def heavy_work() -> dict:
+    results = {}
+    for phase, timeout, visibility in (("mistake", 2, 4), ("fix", 6, 12)):
+        with scenario_stack("heavy", function_timeout=timeout, visibility_timeout=visibility) as deployed:
+            order_id, body = new_order("heavy", sleep_ms=3000)
+            say("mistake" if phase == "mistake" else "fix",
+                f"work of 3 s in a function with a {timeout} s timeout (visibility {visibility} s)")
+            aws.client("sqs").send_message(QueueUrl=deployed.queue_url, MessageBody=body)
+            if phase == "mistake":
+                dlq = wait_for(lambda: aws.peek_messages(deployed.dlq_url), WAIT_SECONDS, "the order in the DLQ")
+                timeouts = wait_for(lambda: count_timeouts(deployed.stack.function_name) >= deployed.stack.max_receive_count
+                                    and count_timeouts(deployed.stack.function_name),
+                                    WAIT_SECONDS, "the timeouts in the log")
+                results[phase] = {"timeouts": timeouts, "in_dlq": len(dlq), "stored": stored_orders(deployed)}
+                say("effect", f"{timeouts} timeouts, each retried after the visibility timeout, then the DLQ")
+            else:
+                counts = wait_for(lambda: worker_receive_counts(deployed.stack.function_name, order_id),
+                                  WAIT_SECONDS, "the order processed")
+                results[phase] = {"deliveries": len(counts), "stored": stored_orders(deployed)}
+                say("after", f"stored on delivery {counts[-1]}; keep heavy work short or give it the time it needs")
+    return results
+
+
+def forgot_delete() -> dict:
+    results = {}
+    visibility, run_seconds = 2, 9
+    for phase, delete in (("mistake", False), ("fix", True)):
+        with scenario_stack("nodelete", enabled=False) as deployed:
+            order_id, body = new_order("again")
+            aws.client("sqs").send_message(QueueUrl=deployed.queue_url, MessageBody=body)
+            say("mistake" if phase == "mistake" else "fix",
+                "a hand-written consumer that " + ("never deletes what it processed" if not delete
+                                                   else "deletes each message once it is processed"))
+            receives = run_consumers(deployed, 1, visibility=visibility, work_seconds=0, delete=delete,
+                                     run_seconds=run_seconds)
+            emails = emails_about(order_id)
+            results[phase] = {"receives": len(receives), "max_receive_count": max(receives), "emails": emails}
+            say("effect" if phase == "mistake" else "after",
+                f"in {run_seconds} s the order was received {len(receives)} time(s) "
+                f"(receive count {max(receives)}) and {emails} email(s) went out")
+    return results
+
+
+SCENARIOS: dict[str, tuple[str, Callable[[], dict]]] = {
+    "short-visibility": ("a visibility timeout shorter than the work", short_visibility),
+    "no-dlq": ("no dead-letter queue", no_dlq),
+    "exactly-once": ("assuming exactly-once delivery", exactly_once),
+    "heavy-work": ("heavy work in the function", heavy_work),
+    "forgot-delete": ("a consumer that forgets to delete", forgot_delete),
+}
+
+
+def run(name: str) -> dict:
+    aws.require_up()
+    if name not in SCENARIOS:
+        raise KeyError(name)
+    title, scenario = SCENARIOS[name]
+    console.print(f"[bold]Scenario {name}: {title}[/]")
+    return scenario()

@@ -1,0 +1,20 @@
+"""Waiting for something to happen, with a deadline and a name for what is awaited."""
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+POLL_SECONDS = 0.25
+
+
+def wait_for(condition: Callable[[], T], timeout: float, what: str) -> T:
+    """Poll until condition() is truthy and return its value; fail saying what was awaited."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = condition()
+        if last:
+            return last
+        time.sleep(POLL_SECONDS)
+    raise TimeoutError(f"timed out after {timeout} s waiting for {what}; last value: {last!r}")

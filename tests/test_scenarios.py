@@ -1,0 +1,45 @@
+"""Each classic mistake shows the effect it claims, and its fix removes it."""
+
+import subprocess
+import sys
+
+import pytest
+
+from lab import scenarios
+
+
+def test_a_visibility_timeout_shorter_than_the_work_processes_an_order_twice(localstack):
+    seen = scenarios.short_visibility()
+    assert seen["mistake"] == {"receives": 2, "emails": 2}
+    assert seen["fix"] == {"receives": 1, "emails": 1}
+
+
+def test_without_a_dlq_a_poison_message_comes_back_until_a_redrive_policy_moves_it(localstack):
+    seen = scenarios.no_dlq()
+    assert seen["receives_before_fix"] > 4  # beyond the maxReceiveCount (3) a DLQ would have enforced
+    assert seen["in_dlq_after_fix"] == 1
+
+
+def test_assuming_exactly_once_sends_duplicate_emails_and_idempotency_does_not(localstack):
+    seen = scenarios.exactly_once()
+    assert seen["mistake"]["emails"] == 2
+    assert seen["fix"]["emails"] == 1
+
+
+def test_heavy_work_times_out_into_the_dlq_until_the_timeout_fits_it(localstack):
+    seen = scenarios.heavy_work()
+    assert seen["mistake"] == {"timeouts": 3, "in_dlq": 1, "stored": 0}
+    assert seen["fix"] == {"deliveries": 1, "stored": 1}
+
+
+def test_a_consumer_that_never_deletes_processes_the_order_again_and_again(localstack):
+    seen = scenarios.forgot_delete()
+    assert seen["mistake"]["receives"] >= 3 and seen["mistake"]["max_receive_count"] >= 3
+    assert seen["mistake"]["emails"] == seen["mistake"]["receives"]
+    assert seen["fix"] == {"receives": 1, "max_receive_count": 1, "emails": 1}
+
+
+def test_an_unknown_scenario_lists_the_names():
+    result = subprocess.run([sys.executable, "-m", "lab", "scenario", "nope"], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert all(name in result.stdout for name in scenarios.SCENARIOS)

@@ -14,7 +14,7 @@ BUNDLE ?= bundle
 PIP_SOURCE ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv up down test test-docker bundle load producer status logs trace scenario dlq redrive pause resume break fix purge lock
+.PHONY: help venv up down test test-docker bundle load producer status logs trace scenario dashboard dlq redrive pause resume break fix purge lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -75,6 +75,9 @@ trace: venv ## the life of one order: make trace ORDER=<orderId>
 
 scenario: venv ## a classic mistake shown, then fixed: make scenario NAME=short-visibility|no-dlq|exactly-once|heavy-work|forgot-delete
 	@$(PY) -m lab scenario $(NAME)
+
+dashboard: venv ## the live dashboard on http://127.0.0.1:8050/ (make up starts it too, unless LAB_DASHBOARD=0)
+	@$(PY) -m lab dashboard
 
 dlq: venv ## list what is in the dead-letter queue, without receiving it
 	@$(PY) -m lab dlq

@@ -109,6 +109,7 @@ def up(_args) -> int:
     console.print("Provisioning the lab (create or update; safe to repeat):")
     deployed = provision(report=show_step)
     print_summary(deployed, mode)
+    start_dashboard_in_background()
     return 0
 
 
@@ -121,6 +122,7 @@ def down(_args) -> int:
     from lab import dockermode, hostmode, settings
 
     # Whatever runs, unless LAB_MODE names one mode.
+    hostmode.stop_pid_file(settings.DASHBOARD_PID_FILE, b"dashboard")
     stopped_docker = settings.MODE != "host" and dockermode.engine_answers() and dockermode.stop()
     stopped_host = settings.MODE != "docker" and hostmode.stop()
     if not (stopped_docker or stopped_host):
@@ -180,6 +182,36 @@ def scenario(args) -> int:
     return 0
 
 
+def dashboard(args) -> int:
+    from lab import dashboard as board
+    from lab import settings
+    from lab.settings import Stack
+
+    board.serve(Stack(), args.port or settings.DASHBOARD_PORT)
+    return 0
+
+
+def start_dashboard_in_background() -> None:
+    """`make up` starts the dashboard as a process of its own; `make down` stops it."""
+    from lab import hostmode, settings
+
+    if not settings.DASHBOARD:
+        return
+    if hostmode.process_alive(settings.DASHBOARD_PID_FILE, b"dashboard"):
+        console.print(f"Dashboard: http://{settings.HOST}:{settings.DASHBOARD_PORT}/ (already running)")
+        return
+    if hostmode.port_in_use(settings.HOST, settings.DASHBOARD_PORT):
+        console.print(f"[yellow]Dashboard not started: port {settings.DASHBOARD_PORT} is in use "
+                      "(LAB_DASHBOARD_PORT=<port> chooses another, LAB_DASHBOARD=0 turns it off)[/]")
+        return
+    settings.STATE_DIR.mkdir(parents=True, exist_ok=True)
+    with open(settings.DASHBOARD_LOG, "ab") as log:
+        process = subprocess.Popen([sys.executable, "-m", "lab", "dashboard"], stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True, cwd=settings.PROJECT_ROOT)
+    settings.DASHBOARD_PID_FILE.write_text(str(process.pid))
+    console.print(f"Dashboard: http://{settings.HOST}:{settings.DASHBOARD_PORT}/ (updates every second)")
+
+
 def bundle(args) -> int:
     from pathlib import Path
 
@@ -235,6 +267,9 @@ def main(argv=None) -> int:
     scenario_parser = commands.add_parser("scenario", help="show a classic mistake, then its fix")
     scenario_parser.add_argument("name", nargs="?", default="")
     scenario_parser.set_defaults(run=scenario)
+    dashboard_parser = commands.add_parser("dashboard", help="serve the live dashboard on 127.0.0.1")
+    dashboard_parser.add_argument("--port", type=int, default=None)
+    dashboard_parser.set_defaults(run=dashboard)
     bundle_parser = commands.add_parser("bundle", help="write the offline bundle (run while online)")
     bundle_parser.add_argument("target", nargs="?", default="bundle")
     bundle_parser.set_defaults(run=bundle)

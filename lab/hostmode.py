@@ -51,16 +51,28 @@ def localstack_environment() -> dict[str, str]:
     return env
 
 
-def running_pid() -> int | None:
-    """The pid of the LocalStack this lab started, if it is still running."""
+def process_alive(pid_file, command_part: bytes) -> int | None:
+    """The pid in the file, if that process still runs and its command line has command_part."""
     try:
-        pid = int(settings.LOCALSTACK_PID_FILE.read_text())
+        pid = int(pid_file.read_text())
         with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-            if b"localstack.runtime.main" in cmdline.read():
+            if command_part in cmdline.read():
                 return pid
     except (OSError, ValueError):
         pass
     return None
+
+
+def running_pid() -> int | None:
+    """The pid of the LocalStack this lab started, if it is still running."""
+    return process_alive(settings.LOCALSTACK_PID_FILE, b"localstack.runtime.main")
+
+
+def stop_pid_file(pid_file, command_part: bytes) -> None:
+    """Stop a helper process the lab started (the dashboard), if it runs."""
+    if pid := process_alive(pid_file, command_part):
+        stop_process_group(pid)
+    pid_file.unlink(missing_ok=True)
 
 
 def port_in_use(host: str, port: int) -> bool:

@@ -85,6 +85,12 @@ def localstack_config() -> dict[str, str]:
     return config
 
 
+# --- The dashboard (started by `make up` unless LAB_DASHBOARD=0) ---------------
+DASHBOARD = _env("DASHBOARD", "1") == "1"
+DASHBOARD_PORT = _env("DASHBOARD_PORT", 8050, int)
+DASHBOARD_PID_FILE = STATE_DIR / "dashboard.pid"
+DASHBOARD_LOG = STATE_DIR / "dashboard.log"
+
 # --- Docker mode ---------------------------------------------------------------
 # "docker" or "host"; empty: Docker when an engine answers, host otherwise.
 MODE = _env("MODE", "")

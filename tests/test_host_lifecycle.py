@@ -44,7 +44,8 @@ def port_is_listening(port: int) -> bool:
 @pytest.fixture
 def lab_env(tmp_path):
     port = free_port()
-    env = {"LAB_PORT": str(port), "LAB_STATE_DIR": str(tmp_path / "state"), "LAB_MODE": "host"}
+    env = {"LAB_PORT": str(port), "LAB_STATE_DIR": str(tmp_path / "state"), "LAB_MODE": "host",
+           "LAB_DASHBOARD_PORT": str(free_port())}
     yield env
     lab("lab", "down", env=env)  # whatever a failing test left running
 
@@ -64,6 +65,8 @@ def test_up_twice_listens_on_loopback_only_and_down_leaves_nothing(lab_env):
     sent = lab("producer", "--count", "1", "--quiet", "--endpoint-url", f"http://127.0.0.1:{port}", env=lab_env)
     assert sent.returncode == 0, sent.stderr
     pgid = int((Path(lab_env["LAB_STATE_DIR"]) / "localstack.pid").read_text())
+    dashboard_pid = int((Path(lab_env["LAB_STATE_DIR"]) / "dashboard.pid").read_text())
+    assert f"Dashboard: http://127.0.0.1:{lab_env['LAB_DASHBOARD_PORT']}/" in up.stdout
 
     def listening_with_a_function_environment():
         found = listening_sockets(pgid)
@@ -78,6 +81,8 @@ def test_up_twice_listens_on_loopback_only_and_down_leaves_nothing(lab_env):
     assert "Stopped LocalStack" in down.stdout
     assert not port_is_listening(port)
     assert group_members(pgid) == [], "LocalStack or a function process was left running"
+    assert group_members(dashboard_pid) == [], "the dashboard was left running"
+    assert not port_is_listening(int(lab_env["LAB_DASHBOARD_PORT"]))
     assert not Path(lab_env["LAB_STATE_DIR"]).exists()
 
 

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.skipif(
 )
 # pip may only use the bundle: an index nobody answers on, and no machine config.
 OFFLINE_PIP = {"PIP_INDEX_URL": "http://127.0.0.1:9/simple", "PIP_EXTRA_INDEX_URL": "", "PIP_FIND_LINKS": "",
-               "PIP_CONFIG_FILE": os.devnull}
+               "PIP_CONFIG_FILE": os.devnull, "LAB_DASHBOARD": "0"}
 
 
 def free_port() -> int:

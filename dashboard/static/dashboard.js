@@ -1,0 +1,71 @@
+// Polls /api/state every second and draws it. Each chart keeps the latest values
+// it drew in data-latest, so a test can check that the drawing shows the API's counts.
+const REFRESH_MS = 1000;
+const WIDTH = () => Math.max(300, Math.floor(document.querySelector(".charts").clientWidth / 3) - 20);
+const HEIGHT = 260;
+
+function chart(id, series) {
+  const el = document.getElementById(id);
+  const opts = {
+    width: WIDTH(), height: HEIGHT,
+    scales: { x: { time: true } },
+    series: [{}, ...series.map(([label, stroke]) => ({ label, stroke, width: 3 }))],
+    axes: [{}, { size: 60 }],
+  };
+  return { el, plot: new uPlot(opts, [[], ...series.map(() => [])], el) };
+}
+
+const charts = {
+  depth: chart("chart-depth", [["waiting", "#1565c0"], ["in flight", "#ef6c00"], ["DLQ", "#c62828"]]),
+  rate: chart("chart-rate", [["processed/s", "#2e7d32"]]),
+  invocations: chart("chart-invocations", [["invocations/s", "#1565c0"], ["errors/s", "#c62828"]]),
+};
+
+// Per-second rates from cumulative counts of consecutive samples.
+function perSecond(samples, key) {
+  return samples.map((s, i) => (i === 0 ? 0 : Math.max(0, (s[key] - samples[i - 1][key]) / (s.t - samples[i - 1].t))));
+}
+
+function draw(name, xs, columns) {
+  charts[name].plot.setData([xs, ...columns]);
+  charts[name].el.dataset.latest = JSON.stringify(columns.map((c) => (c.length ? c[c.length - 1] : null)));
+}
+
+function render(state) {
+  const samples = state.samples || [];
+  if (!samples.length) return;
+  const last = samples[samples.length - 1];
+  document.getElementById("stack").textContent =
+    `${state.stack.queue} → ${state.stack.function} (mapping ${state.mapping.state}, batch size ${state.mapping.batch_size}); DLQ ${state.stack.dlq}`;
+  for (const key of ["visible", "in_flight", "dlq", "stored", "emails"]) {
+    document.getElementById(`tile-${key}`).textContent = last[key];
+  }
+  document.getElementById("tile-invocations").textContent = `${last.invocations} / ${last.errors}`;
+  const xs = samples.map((s) => s.t);
+  draw("depth", xs, [samples.map((s) => s.visible), samples.map((s) => s.in_flight), samples.map((s) => s.dlq)]);
+  draw("rate", xs, [perSecond(samples, "stored")]);
+  draw("invocations", xs, [perSecond(samples, "invocations"), perSecond(samples, "errors")]);
+  const body = document.querySelector("#poison tbody");
+  body.replaceChildren(...state.poison.map((m) => {
+    const row = document.createElement("tr");
+    for (const value of [m.id, m.receives, `${m.age_s} s`, m.body]) {
+      const cell = document.createElement("td");
+      cell.textContent = value;
+      row.appendChild(cell);
+    }
+    return row;
+  }));
+  document.body.dataset.sampleTime = last.t;
+}
+
+async function refresh() {
+  try {
+    const response = await fetch("/api/state", { cache: "no-store" });
+    render(await response.json());
+  } catch (error) {
+    document.getElementById("stack").textContent = `cannot reach the dashboard server: ${error}`;
+  }
+}
+
+refresh();
+setInterval(refresh, REFRESH_MS);

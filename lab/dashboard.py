@@ -1,0 +1,126 @@
+"""The live dashboard: a page on 127.0.0.1 that draws the lab, updated every second.
+
+A sampler thread takes a snapshot of the stack each second (the same one
+`make status` shows) and keeps the last ten minutes; the page (dashboard/static)
+polls ``/api/state`` and draws it with uPlot, vendored so that it works offline.
+"""
+
+import json
+import threading
+import time
+from collections import deque
+from http import HTTPStatus
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+from rich.console import Console
+
+from lab import aws, observe, settings
+from lab.settings import Stack
+
+console = Console(highlight=False, soft_wrap=True)
+STATIC_DIR = settings.PROJECT_ROOT / "dashboard" / "static"
+SAMPLE_SECONDS = 1.0
+HISTORY_SAMPLES = 600  # ten minutes
+PREVIEW_CHARACTERS = 80
+
+
+class Sampler(threading.Thread):
+    def __init__(self, stack: Stack) -> None:
+        super().__init__(daemon=True, name="dashboard-sampler")
+        self.stack = stack
+        self.started_ms = observe.now_ms()
+        self.samples: deque[dict] = deque(maxlen=HISTORY_SAMPLES)
+        self.latest: dict = {}
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+
+    def sample(self) -> None:
+        snapshot = observe.take_snapshot(self.stack)
+        invocations = observe.recent_invocations(self.stack.function_name, self.started_ms)
+        queue, dlq = snapshot.queues[self.stack.queue_name], snapshot.queues[self.stack.dlq_name]
+        point = {
+            "t": snapshot.taken_ms / 1000,
+            "visible": queue["visible"],
+            "in_flight": queue["in_flight"],
+            "dlq": dlq["visible"] + dlq["in_flight"],
+            "stored": snapshot.orders_stored,
+            "emails": snapshot.emails_sent,
+            "invocations": len(invocations),
+            "errors": sum(1 for invocation in invocations if invocation.outcome != "ok"),
+        }
+        now = observe.now_ms()
+        poison = [
+            {
+                "id": message["MessageId"],
+                "receives": message["Attributes"].get("ApproximateReceiveCount", "?"),
+                "age_s": round((now - int(message["Attributes"]["SentTimestamp"])) / 1000),
+                "body": message["Body"][:PREVIEW_CHARACTERS],
+            }
+            for message in aws.peek_messages(dlq["url"])
+        ]
+        mapping = snapshot.mapping or {}
+        with self.lock:
+            self.samples.append(point)
+            self.latest = {
+                "stack": {"queue": self.stack.queue_name, "dlq": self.stack.dlq_name,
+                          "function": self.stack.function_name},
+                "mapping": {"state": mapping.get("State", "none"), "batch_size": mapping.get("BatchSize")},
+                "poison": poison,
+            }
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.sample()
+            except Exception as error:  # LocalStack restarting: keep the page alive
+                console.print(f"dashboard: sample failed ({error}); retrying")
+            self.stopping.wait(SAMPLE_SECONDS)
+
+    def state(self) -> dict:
+        with self.lock:
+            return {"samples": list(self.samples), **self.latest}
+
+
+def handler_for(sampler: Sampler):
+    class Handler(SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(STATIC_DIR), **kwargs)
+
+        def log_message(self, format, *args):  # the terminal is for the lab, not access logs
+            pass
+
+        def do_GET(self):
+            if self.path.split("?")[0] == "/api/state":
+                body = json.dumps(sampler.state()).encode()
+                self.send_response(HTTPStatus.OK)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Cache-Control", "no-store")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            super().do_GET()
+
+    return Handler
+
+
+def start(stack: Stack, port: int) -> tuple[ThreadingHTTPServer, Sampler]:
+    """Serve the dashboard on 127.0.0.1:port in the background; returns (server, sampler)."""
+    sampler = Sampler(stack)
+    sampler.start()
+    server = ThreadingHTTPServer((settings.HOST, port), handler_for(sampler))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True, name="dashboard-http").start()
+    return server, sampler
+
+
+def serve(stack: Stack, port: int) -> None:
+    aws.require_up()
+    server, sampler = start(stack, port)
+    console.print(f"Dashboard: http://{settings.HOST}:{port}/ (updates every second; Ctrl-C stops)")
+    try:
+        while True:
+            time.sleep(SAMPLE_SECONDS)
+    except KeyboardInterrupt:
+        sampler.stopping.set()
+        server.shutdown()

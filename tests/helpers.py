@@ -69,7 +69,7 @@ def assert_stays(condition: Callable[[], bool], seconds: float, what: str) -> No
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         assert condition(), f"{what} stopped being true"
-        time.sleep(POLL_SECONDS)
+        time.sleep(POLL_SECONDS)  # look again until the window closes (a wait with a deadline)
 
 
 def log_lines(function_name: str, containing: str = "") -> list[str]:

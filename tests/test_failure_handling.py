@@ -184,7 +184,11 @@ def test_a_timeout_or_a_crash_leaves_the_batch_to_be_retried(stack, fail_mode):
 
     wait_for(lambda: stored_order_ids(stack.bucket) == {failing, bystander}, RETRIES_TIMEOUT_SECONDS,
              "both orders stored")
-    records = deliveries(stack.stack.function_name, order_id=failing)
+    # The log reaches CloudWatch a moment after the order reaches the store.
+    records = wait_for(
+        lambda: (found := deliveries(stack.stack.function_name, order_id=failing)) and len(found) >= 2 and found,
+        RETRIES_TIMEOUT_SECONDS, "both deliveries in the worker's log",
+    )
     assert [(r["receive_count"], r["outcome"]) for r in sorted(records, key=lambda r: r["receive_count"])] == [
         (1, "failed"), (2, "processed"),
     ]
@@ -297,7 +301,9 @@ def test_fifo_keeps_order_within_a_group_and_a_failing_group_does_not_block_othe
     assert times[group_a[0]] < times[group_a[1]] < times[group_a[2]], "group A kept its order"
     assert times[group_b[0]] < times[group_b[1]] < times[group_b[2]], "group B kept its order"
     assert max(times[b] for b in group_b) < times[group_a[0]], "group B went on while A1 was being retried"
-    assert receive_counts(deliveries(stack.stack.function_name, order_id=group_a[0])) == [1, 2, 3]
+    a1 = wait_for(lambda: (found := deliveries(stack.stack.function_name, order_id=group_a[0])) and len(found) >= 3
+                  and found, RETRIES_TIMEOUT_SECONDS, "A1's deliveries in the worker's log")
+    assert receive_counts(a1) == [1, 2, 3]
     assert dlq_messages(stack) == []
 
 

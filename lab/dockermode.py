@@ -16,7 +16,7 @@ import sys
 from rich.console import Console
 
 from lab import settings
-from lab.hostmode import LifecycleError, port_in_use
+from lab.hostmode import LifecycleError, require_free_port
 
 console = Console(highlight=False, soft_wrap=True)
 ENGINE_CHECK_SECONDS = 10
@@ -125,12 +125,7 @@ def start() -> bool:
     if running():
         console.print(f"The lab's LocalStack container is already running at {settings.ENDPOINT_URL}; nothing to start.")
         return False
-    if port_in_use(settings.HOST, settings.PORT):
-        raise LifecycleError(
-            f"Port {settings.PORT} on {settings.HOST} is already in use by another program "
-            f"(another LocalStack? see `ss -ltnp 'sport = :{settings.PORT}'`): stop it, "
-            f"or run the lab on another port with LAB_PORT=<port>."
-        )
+    require_free_port()
     prepare()
     with console.status(
         "Starting the localstack container and waiting until it is healthy "

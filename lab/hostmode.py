@@ -90,6 +90,16 @@ def port_in_use(host: str, port: int) -> bool:
     return False
 
 
+def require_free_port() -> None:
+    """Refuse to start when something else holds the lab's port (both modes)."""
+    if port_in_use(settings.HOST, settings.PORT):
+        raise LifecycleError(
+            f"Port {settings.PORT} on {settings.HOST} is already in use by another program "
+            f"(another LocalStack? see `ss -ltnp 'sport = :{settings.PORT}'`): stop it, "
+            f"or run the lab on another port with LAB_PORT=<port>."
+        )
+
+
 def log_tail(lines: int = LOG_LINES_ON_ERROR) -> str:
     try:
         with open(settings.LOCALSTACK_LOG, errors="replace") as log:
@@ -115,12 +125,7 @@ def start() -> bool:
             f"LocalStack is already running (pid {pid}) at {settings.ENDPOINT_URL}; nothing to start."
         )
         return False
-    if port_in_use(settings.HOST, settings.PORT):
-        raise LifecycleError(
-            f"Port {settings.PORT} on {settings.HOST} is already in use by another program "
-            f"(another LocalStack? see `ss -ltnp 'sport = :{settings.PORT}'`): stop it, "
-            f"or run the lab on another port with LAB_PORT=<port>."
-        )
+    require_free_port()
     settings.STATE_DIR.mkdir(parents=True, exist_ok=True)
     if settings.PROVISION_ON_READY:
         install_ready_hooks()

@@ -54,7 +54,7 @@ def collect_files(source_dir: Path) -> dict[str, Path]:
         try:
             distribution = importlib.metadata.distribution(name)
         except importlib.metadata.PackageNotFoundError:
-            raise BuildError(f"{name}=={version} ({requirements}) is not installed: run `make venv`")
+            raise BuildError(f"{name}=={version} ({requirements}) is not installed: run `make venv`") from None
         if distribution.version != version:
             raise BuildError(
                 f"{name} {distribution.version} is installed but {requirements} pins {version}: "

@@ -86,7 +86,7 @@ def port_in_use(host: str, port: int) -> bool:
             raise LifecycleError(
                 f"Cannot listen on {host}:{port} ({error.strerror or error}): "
                 "LAB_HOST must be an address of this machine, normally 127.0.0.1"
-            )
+            ) from None
     return False
 
 

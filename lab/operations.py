@@ -34,7 +34,7 @@ def queue_url(name: str) -> str:
     try:
         return sqs.get_queue_url(QueueName=name)["QueueUrl"]
     except sqs.exceptions.QueueDoesNotExist:
-        raise QueueMissing(f"queue {name!r} does not exist at {settings.ENDPOINT_URL}: run `make up`")
+        raise QueueMissing(f"queue {name!r} does not exist at {settings.ENDPOINT_URL}: run `make up`") from None
 
 
 def queue_arn(url: str) -> str:

@@ -29,7 +29,7 @@ def _env(name: str, default, cast=str):
     try:
         return cast(raw)
     except ValueError:
-        raise SettingsError(f"LAB_{name}={raw!r} is not a valid {cast.__name__}; unset it or fix it")
+        raise SettingsError(f"LAB_{name}={raw!r} is not a valid {cast.__name__}; unset it or fix it") from None
 
 
 # --- Where LocalStack runs ---------------------------------------------------

@@ -48,10 +48,10 @@ test: venv ## run the whole test suite (starts LocalStack when it is not running
 test-docker: venv ## the same suite against the Docker compose stack (needs a Docker engine)
 	@LAB_MODE=docker $(PY) -m lab test
 
-bundle: venv ## while online: write $(BUNDLE)/ with everything needed offline (images, wheels, function zip)
+bundle: venv ## while online: write bundle/ (BUNDLE=dir) with everything needed offline (images, wheels, function zip)
 	@$(PY) -m lab bundle $(BUNDLE)
 
-load: ## offline: install from $(BUNDLE)/ (docker load, pip --no-index); then make up
+load: ## offline: install from bundle/ (docker load, pip --no-index); then make up
 	@test -d $(BUNDLE)/wheels || { echo "No $(BUNDLE)/wheels here: run \`make bundle\` on a machine that is online and copy $(BUNDLE)/ into this folder."; exit 1; }
 	@if [ -f $(BUNDLE)/images.tar ]; then \
 	  if docker info >/dev/null 2>&1; then echo "Loading the images of $(BUNDLE)/images.tar"; docker load --input $(BUNDLE)/images.tar; \

@@ -128,6 +128,8 @@ def parse_order(body: str) -> dict:
         order = json.loads(body)
     except json.JSONDecodeError as error:
         raise PoisonMessage(f"body is not JSON: {error}") from None
+    except RecursionError:
+        raise PoisonMessage("body is JSON nested too deeply to read") from None
     try:
         validate(event=order, schema=ORDER_SCHEMA)
     except SchemaValidationError as error:

@@ -1,0 +1,84 @@
+"""Faults and hostile input at the running lab: nothing is lost, nothing crashes."""
+
+import json
+import os
+import signal
+import uuid
+
+from helpers import deliveries, emails_for, order, queue_is_empty, send_batch, stored_order_ids, wait_for
+from lab import aws
+
+TIMEOUT_SECONDS = 90
+
+
+def runtime_pids(function_name: str) -> list[int]:
+    """The runtime processes (awslambdaric running the handler) of a function, from /proc."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                if b"awslambdaric" not in cmdline.read():
+                    continue
+            with open(f"/proc/{entry}/environ", "rb") as environ:
+                if f"AWS_LAMBDA_FUNCTION_NAME={function_name}".encode() in environ.read().split(b"\0"):
+                    pids.append(int(entry))
+        except OSError:
+            continue
+    return pids
+
+
+def test_a_runtime_killed_from_outside_mid_batch_leaves_the_batch_to_be_retried(stack):
+    slow, quick = f"killed-{uuid.uuid4().hex[:6]}", f"mate-{uuid.uuid4().hex[:6]}"
+    function = stack.stack.function_name
+    send_batch(stack.queue_url, [order(slow, sleep_ms=2500), order(quick)])
+
+    # Mid-batch: the messages are in flight and the handler is sleeping on the slow order.
+    wait_for(lambda: aws.client("sqs").get_queue_attributes(
+        QueueUrl=stack.queue_url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]["ApproximateNumberOfMessagesNotVisible"] != "0", TIMEOUT_SECONDS, "the batch in flight")
+    pids = wait_for(lambda: runtime_pids(function), TIMEOUT_SECONDS, "the function's runtime process")
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+
+    wait_for(lambda: stored_order_ids(stack.bucket) == {slow, quick}, TIMEOUT_SECONDS, "both orders stored")
+    processed = wait_for(
+        lambda: [r for r in deliveries(function, order_id=slow) if r["outcome"] == "processed"],
+        TIMEOUT_SECONDS, "the slow order processed",
+    )
+    assert [r["receive_count"] for r in processed] == [2], "processed on the retry, once"
+    wait_for(lambda: len(emails_for([slow, quick])) == 2, TIMEOUT_SECONDS, "one email each")
+    wait_for(lambda: queue_is_empty(stack.queue_url), TIMEOUT_SECONDS, "an empty queue")
+    assert aws.peek_messages(stack.dlq_url) == []
+
+
+HOSTILE_BODIES = [
+    "not JSON at all",
+    "",  # SQS refuses an empty body; kept out below
+    "[" * 5000 + "]" * 5000,  # deeply nested
+    json.dumps({"orderId": 42, "email": ["a@b.co"]}),  # wrong types
+    json.dumps({"orderId": "ünïcødé-🙂", "email": "a@b.co"}),  # odd unicode, outside the id alphabet
+    json.dumps({"orderId": "x", "email": "a@b.co", "items": "many"}),
+    json.dumps({"orderId": "x" * 200_000, "email": "a@b.co"}),  # large, and too long an id
+    "null",
+]
+
+
+def test_hostile_bodies_go_to_the_dlq_with_a_reason_and_valid_orders_beside_them_are_processed(make_stack):
+    stack = make_stack(max_receive_count=1)  # one strike: hostile bodies reach the DLQ quickly
+    hostile = [body for body in HOSTILE_BODIES if body]
+    valid = [f"calm-{uuid.uuid4().hex[:6]}" for _ in range(2)]
+    hostile_ids = set(send_batch(stack.queue_url, hostile[:5]) + send_batch(stack.queue_url, hostile[5:]))
+    send_batch(stack.queue_url, [order(order_id) for order_id in valid])
+
+    wait_for(lambda: {m["MessageId"] for m in aws.peek_messages(stack.dlq_url)} == hostile_ids,
+             TIMEOUT_SECONDS, "every hostile body in the DLQ")
+    assert stored_order_ids(stack.bucket) == set(valid)
+    failed = wait_for(
+        lambda: (found := [r for r in deliveries(stack.stack.function_name) if r["outcome"] == "failed"])
+        and {r["message_id"] for r in found} >= hostile_ids and found,
+        TIMEOUT_SECONDS, "a failure line with a reason for each",
+    )
+    assert all(r["error"] == "PoisonMessage" and r["reason"] for r in failed)
+    assert queue_is_empty(stack.queue_url)

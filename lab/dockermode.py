@@ -137,7 +137,8 @@ def start() -> bool:
         if any(word in last for word in ("registry", "pull access", "no such host", "manifest")):
             raise LifecycleError(
                 f"The LocalStack image is not on this machine and cannot be pulled ({last}): "
-                "load the offline bundle with `make load`, or set LAB_LOCALSTACK_IMAGE to a local image of 4.14.0"
+                "load the offline bundle with `make load`, set LAB_LOCALSTACK_IMAGE to a local image of 4.14.0, "
+                "or run without Docker: LAB_MODE=host make up"
             )
         logs = compose("logs", "--no-color", "--tail", str(LOG_LINES_ON_ERROR), "localstack", capture=True)
         raise LifecycleError(

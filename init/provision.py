@@ -139,21 +139,60 @@ LAMBDA_TRUST_POLICY = {
 }
 
 
-def ensure_role(iam, stack: Stack, queue_arn_: str) -> str:
+def producer_policy(queue_arn_: str) -> dict:
+    """The producer sends to its queue (and looks up its URL): nothing else."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "SendOrders", "Effect": "Allow", "Action": ["sqs:SendMessage", "sqs:GetQueueUrl"],
+             "Resource": queue_arn_},
+        ],
+    }
+
+
+def operator_policy(queue_arn_: str, dlq_arn: str) -> dict:
+    """Look into the DLQ and redrive it (StartMessageMoveTask needs receive, delete and
+    get-attributes on the DLQ and send on the destination): nothing else."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "InspectAndRedriveDeadLetters", "Effect": "Allow", "Resource": dlq_arn,
+             "Action": ["sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks", "sqs:CancelMessageMoveTask",
+                        "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]},
+            {"Sid": "ReturnThemToTheQueue", "Effect": "Allow", "Resource": queue_arn_,
+             "Action": ["sqs:SendMessage", "sqs:GetQueueUrl"]},
+        ],
+    }
+
+
+def account_trust_policy() -> dict:
+    """People and services of this account may take the role (AWS: grant sts:AssumeRole to them)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{settings.ACCOUNT_ID}:root"},
+                       "Action": "sts:AssumeRole"}],
+    }
+
+
+def ensure_role(iam, name: str, trust: dict, policy_name: str, policy: dict, description: str) -> str:
     try:
-        arn = iam.get_role(RoleName=stack.role_name)["Role"]["Arn"]
+        arn = iam.get_role(RoleName=name)["Role"]["Arn"]
     except iam.exceptions.NoSuchEntityException:
         arn = iam.create_role(
-            RoleName=stack.role_name,
-            AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST_POLICY),
-            Description=f"Execution role of {stack.function_name}: least privilege",
+            RoleName=name, AssumeRolePolicyDocument=json.dumps(trust), Description=description
         )["Role"]["Arn"]
-    iam.put_role_policy(
-        RoleName=stack.role_name,
-        PolicyName=stack.policy_name,
-        PolicyDocument=json.dumps(worker_policy(stack, queue_arn_)),
-    )
+    iam.put_role_policy(RoleName=name, PolicyName=policy_name, PolicyDocument=json.dumps(policy))
     return arn
+
+
+def ensure_roles(iam, stack: Stack, queue_arn_: str, dlq_arn: str) -> str:
+    """The worker's execution role, the producer's and the operator's; returns the worker's."""
+    ensure_role(iam, stack.producer_role_name, account_trust_policy(), stack.policy_name,
+                producer_policy(queue_arn_), f"Sends orders to {stack.queue_name}: least privilege")
+    ensure_role(iam, stack.operator_role_name, account_trust_policy(), stack.policy_name,
+                operator_policy(queue_arn_, dlq_arn), f"Redrives {stack.dlq_name}: least privilege")
+    return ensure_role(iam, stack.role_name, LAMBDA_TRUST_POLICY, stack.policy_name,
+                       worker_policy(stack, queue_arn_), f"Execution role of {stack.function_name}: least privilege")
 
 
 def function_environment(stack: Stack) -> dict[str, str]:
@@ -299,8 +338,8 @@ def provision(
     report(f"order store s3://{stack.bucket_name}")
     ses.verify_email_identity(EmailAddress=stack.sender_email)
     report(f"SES sender {stack.sender_email}")
-    role_arn = ensure_role(iam, stack, source_arn)
-    report(f"IAM role {stack.role_name} (least privilege)")
+    role_arn = ensure_roles(iam, stack, source_arn, dlq_arn)
+    report(f"IAM roles {stack.role_name}, {stack.producer_role_name}, {stack.operator_role_name} (least privilege)")
     function_arn = ensure_function(lambda_, stack, role_arn, source_dir)
     report(f"function {stack.function_name} is Active (timeout {stack.function_timeout} s)")
     mapping_uuid = ensure_mapping(lambda_, stack, source_arn, report)
@@ -339,8 +378,9 @@ def teardown(stack: Stack) -> None:
         for mapping in mappings["EventSourceMappings"]:
             _ignore_missing(lambda_.delete_event_source_mapping, UUID=mapping["UUID"])
     _ignore_missing(lambda_.delete_function, FunctionName=stack.function_name)
-    _ignore_missing(iam.delete_role_policy, RoleName=stack.role_name, PolicyName=stack.policy_name)
-    _ignore_missing(iam.delete_role, RoleName=stack.role_name)
+    for role in (stack.role_name, stack.producer_role_name, stack.operator_role_name):
+        _ignore_missing(iam.delete_role_policy, RoleName=role, PolicyName=stack.policy_name)
+        _ignore_missing(iam.delete_role, RoleName=role)
     try:
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=stack.bucket_name):
             for item in page.get("Contents", []):

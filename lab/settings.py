@@ -181,6 +181,14 @@ class Stack:
         return self._name(f"{self.function_base}-role")
 
     @property
+    def producer_role_name(self) -> str:
+        return self._name(f"{self.queue_base}-producer")
+
+    @property
+    def operator_role_name(self) -> str:
+        return self._name(f"{self.queue_base}-dlq-operator")
+
+    @property
     def policy_name(self) -> str:
         return self._name(f"{self.function_base}-least-privilege")
 

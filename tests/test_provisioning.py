@@ -45,6 +45,37 @@ def test_provisioning_applies_a_changed_setting_in_place(stack):
     assert state["queue"]["VisibilityTimeout"] == "7"
 
 
+def as_list(value) -> list:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def deployed_policy(role: str, policy_name: str) -> dict:
+    document = aws.client("iam").get_role_policy(RoleName=role, PolicyName=policy_name)["PolicyDocument"]
+    return json.loads(document) if isinstance(document, str) else document
+
+
+def allowed(policy: dict) -> set[tuple[str, str]]:
+    """(action, resource) pairs the policy allows."""
+    return {
+        (action, resource)
+        for statement in policy["Statement"] if statement["Effect"] == "Allow"
+        for action in as_list(statement["Action"]) for resource in as_list(statement["Resource"])
+    }
+
+
+def test_the_producer_and_the_operator_have_least_privilege(stack):
+    names = stack.stack
+    assert allowed(deployed_policy(names.producer_role_name, names.policy_name)) == {
+        ("sqs:SendMessage", stack.queue_arn), ("sqs:GetQueueUrl", stack.queue_arn),
+    }
+    on_dlq = {"sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks", "sqs:CancelMessageMoveTask",
+              "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
+    assert allowed(deployed_policy(names.operator_role_name, names.policy_name)) == (
+        {(action, stack.dlq_arn) for action in on_dlq}
+        | {("sqs:SendMessage", stack.queue_arn), ("sqs:GetQueueUrl", stack.queue_arn)}
+    )
+
+
 def test_the_worker_role_has_least_privilege(stack):
     policy = worker_policy(stack.stack, stack.queue_arn)
     actions = sorted(

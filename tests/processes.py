@@ -6,11 +6,15 @@ import socket
 TCP_LISTEN = "0A"
 
 
+def pids() -> list[int]:
+    """Every process on the machine (those that end meanwhile are skipped by callers)."""
+    return [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
+
+
 def group_members(pgid: int) -> list[int]:
     members = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    for pid in pids():
+        entry = str(pid)
         try:
             with open(f"/proc/{entry}/stat") as stat:
                 # the command name may contain spaces; the fields after it do not

@@ -7,26 +7,25 @@ import uuid
 
 from helpers import deliveries, emails_for, order, queue_is_empty, send_batch, stored_order_ids, wait_for
 from lab import aws
+from processes import pids
 
 TIMEOUT_SECONDS = 90
 
 
 def runtime_pids(function_name: str) -> list[int]:
     """The runtime processes (awslambdaric running the handler) of a function, from /proc."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    found = []
+    for pid in pids():
         try:
-            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
                 if b"awslambdaric" not in cmdline.read():
                     continue
-            with open(f"/proc/{entry}/environ", "rb") as environ:
+            with open(f"/proc/{pid}/environ", "rb") as environ:
                 if f"AWS_LAMBDA_FUNCTION_NAME={function_name}".encode() in environ.read().split(b"\0"):
-                    pids.append(int(entry))
+                    found.append(pid)
         except OSError:
             continue
-    return pids
+    return found
 
 
 def test_a_runtime_killed_from_outside_mid_batch_leaves_the_batch_to_be_retried(stack):
@@ -38,8 +37,7 @@ def test_a_runtime_killed_from_outside_mid_batch_leaves_the_batch_to_be_retried(
     wait_for(lambda: aws.client("sqs").get_queue_attributes(
         QueueUrl=stack.queue_url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
     )["Attributes"]["ApproximateNumberOfMessagesNotVisible"] != "0", TIMEOUT_SECONDS, "the batch in flight")
-    pids = wait_for(lambda: runtime_pids(function), TIMEOUT_SECONDS, "the function's runtime process")
-    for pid in pids:
+    for pid in wait_for(lambda: runtime_pids(function), TIMEOUT_SECONDS, "the function's runtime process"):
         os.kill(pid, signal.SIGKILL)
 
     wait_for(lambda: stored_order_ids(stack.bucket) == {slow, quick}, TIMEOUT_SECONDS, "both orders stored")

@@ -78,20 +78,14 @@ def test_the_producer_and_the_operator_have_least_privilege(stack):
 
 def test_the_worker_role_has_least_privilege(stack):
     policy = worker_policy(stack.stack, stack.queue_arn)
-    actions = sorted(
-        action
-        for statement in policy["Statement"]
-        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
-    )
+    actions = sorted(action for statement in policy["Statement"] for action in as_list(statement["Action"]))
     assert actions == sorted([
         "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
         "s3:PutObject", "s3:GetObject", "ses:SendEmail",
         "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
     ])
     assert all("*" not in statement["Resource"] for statement in policy["Statement"] if isinstance(statement["Resource"], str))
-    deployed = aws.client("iam").get_role_policy(RoleName=stack.stack.role_name, PolicyName=stack.stack.policy_name)
-    document = deployed["PolicyDocument"]
-    assert (json.loads(document) if isinstance(document, str) else document) == policy
+    assert deployed_policy(stack.stack.role_name, stack.stack.policy_name) == policy
 
 
 @pytest.mark.parametrize(

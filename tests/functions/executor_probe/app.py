@@ -19,7 +19,7 @@ def handler(event, context):
     print(f"probe action={action} marker={event.get('marker', '')}")
     logger.info("probe logged through the logging module")
     if action == "sleep":
-        time.sleep(event["seconds"])
+        time.sleep(event["seconds"])  # the slow work the timeout test needs (not a wait)
     elif action == "exit":
         os._exit(event.get("code", 3))
     elif action == "segfault":

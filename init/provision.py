@@ -10,7 +10,6 @@ through ``make up``; tests call ``provision(stack)`` with stacks of their own.
 
 import json
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +19,9 @@ from botocore.exceptions import ClientError
 from init.function_zip import build_zip, code_sha256
 from lab import aws, settings
 from lab.settings import SettingsError, Stack
+from lab.waiting import wait_for
 
 MAPPING_ENABLED_TIMEOUT_SECONDS = 60
-POLL_SECONDS = 0.5
 
 # Called with each finished step, and with waiting=True before each wait.
 Report = Callable[..., None]
@@ -269,13 +268,11 @@ def wait_for_mapping_state(lambda_, uuid: str, state: str, report: Report) -> No
         f"waiting for event source mapping {uuid} to be {state} (up to {MAPPING_ENABLED_TIMEOUT_SECONDS} s)",
         waiting=True,
     )
-    deadline = time.monotonic() + MAPPING_ENABLED_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        current = lambda_.get_event_source_mapping(UUID=uuid)["State"]
-        if current == state:
-            return
-        time.sleep(POLL_SECONDS)
-    raise TimeoutError(f"event source mapping {uuid} is {current}, not {state}, after {MAPPING_ENABLED_TIMEOUT_SECONDS} s")
+    wait_for(
+        lambda: lambda_.get_event_source_mapping(UUID=uuid)["State"] == state,
+        MAPPING_ENABLED_TIMEOUT_SECONDS,
+        f"event source mapping {uuid} to be {state}",
+    )
 
 
 def ensure_mapping(lambda_, stack: Stack, source_arn: str, report: Report) -> str:

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from init.provision import find_mapping, queue_arn, set_mapping_enabled
 from lab import aws, settings
 from lab.settings import Stack
 
@@ -35,11 +36,6 @@ def queue_url(name: str) -> str:
         return sqs.get_queue_url(QueueName=name)["QueueUrl"]
     except sqs.exceptions.QueueDoesNotExist:
         raise QueueMissing(f"queue {name!r} does not exist at {settings.ENDPOINT_URL}: run `make up`") from None
-
-
-def queue_arn(url: str) -> str:
-    attributes = aws.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
-    return attributes["Attributes"]["QueueArn"]
 
 
 def visible_messages(url: str) -> int:
@@ -89,7 +85,7 @@ def redrive(stack: Stack) -> RedriveResult | None:
     if waiting == 0:
         console.print(f"Nothing to redrive: the dead-letter queue {stack.dlq_name} is empty.")
         return None
-    dlq_arn = queue_arn(dlq_url)
+    dlq_arn = queue_arn(sqs, dlq_url)
     # Without DestinationArn the messages go back to the queue they came from.
     task = sqs.start_message_move_task(SourceArn=dlq_arn)["TaskHandle"]
     console.print(f"Redriving {waiting} message(s) from {stack.dlq_name} to {stack.queue_name} (task {task[:12]}…)")
@@ -118,11 +114,9 @@ def redrive(stack: Stack) -> RedriveResult | None:
 
 def set_mapping(stack: Stack, enabled: bool) -> str:
     """Pause (disable) or resume (enable) the event source mapping; returns its UUID."""
-    from init.provision import find_mapping, set_mapping_enabled
-
     aws.require_up()
     lambda_ = aws.client("lambda")
-    mapping = find_mapping(lambda_, stack.function_name, queue_arn(queue_url(stack.queue_name)))
+    mapping = find_mapping(lambda_, stack.function_name, queue_arn(aws.client("sqs"), queue_url(stack.queue_name)))
     if mapping is None:
         raise QueueMissing(f"no event source mapping for {stack.function_name}: run `make up`")
     state = "Enabled" if enabled else "Disabled"

@@ -249,6 +249,7 @@ def mapping_settings(stack: Stack) -> dict:
         BatchSize=stack.batch_size,
         FunctionResponseTypes=["ReportBatchItemFailures"] if stack.report_batch_item_failures else [],
         FilterCriteria={"Filters": [{"Pattern": pattern} for pattern in stack.filter_patterns]},
+        ScalingConfig={"MaximumConcurrency": stack.maximum_concurrency},
     )
     if not stack.fifo:  # FIFO sources take no batching window
         mapping["MaximumBatchingWindowInSeconds"] = stack.batching_window

@@ -22,12 +22,15 @@ STATIC_DIR = settings.PROJECT_ROOT / "dashboard" / "static"
 SAMPLE_SECONDS = 1.0
 HISTORY_SAMPLES = 600  # ten minutes
 PREVIEW_CHARACTERS = 80
+LOG_WINDOW_MS = 60_000
+CONCURRENCY_WINDOW_MS = 5_000  # the concurrency chart: the most batches in flight at once, recently
 
 
 class Sampler(threading.Thread):
     def __init__(self, stack: Stack) -> None:
         super().__init__(daemon=True, name="dashboard-sampler")
         self.stack = stack
+        self.outcomes: dict[str, str] = {}  # request id -> ok / partial / failed, since the dashboard started
         self.started_ms = observe.now_ms()
         self.samples: deque[dict] = deque(maxlen=HISTORY_SAMPLES)
         self.latest: dict = {}
@@ -36,7 +39,12 @@ class Sampler(threading.Thread):
 
     def sample(self) -> None:
         snapshot = observe.take_snapshot(self.stack)
-        invocations = observe.recent_invocations(self.stack.function_name, self.started_ms)
+        # Only the last minute of logs (invocations are counted once, by request
+        # id), so a sample costs the same after an hour as after a minute.
+        recent = observe.recent_invocations(self.stack.function_name, observe.now_ms() - LOG_WINDOW_MS)
+        for invocation in recent:
+            if (invocation.ended_ms or 0) >= self.started_ms:  # complete (its REPORT is in), and ours
+                self.outcomes[invocation.request_id] = invocation.outcome
         queue, dlq = snapshot.queues[self.stack.queue_name], snapshot.queues[self.stack.dlq_name]
         point = {
             "t": snapshot.taken_ms / 1000,
@@ -45,8 +53,11 @@ class Sampler(threading.Thread):
             "dlq": dlq["visible"] + dlq["in_flight"],
             "stored": snapshot.orders_stored,
             "emails": snapshot.emails_sent,
-            "invocations": len(invocations),
-            "errors": sum(1 for invocation in invocations if invocation.outcome != "ok"),
+            "invocations": len(self.outcomes),
+            "errors": sum(1 for outcome in self.outcomes.values() if outcome != "ok"),
+            "concurrency": observe.most_concurrent(
+                [i for i in recent if (i.ended_ms or 0) >= snapshot.taken_ms - CONCURRENCY_WINDOW_MS]
+            ),
         }
         now = observe.now_ms()
         poison = [
@@ -64,7 +75,8 @@ class Sampler(threading.Thread):
             self.latest = {
                 "stack": {"queue": self.stack.queue_name, "dlq": self.stack.dlq_name,
                           "function": self.stack.function_name},
-                "mapping": {"state": mapping.get("State", "none"), "batch_size": mapping.get("BatchSize")},
+                "mapping": {"state": mapping.get("State", "none"), "batch_size": mapping.get("BatchSize"),
+                            "maximum_concurrency": (mapping.get("ScalingConfig") or {}).get("MaximumConcurrency")},
                 "poison": poison,
             }
 

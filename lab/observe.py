@@ -23,6 +23,7 @@ console = Console(highlight=False, soft_wrap=True)
 REFRESH_SECONDS = 1.0
 RECENT_LOG_SECONDS = 300  # how far back status and logs look
 RECENT_INVOCATIONS = 8
+CONCURRENCY_WINDOW_SECONDS = 60
 REPORT_LINE = re.compile(r"^REPORT RequestId: (?P<id>\S+)\s+Duration: (?P<ms>[\d.]+) ms")
 
 
@@ -75,6 +76,7 @@ class Invocation:
     processed: int = 0
     failed: int = 0
     duration_ms: float | None = None
+    ended_ms: int | None = None  # when LocalStack stored its REPORT line
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -91,6 +93,7 @@ def recent_invocations(function_name: str, since_ms: int) -> list[Invocation]:
         if report := REPORT_LINE.match(message):
             invocation = invocations.setdefault(report["id"], Invocation(report["id"], event["timestamp"]))
             invocation.duration_ms = float(report["ms"])
+            invocation.ended_ms = event["timestamp"]
         elif (record := parse_record(message)) and record.get("function_request_id"):
             invocation = invocations.setdefault(
                 record["function_request_id"], Invocation(record["function_request_id"], event["timestamp"])
@@ -103,6 +106,20 @@ def recent_invocations(function_name: str, since_ms: int) -> list[Invocation]:
     return sorted(invocations.values(), key=lambda invocation: invocation.started_ms)
 
 
+def most_concurrent(invocations: list[Invocation]) -> int:
+    """The most invocations running at one instant, from their REPORT lines
+    (each ends when its REPORT is stored and lasted its Duration)."""
+    edges = []
+    for invocation in invocations:
+        if invocation.ended_ms is not None and invocation.duration_ms is not None:
+            edges += [(invocation.ended_ms - invocation.duration_ms, 1), (invocation.ended_ms, -1)]
+    running = peak = 0
+    for _, change in sorted(edges):  # an end sorts before a start at the same instant
+        running += change
+        peak = max(peak, running)
+    return peak
+
+
 @dataclass
 class Snapshot:
     queues: dict[str, dict]
@@ -111,6 +128,7 @@ class Snapshot:
     emails_sent: int
     invocations: list[Invocation]
     taken_ms: int
+    peak_concurrency: int = 0  # over CONCURRENCY_WINDOW_SECONDS
 
 
 def queue_state(name: str) -> dict:
@@ -144,8 +162,10 @@ def take_snapshot(stack: Stack) -> Snapshot:
     # receipts its worker writes next to the orders (see functions/order_worker).
     stored, emails = (count_objects(stack.bucket_name, prefix) for prefix in ("orders/", "emails/"))
     invocations = recent_invocations(stack.function_name, now_ms() - RECENT_LOG_SECONDS * 1000)
+    window_start = now_ms() - CONCURRENCY_WINDOW_SECONDS * 1000
+    peak = most_concurrent([i for i in invocations if (i.ended_ms or 0) >= window_start])
     return Snapshot(queues, mappings[0] if mappings else None, stored, emails,
-                    invocations[-RECENT_INVOCATIONS:], now_ms())
+                    invocations[-RECENT_INVOCATIONS:], now_ms(), peak)
 
 
 def render(stack: Stack, snapshot: Snapshot) -> Group:
@@ -163,6 +183,11 @@ def render(stack: Stack, snapshot: Snapshot) -> Group:
             f"Mapping {stack.queue_name} -> {stack.function_name}: [bold]{mapping['State']}[/], "
             f"batch size {mapping['BatchSize']}, window {mapping.get('MaximumBatchingWindowInSeconds', 0)} s, "
             f"{'ReportBatchItemFailures' if mapping.get('FunctionResponseTypes') else 'whole-batch failures'}"
+        )
+        limit = (mapping.get("ScalingConfig") or {}).get("MaximumConcurrency", "-")
+        mapping_line += (
+            f"\nConcurrent executions: [bold]{snapshot.peak_concurrency}[/] at most in the last "
+            f"{CONCURRENCY_WINDOW_SECONDS} s (MaximumConcurrency {limit})"
         )
     else:
         mapping_line = "Mapping: [red]none[/] (run `make up`)"

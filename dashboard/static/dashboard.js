@@ -18,7 +18,7 @@ function chart(id, series) {
 const charts = {
   depth: chart("chart-depth", [["waiting", "#1565c0"], ["in flight", "#ef6c00"], ["DLQ", "#c62828"]]),
   rate: chart("chart-rate", [["processed/s", "#2e7d32"]]),
-  invocations: chart("chart-invocations", [["invocations/s", "#1565c0"], ["errors/s", "#c62828"]]),
+  invocations: chart("chart-invocations", [["invocations/s", "#1565c0"], ["errors/s", "#c62828"], ["in flight at once", "#6a1b9a"]]),
 };
 
 // Per-second rates from cumulative counts of consecutive samples.
@@ -41,10 +41,11 @@ function render(state) {
     document.getElementById(`tile-${key}`).textContent = last[key];
   }
   document.getElementById("tile-invocations").textContent = `${last.invocations} / ${last.errors}`;
+  document.getElementById("tile-concurrency").textContent = `${last.concurrency} / ${state.mapping.maximum_concurrency ?? "–"}`;
   const xs = samples.map((s) => s.t);
   draw("depth", xs, [samples.map((s) => s.visible), samples.map((s) => s.in_flight), samples.map((s) => s.dlq)]);
   draw("rate", xs, [perSecond(samples, "stored")]);
-  draw("invocations", xs, [perSecond(samples, "invocations"), perSecond(samples, "errors")]);
+  draw("invocations", xs, [perSecond(samples, "invocations"), perSecond(samples, "errors"), samples.map((s) => s.concurrency)]);
   const body = document.querySelector("#poison tbody");
   body.replaceChildren(...state.poison.map((m) => {
     const row = document.createElement("tr");

@@ -6,13 +6,16 @@ can arrive twice; both effects are made idempotent by the order's id:
 
 1. The order is written with a conditional put (``IfNoneMatch="*"``): a second
    delivery finds it there and changes nothing.
-2. The email is sent only if no email receipt exists for the order, and a
-   receipt is written right after the send. The write comes first so that an
-   order is never confirmed by email before it is stored.
+2. The email is claimed before it is sent: a conditional put of an email
+   receipt ("sending", until this invocation's deadline), then the send, then
+   the receipt records SES's message id. Two deliveries of the same order can
+   run at once (the mapping runs several batches concurrently): the one that
+   loses the claim fails and is retried, and by then finds the email sent. The
+   order is stored first, so it is never confirmed by email before it exists.
 
 One window remains: if the function dies after SES accepted the email but
-before the receipt is written, the retry sends the email again. SES has no
-idempotency key to close it; docs/LAB.md discusses it.
+before the receipt records it, the claim expires and the retry sends the
+email again. SES has no idempotency key to close it; docs/LAB.md discusses it.
 
 Failures are per record (Powertools' batch processors with partial batch
 responses): only the records that failed return to the queue. From a FIFO
@@ -119,6 +122,10 @@ class OrderRejected(Exception):
     """A business rule refused the order (fails every time until the rule changes)."""
 
 
+class EmailInProgress(Exception):
+    """A concurrent delivery of the same order holds the email claim."""
+
+
 class BatchFailed(Exception):
     """Some records failed and the mapping cannot be told which: retry the whole batch."""
 
@@ -175,10 +182,21 @@ def store_order(order: dict, record: SQSRecord) -> bool:
     )
 
 
-def send_confirmation_once(order: dict) -> bool:
+def read_json(key: str) -> dict:
+    return json.loads(s3.get_object(Bucket=ORDER_BUCKET, Key=key)["Body"].read())
+
+
+def send_confirmation_once(order: dict, lambda_context) -> bool:
+    """Send the order's email unless a delivery of the same order has. True if this call sent it."""
     receipt_key = f"{EMAIL_RECEIPT_PREFIX}{order['orderId']}.json"
-    if exists(receipt_key):
-        return False
+    deadline = time.time() + lambda_context.get_remaining_time_in_millis() / 1000
+    if not put_once(receipt_key, {"state": "sending", "claimedUntil": deadline}):
+        receipt = read_json(receipt_key)
+        if "sesMessageId" in receipt:
+            return False  # a duplicate delivery: the email went out already
+        if time.time() < receipt["claimedUntil"]:
+            raise EmailInProgress("another delivery of this order is sending its email; retrying later")
+        # The claimant's invocation ended without recording a send: it died or SES failed. Send.
     response = ses.send_email(
         Source=SENDER_EMAIL,
         Destination={"ToAddresses": [order["email"]]},
@@ -187,9 +205,12 @@ def send_confirmation_once(order: dict) -> bool:
             "Body": {"Text": {"Data": f"Thank you! We have received your order {order['orderId']}."}},
         },
     )
-    # False here means a concurrent delivery of the same order sent one too:
-    # the remaining window described at the top of this module.
-    put_once(receipt_key, {"sesMessageId": response["MessageId"], "to": order["email"]})
+    s3.put_object(
+        Bucket=ORDER_BUCKET,
+        Key=receipt_key,
+        Body=json.dumps({"state": "sent", "sesMessageId": response["MessageId"], "to": order["email"]}).encode(),
+        ContentType="application/json",
+    )
     return True
 
 
@@ -237,7 +258,7 @@ def record_handler(record: SQSRecord, lambda_context=None) -> None:
             fail_on_purpose(order, receive_count, lambda_context)
         check_rules(order)
         stored_now = store_order(order, record)
-        emailed_now = send_confirmation_once(order)
+        emailed_now = send_confirmation_once(order, lambda_context)
         if fails_now:
             fail_on_purpose(order, receive_count, lambda_context)
         logger.info(

@@ -7,4 +7,7 @@
   default gateway server, but bound to the host given in ``GATEWAY_LISTEN``
   (the stock one listens on every interface). Select it with
   ``GATEWAY_SERVER=twisted-loopback``.
+- ``lab_sqs_mapping_concurrency`` (hook ``localstack.hooks.on_infra_start``):
+  SQS event source mappings run up to ``ScalingConfig.MaximumConcurrency``
+  batches at once and long-poll (``esm_concurrency``).
 """

@@ -1,6 +1,7 @@
 """Plugin entry points. Kept free of heavy imports: plux loads this module to
 discover plugins, and the classes it names are imported only when selected."""
 
+from localstack.runtime import hooks
 from localstack.runtime.server.core import RuntimeServerPlugin
 from localstack.services.lambda_.invocation.plugins import RuntimeExecutorPlugin
 
@@ -21,3 +22,11 @@ class LoopbackTwistedServerPlugin(RuntimeServerPlugin):
         from lab_executor.loopback_gateway import LoopbackTwistedRuntimeServer
 
         return LoopbackTwistedRuntimeServer()
+
+
+@hooks.on_infra_start()
+def lab_sqs_mapping_concurrency():
+    """ScalingConfig.MaximumConcurrency and long polling for SQS mappings (see esm_concurrency)."""
+    from lab_executor import esm_concurrency
+
+    esm_concurrency.apply()

@@ -2,6 +2,7 @@
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import boto3
@@ -34,6 +35,16 @@ def get_json(path: str, endpoint_url: str | None = None, timeout: float = 3) -> 
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     with opener.open(url, timeout=timeout) as response:
         return json.loads(response.read())
+
+
+def concurrent_executions(function_name: str, window_seconds: float) -> dict | None:
+    """{"running": n, "peak": m} from the lab's executor (executor/concurrency.py);
+    None where LocalStack runs functions another way (its Docker executor)."""
+    query = urllib.parse.urlencode({"function": function_name, "window": window_seconds})
+    try:
+        return get_json(f"/_lab/concurrency?{query}")
+    except urllib.error.HTTPError:
+        return None
 
 
 def is_up(endpoint_url: str | None = None) -> bool:

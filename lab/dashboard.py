@@ -23,7 +23,7 @@ SAMPLE_SECONDS = 1.0
 HISTORY_SAMPLES = 600  # ten minutes
 PREVIEW_CHARACTERS = 80
 LOG_WINDOW_MS = 60_000
-CONCURRENCY_WINDOW_MS = 5_000  # the concurrency chart: the most batches in flight at once, recently
+CONCURRENCY_WINDOW_SECONDS = SAMPLE_SECONDS
 
 
 class Sampler(threading.Thread):
@@ -55,9 +55,9 @@ class Sampler(threading.Thread):
             "emails": snapshot.emails_sent,
             "invocations": len(self.outcomes),
             "errors": sum(1 for outcome in self.outcomes.values() if outcome != "ok"),
-            "concurrency": observe.most_concurrent(
-                [i for i in recent if (i.ended_ms or 0) >= snapshot.taken_ms - CONCURRENCY_WINDOW_MS]
-            ),
+            # The most in flight at once since the previous sample (about a second).
+            "concurrency": (aws.concurrent_executions(self.stack.function_name, CONCURRENCY_WINDOW_SECONDS)
+                            or {}).get("peak", 0),
         }
         now = observe.now_ms()
         poison = [

@@ -106,20 +106,6 @@ def recent_invocations(function_name: str, since_ms: int) -> list[Invocation]:
     return sorted(invocations.values(), key=lambda invocation: invocation.started_ms)
 
 
-def most_concurrent(invocations: list[Invocation]) -> int:
-    """The most invocations running at one instant, from their REPORT lines
-    (each ends when its REPORT is stored and lasted its Duration)."""
-    edges = []
-    for invocation in invocations:
-        if invocation.ended_ms is not None and invocation.duration_ms is not None:
-            edges += [(invocation.ended_ms - invocation.duration_ms, 1), (invocation.ended_ms, -1)]
-    running = peak = 0
-    for _, change in sorted(edges):  # an end sorts before a start at the same instant
-        running += change
-        peak = max(peak, running)
-    return peak
-
-
 @dataclass
 class Snapshot:
     queues: dict[str, dict]
@@ -128,7 +114,7 @@ class Snapshot:
     emails_sent: int
     invocations: list[Invocation]
     taken_ms: int
-    peak_concurrency: int = 0  # over CONCURRENCY_WINDOW_SECONDS
+    concurrency: dict | None = None  # running now, and the peak over CONCURRENCY_WINDOW_SECONDS
 
 
 def queue_state(name: str) -> dict:
@@ -162,10 +148,9 @@ def take_snapshot(stack: Stack) -> Snapshot:
     # receipts its worker writes next to the orders (see functions/order_worker).
     stored, emails = (count_objects(stack.bucket_name, prefix) for prefix in ("orders/", "emails/"))
     invocations = recent_invocations(stack.function_name, now_ms() - RECENT_LOG_SECONDS * 1000)
-    window_start = now_ms() - CONCURRENCY_WINDOW_SECONDS * 1000
-    peak = most_concurrent([i for i in invocations if (i.ended_ms or 0) >= window_start])
+    concurrency = aws.concurrent_executions(stack.function_name, CONCURRENCY_WINDOW_SECONDS)
     return Snapshot(queues, mappings[0] if mappings else None, stored, emails,
-                    invocations[-RECENT_INVOCATIONS:], now_ms(), peak)
+                    invocations[-RECENT_INVOCATIONS:], now_ms(), concurrency)
 
 
 def render(stack: Stack, snapshot: Snapshot) -> Group:
@@ -185,10 +170,11 @@ def render(stack: Stack, snapshot: Snapshot) -> Group:
             f"{'ReportBatchItemFailures' if mapping.get('FunctionResponseTypes') else 'whole-batch failures'}"
         )
         limit = (mapping.get("ScalingConfig") or {}).get("MaximumConcurrency", "-")
-        mapping_line += (
-            f"\nConcurrent executions: [bold]{snapshot.peak_concurrency}[/] at most in the last "
-            f"{CONCURRENCY_WINDOW_SECONDS} s (MaximumConcurrency {limit})"
-        )
+        if snapshot.concurrency is not None:
+            mapping_line += (
+                f"\nConcurrent executions: {snapshot.concurrency['running']} now, [bold]{snapshot.concurrency['peak']}[/] "
+                f"at most in the last {CONCURRENCY_WINDOW_SECONDS} s (MaximumConcurrency {limit})"
+            )
     else:
         mapping_line = "Mapping: [red]none[/] (run `make up`)"
     effects = f"Orders stored: [bold]{snapshot.orders_stored}[/]   Emails sent: [bold]{snapshot.emails_sent}[/]"

@@ -7,7 +7,9 @@
   default gateway server, but bound to the host given in ``GATEWAY_LISTEN``
   (the stock one listens on every interface). Select it with
   ``GATEWAY_SERVER=twisted-loopback``.
-- ``lab_sqs_mapping_concurrency`` (hook ``localstack.hooks.on_infra_start``):
+- ``lab_sqs_like_aws`` (hook ``localstack.hooks.on_infra_start``):
   SQS event source mappings run up to ``ScalingConfig.MaximumConcurrency``
-  batches at once and long-poll (``esm_concurrency``).
+  batches at once and long-poll (``esm_concurrency``), and in-flight messages
+  return to their queue when their visibility timeout ends, not up to a
+  second later (``sqs_visibility``).
 """

@@ -2,8 +2,10 @@
 
 It plays the part that Lambda's init process plays on AWS:
 
-- it serves LocalStack's ``POST /invoke`` and reports each result to
-  LocalStack's executor endpoint (``$LOCALSTACK_RUNTIME_ENDPOINT``);
+- it serves the executor's ``POST /invoke`` and answers it, when the
+  invocation ends, with the result and the invocation's logs (one request per
+  invocation; readiness and start-up errors go to LocalStack's executor
+  endpoint, ``$LOCALSTACK_RUNTIME_ENDPOINT``);
 - it serves the Lambda Runtime API (``/2018-06-01/runtime/...``) to the runtime,
   which is AWS's own runtime interface client, ``awslambdaric``, running the
   handler in a child process, so the context object, the error shapes and the
@@ -15,6 +17,7 @@ It plays the part that Lambda's init process plays on AWS:
   REPORT lines, which LocalStack stores in CloudWatch Logs.
 """
 
+import base64
 import json
 import math
 import os
@@ -51,6 +54,10 @@ class Invocation:
     lines_before_start: list[str] = field(default_factory=list)
     timer: threading.Timer | None = None
     done: bool = False
+    # Set by finish(); the /invoke request waiting for it answers with result.
+    finished: threading.Event = field(default_factory=threading.Event)
+    result: dict | None = None
+    answered: threading.Event = field(default_factory=threading.Event)
 
 
 def describe_exit(code: int) -> str:
@@ -152,6 +159,9 @@ class Environment:
         self.lock = threading.RLock()
         self.current: Invocation | None = None
         self.ready_reported = False
+        # Set when the handler could not be loaded (an import error, a crash
+        # during init) and no invocation has failed with it yet.
+        self.init_error: dict | None = None
         self.output: list[str] = []
         self.runtime: Runtime | None = None  # started once the Runtime API listens
 
@@ -183,6 +193,9 @@ class Environment:
         with self.lock:
             invocation.lines_before_start = self.take_output()
             self.current = invocation
+            if self.init_error is not None:
+                self.fail_with_init_error(invocation)
+                return
             invocation.timer = threading.Timer(
                 self.timeout_seconds, self.time_out, args=(invocation,)
             )
@@ -196,7 +209,8 @@ class Environment:
             if invocation.done:
                 return False
             invocation.done = True
-            invocation.timer.cancel()
+            if invocation.timer is not None:
+                invocation.timer.cancel()
             self.current = None
             duration_ms = (time.monotonic() - invocation.started) * 1000
             request_id = invocation.request_id
@@ -221,10 +235,12 @@ class Environment:
                 f"END RequestId: {request_id}",
                 "\t".join(report),
             ]
-            logs = json.dumps({"logs": "\n".join(lines) + "\n"}).encode()
-            self.post_to_localstack(f"/invocations/{request_id}/logs", logs)
-            kind = "response" if outcome == "success" else "error"
-            self.post_to_localstack(f"/invocations/{request_id}/{kind}", body)
+            invocation.result = {
+                "is_error": outcome != "success",
+                "payload": base64.b64encode(body).decode(),
+                "logs": "\n".join(lines) + "\n",
+            }
+            invocation.finished.set()
             return True
 
     def fail(self, invocation: Invocation, error_type: str, message: str, outcome="error") -> None:
@@ -279,16 +295,29 @@ class Environment:
                 self.post_to_localstack(f"/status/{self.runtime_id}/ready", b"{}")
 
     def report_init_error(self, error: dict) -> None:
+        """The handler could not be loaded. As on AWS, the environment still comes
+        up; the invocation in progress (or the next one) fails with this error and
+        logs it, and the one after that runs init again. So a broken deployment's
+        messages take the retry / DLQ path with the reason in CloudWatch, and a
+        runtime killed during init costs one failed delivery."""
         with self.lock:
+            if self.init_error is not None:
+                return
+            self.init_error = error
+            if self.runtime is not None:
+                self.runtime.drain_output()  # its traceback goes to the failing invocation's log
+                self.runtime.end()
             if not self.ready_reported:
-                self.post_to_localstack(
-                    f"/status/{self.runtime_id}/error", json.dumps(error).encode()
-                )
-            elif self.current is not None:
-                self.finish(self.current, "error", json.dumps(error).encode())
-            # A runtime that cannot initialise will not do better if restarted:
-            # end this environment, and LocalStack starts a new one when needed.
-            self.shutdown()
+                self.ready_reported = True
+                self.post_to_localstack(f"/status/{self.runtime_id}/ready", b"{}")
+            elif (current := self.current) is not None:
+                self.fail_with_init_error(current)
+
+    def fail_with_init_error(self, invocation: Invocation) -> None:
+        error, self.init_error = self.init_error, None
+        self.finish(invocation, "error", json.dumps(error).encode(),
+                    note=f"[ERROR] {error.get('errorType', 'Runtime.Unknown')}: {error.get('errorMessage', '')}")
+        self.runtime = Runtime(self)  # init again, for the next invocation
 
     def shutdown(self, *_args) -> None:
         if self.runtime is not None:
@@ -356,7 +385,12 @@ class Handler(BaseHTTPRequestHandler):
                 deadline_ms=int((time.time() + environment.timeout_seconds) * 1000),
             )
             environment.begin(invocation)
-            return self.reply(HTTPStatus.ACCEPTED)
+            # Answered when the invocation ends: the function timeout (our
+            # timer) bounds the wait.
+            invocation.finished.wait()
+            self.reply(HTTPStatus.OK, json.dumps(invocation.result).encode(), {"Content-Type": "application/json"})
+            invocation.answered.set()
+            return None
         if self.path == f"{RUNTIME_API}/init/error":
             environment.report_init_error(json.loads(body or b"{}"))
             return self.reply(HTTPStatus.ACCEPTED)

@@ -9,9 +9,13 @@ it posts back. The subprocess (``lab_executor.environment``) plays the part of
 Lambda's init process; this class only starts, addresses and stops it.
 """
 
+import base64
+import http.client
+import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -23,12 +27,14 @@ from localstack.services.lambda_.invocation.executor_endpoint import (
     ExecutorEndpoint,
     StatusErrorException,
 )
-from localstack.services.lambda_.invocation.lambda_models import FunctionVersion
+from localstack.services.lambda_.invocation.lambda_models import FunctionVersion, InvocationResult
 from localstack.services.lambda_.invocation.runtime_executor import (
     LambdaRuntimeException,
     RuntimeExecutor,
 )
 from localstack.utils.net import get_free_tcp_port
+
+from lab_executor.concurrency import TRACKER
 
 LOG = logging.getLogger(__name__)
 
@@ -38,6 +44,7 @@ LOOPBACK = "127.0.0.1"
 STOP_GRACE_SECONDS = 2
 LOG_TAIL_BYTES = 64 * 1024
 # Variables of LocalStack's own process that a function process still needs.
+INVOKE_TIMEOUT_MARGIN_SECONDS = 30
 INHERITED_VARIABLES = ("PATH", "LANG", "LC_ALL", "LD_LIBRARY_PATH", "SSL_CERT_FILE", "TMPDIR")
 
 
@@ -64,6 +71,8 @@ class LocalRuntimeExecutor(RuntimeExecutor):
     def __init__(self, id: str, function_version: FunctionVersion) -> None:
         super().__init__(id=id, function_version=function_version)
         self.process = None
+        self._connection: http.client.HTTPConnection | None = None
+        self._invoke_lock = threading.Lock()
         self.executor_endpoint = ExecutorEndpoint(self.id, container_address=LOOPBACK)
         self.log_path = Path(config.dirs.tmp) / "lab-executor" / f"{self.id}.log"
 
@@ -108,6 +117,7 @@ class LocalRuntimeExecutor(RuntimeExecutor):
             future.set_exception(StatusErrorException(message, payload=message.encode()))
 
     def stop(self) -> None:
+        self._drop_connection()
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -130,8 +140,46 @@ class LocalRuntimeExecutor(RuntimeExecutor):
         port = config.GATEWAY_LISTEN[0].port
         return f"http://{LOOPBACK}:{port}{self.executor_endpoint.get_endpoint_prefix()}"
 
-    def invoke(self, payload: dict[str, str]):
-        return self.executor_endpoint.invoke(payload)
+    def invoke(self, payload: dict[str, str]) -> InvocationResult:
+        """One request per invocation, answered when it ends with its result and
+        logs, on a kept-alive connection: LocalStack's own path takes three
+        (invoke, then logs and result posted back through its gateway)."""
+        request_id = payload["invoke-id"]
+        function = self.function_version.id.function_name
+        token = TRACKER.started(function)
+        try:
+            return self._invoke(request_id, payload)
+        finally:
+            TRACKER.finished(function, token)
+
+    def _invoke(self, request_id: str, payload: dict[str, str]) -> InvocationResult:
+        with self._invoke_lock:
+            try:
+                connection = self._connection or self._connect()
+                connection.request("POST", "/invoke", body=json.dumps(payload).encode(),
+                                   headers={"Content-Type": "application/json"})
+                response = connection.getresponse()
+                answer = json.loads(response.read())
+                self._connection = connection
+            except (OSError, http.client.HTTPException, ValueError) as error:
+                self._drop_connection()
+                message = f"RequestId: {request_id} Error: the execution environment stopped answering ({error})"
+                body = json.dumps({"errorType": "Runtime.ExitError", "errorMessage": message}).encode()
+                return InvocationResult(request_id, body, is_error=True, logs=None)
+        return InvocationResult(request_id, base64.b64decode(answer["payload"]), answer["is_error"], answer["logs"])
+
+    def _connect(self) -> http.client.HTTPConnection:
+        # The environment enforces the function timeout; this only guards against a hang.
+        timeout = self.function_version.config.timeout + INVOKE_TIMEOUT_MARGIN_SECONDS
+        connection = http.client.HTTPConnection(LOOPBACK, self.executor_endpoint.container_port, timeout=timeout)
+        connection.connect()
+        connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return connection
+
+    def _drop_connection(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 
     def get_logs(self) -> str:
         try:

@@ -25,8 +25,14 @@ class LoopbackTwistedServerPlugin(RuntimeServerPlugin):
 
 
 @hooks.on_infra_start()
-def lab_sqs_mapping_concurrency():
-    """ScalingConfig.MaximumConcurrency and long polling for SQS mappings (see esm_concurrency)."""
-    from lab_executor import esm_concurrency
+def lab_sqs_like_aws():
+    """ScalingConfig.MaximumConcurrency and long polling for SQS mappings (see
+    esm_concurrency); visibility timeouts that end on time (see sqs_visibility);
+    concurrent executions served at /_lab/concurrency (see concurrency)."""
+    from localstack.services.edge import ROUTER
+
+    from lab_executor import concurrency, esm_concurrency, sqs_visibility
 
     esm_concurrency.apply()
+    sqs_visibility.apply()
+    ROUTER.add(concurrency.ConcurrencyEndpoint())  # for make status and the dashboard

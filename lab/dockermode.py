@@ -125,6 +125,8 @@ def start() -> bool:
     if running():
         console.print(f"The lab's LocalStack container is already running at {settings.ENDPOINT_URL}; nothing to start.")
         return False
+    if compose("ps", "--all", "--quiet", "localstack", capture=True).stdout.strip():
+        console.print(f"[yellow]{settings.STATE_GONE_MESSAGE}[/]")  # the container exists but is not running
     require_free_port()
     prepare()
     with console.status(

@@ -118,6 +118,9 @@ def install_ready_hooks() -> None:
         link.symlink_to(script)
 
 
+PREVIOUS_LOG = settings.STATE_DIR / "localstack.previous.log"
+
+
 def start() -> bool:
     """Start LocalStack unless it runs already. Returns True if this call started it."""
     if pid := running_pid():
@@ -126,6 +129,11 @@ def start() -> bool:
         )
         return False
     require_free_port()
+    if settings.LOCALSTACK_PID_FILE.exists():  # and not running: see running_pid()
+        console.print(f"[yellow]{settings.STATE_GONE_MESSAGE}[/] (The last log is {PREVIOUS_LOG.name}.)")
+        if settings.LOCALSTACK_LOG.exists():
+            settings.LOCALSTACK_LOG.replace(PREVIOUS_LOG)
+        settings.LOCALSTACK_PID_FILE.unlink()
     settings.STATE_DIR.mkdir(parents=True, exist_ok=True)
     if settings.PROVISION_ON_READY:
         install_ready_hooks()

@@ -17,7 +17,13 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 
-from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -40,7 +46,12 @@ class Summary:
     poison: int = 0
     fail_attempts: int = 0
     seconds: float = 0.0
-    order_ids: list[str] = field(default_factory=list)
+    order_ids: list[str] = field(default_factory=list)  # accepted by the queue
+    poison_order_ids: list[str] = field(default_factory=list)  # accepted, and poison
+    # Refused, or never sent (the queue stopped answering): certainly not in the queue.
+    unsent_order_ids: list[str] = field(default_factory=list)
+    # The connection broke after the batch went out: in the queue or not, nobody knows.
+    unconfirmed_order_ids: list[str] = field(default_factory=list)
 
     @property
     def per_second(self) -> float:
@@ -58,6 +69,9 @@ class Summary:
             "seconds": round(self.seconds, 3),
             "messages_per_second": round(self.per_second, 1),
             "order_ids": self.order_ids,
+            "poison_order_ids": self.poison_order_ids,
+            "unsent_order_ids": self.unsent_order_ids,
+            "unconfirmed_order_ids": self.unconfirmed_order_ids,
         }
 
 
@@ -80,10 +94,13 @@ def make_order(run_id: str, index: int, args) -> tuple[str, str, str]:
     }
     kind = "valid"
     if share_picks(index, args.fail_share):
-        order["fail_attempts"] = args.fail_attempts
+        low, high = args.fail_attempts
+        order["fail_attempts"] = low + index % (high - low + 1)  # cycles through low..high
         kind = "fail_attempts"
     if args.sleep_ms:
         order["sleep_ms"] = args.sleep_ms
+    elif args.slow_share and share_picks(index, args.slow_share):
+        order["sleep_ms"] = args.slow_ms
     return kind, order_id, json.dumps(order)
 
 
@@ -107,30 +124,63 @@ def send(args) -> Summary:
                 # slow sends do not lower the overall rate.
                 due = started + first / args.rate
                 time.sleep(max(0.0, due - time.monotonic()))
-            entries = []
+            entries, kinds = [], {}
             for index in range(first, min(first + batch_size, args.count)):
                 kind, order_id, body = make_order(run_id, index, args)
-                summary.poison += kind == "poison"
-                summary.fail_attempts += kind == "fail_attempts"
-                summary.order_ids.append(order_id)
+                kinds[order_id] = kind
                 entry = {"Id": str(index), "MessageBody": body}
                 if args.queue.endswith(".fifo"):
                     # Orders of one customer stay in order; the order id deduplicates.
                     entry["MessageGroupId"] = f"customer-{index % args.groups}"
                     entry["MessageDeduplicationId"] = order_id
                 entries.append(entry)
+            ids = {entry["Id"]: order_id for entry, order_id in zip(entries, kinds)}
             try:
                 response = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
-                summary.sent += len(response.get("Successful", []))
-                for failure in response.get("Failed", []):
-                    summary.failed += 1
-                    summary.failure_reasons[f"{failure['Code']}: {failure.get('Message', '')}"] += 1
-            except (ClientError, BotoCoreError) as error:
+            except EndpointConnectionError as error:
+                # LocalStack is gone: nothing more will be sent. Say so for every remaining order.
+                reason = f"LocalStack stopped answering ({error})"
+                remaining = [make_order(run_id, index, args)[1] for index in range(first, args.count)]
+                summary.unsent_order_ids += remaining
+                summary.failed += len(remaining)
+                summary.failure_reasons[reason] += len(remaining)
+                progress.advance(task, len(remaining))
+                break
+            except (ReadTimeoutError, ConnectionClosedError) as error:
+                summary.unconfirmed_order_ids += list(kinds)
                 summary.failed += len(entries)
-                summary.failure_reasons[str(error)] += len(entries)
+                summary.failure_reasons[f"no answer after sending ({error})"] += len(entries)
+                progress.advance(task, len(entries))
+                continue
+            except (ClientError, BotoCoreError) as error:
+                response = {"Failed": [{"Id": entry["Id"], "Code": "Error", "Message": str(error)} for entry in entries]}
+            for accepted in response.get("Successful", []):
+                order_id = ids[accepted["Id"]]
+                summary.sent += 1
+                summary.order_ids.append(order_id)
+                summary.poison += kinds[order_id] == "poison"
+                summary.fail_attempts += kinds[order_id] == "fail_attempts"
+                if kinds[order_id] == "poison":
+                    summary.poison_order_ids.append(order_id)
+            for failure in response.get("Failed", []):
+                summary.failed += 1
+                summary.unsent_order_ids.append(ids[failure["Id"]])
+                summary.failure_reasons[f"{failure['Code']}: {failure.get('Message', '')}"] += 1
             progress.advance(task, len(entries))
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def id_ranges(order_ids: list[str]) -> str:
+    """run-00003..run-00009, run-00012: consecutive ids of a run as ranges."""
+    ranges: list[list[str]] = []
+    for order_id in order_ids:
+        run, _, number = order_id.rpartition("-")
+        if ranges and ranges[-1][1].rpartition("-")[0] == run and int(ranges[-1][1].rpartition("-")[2]) + 1 == int(number):
+            ranges[-1][1] = order_id
+        else:
+            ranges.append([order_id, order_id])
+    return ", ".join(first if first == last else f"{first}..{last}" for first, last in ranges)
 
 
 def parse_args(argv):
@@ -164,9 +214,23 @@ def parse_args(argv):
                         help="share of orders that can never be processed (0..1)")
     parser.add_argument("--fail-share", type=share, default=0.0,
                         help="share of orders that fail their first deliveries (0..1)")
-    parser.add_argument("--fail-attempts", type=non_negative(int), default=2,
-                        help="how many deliveries those orders fail (default 2)")
+    def attempts(text: str) -> tuple[int, int]:
+        low, _, high = text.partition("-")
+        try:
+            bounds = (int(low), int(high or low))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text} is not a number or a range such as 1-2") from None
+        if not 0 <= bounds[0] <= bounds[1]:
+            raise argparse.ArgumentTypeError(f"{text}: give a number, or a range low-high with 0 <= low <= high")
+        return bounds
+
+    parser.add_argument("--fail-attempts", type=attempts, default=(2, 2),
+                        help="how many deliveries those orders fail: a number, or a range such as 1-2 "
+                             "that the orders cycle through (default 2)")
     parser.add_argument("--sleep-ms", type=non_negative(int), default=0, help="make every order this slow to process")
+    parser.add_argument("--slow-share", type=share, default=0.0, help="share of orders that are slow (see --slow-ms)")
+    parser.add_argument("--slow-ms", type=non_negative(int), default=500,
+                        help="how slow the --slow-share orders are to process (default 500)")
     parser.add_argument("--queue", default=settings.Stack().queue_name, help="queue name (default: the lab's)")
     parser.add_argument("--groups", type=positive, default=3,
                         help="FIFO queues only: how many message groups (customers) to spread orders over")
@@ -191,15 +255,20 @@ def main(argv=None) -> int:
         raise
     if args.json:
         print(json.dumps(summary.as_dict()))
-    valid = summary.requested - summary.poison - summary.fail_attempts
+    valid = summary.sent - summary.poison - summary.fail_attempts
+    low, high = args.fail_attempts
     console.print(
         f"sent {summary.sent} of {summary.requested} orders ({valid} valid, {summary.poison} poison, "
-        f"{summary.fail_attempts} failing their first {args.fail_attempts} deliveries) "
+        f"{summary.fail_attempts} failing their first {low if low == high else f'{low}-{high}'} deliveries) "
         f"to {summary.queue_url} in {summary.seconds:.2f} s ({summary.per_second:.0f} msg/s); "
         f"{summary.failed} failed to send"
     )
     for reason, count in summary.failure_reasons.items():
         console.print(f"  [red]{count} not sent:[/] {reason}")
+    if summary.unsent_order_ids:
+        console.print(f"  [red]not in the queue:[/] {id_ranges(summary.unsent_order_ids)}")
+    if summary.unconfirmed_order_ids:
+        console.print(f"  [yellow]unconfirmed (may be in the queue):[/] {id_ranges(summary.unconfirmed_order_ids)}")
     return EXIT_SOME_FAILED if summary.failed else 0
 
 

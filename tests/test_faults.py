@@ -4,8 +4,18 @@ import json
 import os
 import signal
 import uuid
+from pathlib import Path
 
-from helpers import deliveries, emails_for, order, queue_is_empty, send_batch, stored_order_ids, wait_for
+from helpers import (
+    deliveries,
+    emails_for,
+    log_lines,
+    order,
+    queue_is_empty,
+    send_batch,
+    stored_order_ids,
+    wait_for,
+)
 from lab import aws
 from processes import pids
 
@@ -79,4 +89,24 @@ def test_hostile_bodies_go_to_the_dlq_with_a_reason_and_valid_orders_beside_them
         TIMEOUT_SECONDS, "a failure line with a reason for each",
     )
     assert all(r["error"] == "PoisonMessage" and r["reason"] for r in failed)
+    assert queue_is_empty(stack.queue_url)
+
+
+BROKEN_IMPORT = Path(__file__).parent / "functions" / "broken_import"
+
+
+def test_a_handler_that_cannot_be_imported_logs_why_and_its_messages_take_the_retry_and_dlq_path(make_stack):
+    stack = make_stack(source_dir=BROKEN_IMPORT, max_receive_count=2)
+    message_id = send_batch(stack.queue_url, [order(f"unlucky-{uuid.uuid4().hex[:6]}")])[0]
+
+    wait_for(lambda: [m["MessageId"] for m in aws.peek_messages(stack.dlq_url)] == [message_id],
+             TIMEOUT_SECONDS, "the message in the DLQ")
+    lines = wait_for(
+        lambda: (found := log_lines(stack.stack.function_name)) and
+        sum(line.startswith("START RequestId") for line in found) >= 2 and found,
+        TIMEOUT_SECONDS, "two invocations in the function's log",
+    )
+    failures = [line for line in lines if line.startswith("[ERROR] Runtime.ImportModuleError")]
+    assert len(failures) >= 2, "each delivery's invocation logs why it failed"
+    assert "order_helpers_that_were_never_packaged" in failures[0]
     assert queue_is_empty(stack.queue_url)

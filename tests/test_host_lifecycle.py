@@ -127,3 +127,31 @@ def test_the_ready_hook_provisions_the_lab_with_the_same_code(lab_env):
     assert [m["State"] for m in mappings["EventSourceMappings"]] == ["Enabled"]
     # LocalStack keeps its state in the lab's folder, not in /var/lib/localstack
     assert (Path(lab_env["LAB_STATE_DIR"]) / "localstack" / "etc" / "localstack" / "init" / "ready.d").is_dir()
+
+
+def test_up_after_localstack_died_says_the_state_is_gone_and_brings_a_clean_working_lab(lab_env):
+    port = int(lab_env["LAB_PORT"])
+    endpoint = f"http://127.0.0.1:{port}"
+    assert lab("lab", "up", env=lab_env).returncode == 0
+    sent = lab("producer", "--count", "1", "--quiet", "--run-id", "before", "--endpoint-url", endpoint, env=lab_env)
+    assert sent.returncode == 0, sent.stderr
+    s3 = aws.client("s3", endpoint)
+
+    def stored() -> set[str]:
+        listing = s3.list_objects_v2(Bucket="lab-orders", Prefix="orders/")
+        return {item["Key"] for item in listing.get("Contents", [])}
+
+    wait_for(lambda: stored() == {"orders/before-00000.json"}, 60, "the first order stored")
+
+    # LocalStack dies without `make down` (a crash, an OOM kill, a reboot).
+    pgid = int((Path(lab_env["LAB_STATE_DIR"]) / "localstack.pid").read_text())
+    os.killpg(pgid, 9)
+    wait_for(lambda: not group_members(pgid) and not port_is_listening(port), 30, "LocalStack gone")
+
+    again = lab("lab", "up", env=lab_env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "keeps no state across restarts" in again.stdout and "gone" in again.stdout
+    assert stored() == set(), "the orders of the previous run are gone with it"
+    sent = lab("producer", "--count", "1", "--quiet", "--run-id", "after", "--endpoint-url", endpoint, env=lab_env)
+    assert sent.returncode == 0, sent.stderr
+    wait_for(lambda: stored() == {"orders/after-00000.json"}, 60, "an order stored by the new lab")

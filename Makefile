@@ -14,7 +14,7 @@ BUNDLE ?= bundle
 PIP_SOURCE ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv up down test test-docker bundle load producer status logs trace scenario dashboard dlq redrive pause resume break fix purge lock
+.PHONY: help venv up down test soak bench test-docker bundle load producer status logs trace scenario dashboard dlq redrive pause resume break fix purge lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -44,6 +44,12 @@ down: ## stop everything `make up` started and remove its state
 
 test: venv ## run the whole test suite (starts LocalStack when it is not running)
 	@$(PY) -m lab test
+
+soak: venv ## N orders (default 20000) with 5% poison and 10% retried, then every one accounted for (starts LocalStack if needed)
+	@$(PY) -m lab soak --count $(or $(N),20000)
+
+bench: venv ## measure latency, throughput, ceilings and a peer emulator; writes bench/results.json and .png (~10 min)
+	@LAB_MODE=host $(PY) -m bench.run
 
 test-docker: venv ## the same suite against the Docker compose stack (needs a Docker engine)
 	@LAB_MODE=docker $(PY) -m lab test

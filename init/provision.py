@@ -381,8 +381,8 @@ def teardown(stack: Stack) -> None:
         _ignore_missing(iam.delete_role, RoleName=role)
     try:
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=stack.bucket_name):
-            for item in page.get("Contents", []):
-                s3.delete_object(Bucket=stack.bucket_name, Key=item["Key"])
+            if keys := [{"Key": item["Key"]} for item in page.get("Contents", [])]:  # at most 1000 a page
+                s3.delete_objects(Bucket=stack.bucket_name, Delete={"Objects": keys, "Quiet": True})
         s3.delete_bucket(Bucket=stack.bucket_name)
     except ClientError as error:
         if error.response["Error"]["Code"] != "NoSuchBucket":

@@ -150,6 +150,18 @@ def test(args) -> int:
     return code
 
 
+def soak(args) -> int:
+    from lab import soak as soaking
+
+    mode = chosen_mode()
+    started_here = mode.start()
+    try:
+        return soaking.main(args.count)
+    finally:
+        if started_here:
+            mode.stop()
+
+
 def operation(name: str):
     """A command that runs lab.operations.<name> on the stack `make up` created."""
 
@@ -276,6 +288,9 @@ def main(argv=None) -> int:
     purge_parser = commands.add_parser("purge", help="empty the queue and the DLQ (asks first)")
     purge_parser.add_argument("--yes", action="store_true", help="do not ask")
     purge_parser.set_defaults(run=purge)
+    soak_parser = commands.add_parser("soak", help="many orders with poison and retries; every one accounted for")
+    soak_parser.add_argument("--count", type=int, default=20_000)
+    soak_parser.set_defaults(run=soak)
     test_parser = commands.add_parser("test", help="run the test suite, starting LocalStack if needed")
     test_parser.add_argument("pytest_args", nargs=argparse.REMAINDER)
     test_parser.set_defaults(run=test)

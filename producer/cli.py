@@ -75,9 +75,11 @@ class Summary:
         }
 
 
-def share_picks(index: int, share: float) -> bool:
-    """True for about `share` of the indexes, spread evenly and deterministically."""
-    return math.floor((index + 1) * share) > math.floor(index * share)
+def share_picks(index: int, share: float, phase: float = 0.0) -> bool:
+    """True for about `share` of the indexes, spread evenly and deterministically.
+    Kinds picked with different phases fall on different orders (5% poison and
+    10% failing are 15% of the orders, not 10%)."""
+    return math.floor((index + 1) * share + phase) > math.floor(index * share + phase)
 
 
 def make_order(run_id: str, index: int, args) -> tuple[str, str, str]:
@@ -93,13 +95,13 @@ def make_order(run_id: str, index: int, args) -> tuple[str, str, str]:
         "total": round(12.5 * (1 + index % 3), 2),
     }
     kind = "valid"
-    if share_picks(index, args.fail_share):
+    if share_picks(index, args.fail_share, phase=0.5):
         low, high = args.fail_attempts
         order["fail_attempts"] = low + index % (high - low + 1)  # cycles through low..high
         kind = "fail_attempts"
     if args.sleep_ms:
         order["sleep_ms"] = args.sleep_ms
-    elif args.slow_share and share_picks(index, args.slow_share):
+    elif args.slow_share and share_picks(index, args.slow_share, phase=0.25):
         order["sleep_ms"] = args.slow_ms
     return kind, order_id, json.dumps(order)
 

@@ -93,6 +93,7 @@ def test_the_worker_role_has_least_privilege(stack):
     [
         (dict(visibility_timeout=2, function_timeout=3), "shorter than FUNCTION_TIMEOUT"),
         (dict(max_receive_count=0), "MAX_RECEIVE_COUNT=0 is outside 1..1000"),
+        (dict(maximum_concurrency=1), "MAXIMUM_CONCURRENCY=1 is outside 2..1000"),
         (dict(max_receive_count=1001), "MAX_RECEIVE_COUNT=1001 is outside 1..1000"),
         (dict(batch_size=11, batching_window=0), "BATCH_SIZE=11 needs BATCHING_WINDOW"),
         (dict(batch_size=10_001, batching_window=1), "BATCH_SIZE=10001 is outside"),
@@ -109,3 +110,32 @@ def test_refused_settings_create_nothing(localstack, overrides, says):
 
 def test_a_batch_above_ten_is_accepted_with_a_batching_window():
     Stack(batch_size=100, batching_window=1).validate()  # no exception
+
+
+def lint(policy: dict) -> list[tuple[str, object]]:
+    """What parliament (an IAM policy linter) finds wrong with a policy document."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # its use of pkg_resources
+        from parliament import analyze_policy_string
+
+    return [(finding.issue, finding.detail) for finding in analyze_policy_string(json.dumps(policy)).findings]
+
+
+def test_the_linter_catches_what_it_should():
+    too_wide = {"Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "sqs:ReceiveMessage", "Resource": "*"}]}
+    assert [issue for issue, _ in lint(too_wide)] == ["RESOURCE_STAR"]
+
+
+def test_every_policy_the_lab_creates_passes_an_iam_linter(stack):
+    names = stack.stack
+    documents = {
+        "worker": deployed_policy(names.role_name, names.policy_name),
+        "producer": deployed_policy(names.producer_role_name, names.policy_name),
+        "operator": deployed_policy(names.operator_role_name, names.policy_name),
+    }
+    # (The roles' trust policies are resource policies, which parliament does not read.)
+    findings = {name: lint(document) for name, document in documents.items()}
+    assert findings == {name: [] for name in documents}

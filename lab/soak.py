@@ -1,0 +1,221 @@
+"""`make soak`: many orders with poison, retries and slow ones, sent while the
+worker runs; then every order is accounted for, to the message.
+
+At the end every valid order has exactly one stored order, one email receipt
+and one email in the SES outbox; every poison order is in the DLQ exactly once;
+nothing else is anywhere; the queue is empty. Memory of LocalStack and of the
+function's processes is sampled throughout (from /proc, so it works for both
+modes on Linux), and the number of execution environments is checked against
+the mapping's MaximumConcurrency.
+"""
+
+import json
+import os
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from rich.console import Console
+from rich.table import Table
+
+from init.provision import Deployed, provision, teardown
+from lab import aws
+from lab.settings import Stack
+from lab.waiting import wait_for
+from producer.cli import parse_args, send
+
+console = Console(highlight=False, soft_wrap=True)
+POISON_SHARE = 0.05
+FAIL_SHARE = 0.10
+SLOW_SHARE = 0.01
+SLOW_MS = 500
+SAMPLE_SECONDS = 1.0
+
+
+def _processes() -> dict[int, tuple[bytes, bytes]]:
+    """pid -> (command line, environment) of every process we may read."""
+    found = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as cmdline, open(f"/proc/{name}/environ", "rb") as environ:
+                found[int(name)] = (cmdline.read(), environ.read())
+        except OSError:
+            continue
+    return found
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+@dataclass
+class MemorySamples:
+    function_name: str
+    rows: list[tuple[float, float, float, int]] = field(default_factory=list)  # t, localstack MB, functions MB, environments
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    def sample(self) -> None:
+        marker = f"AWS_LAMBDA_FUNCTION_NAME={self.function_name}".encode()
+        localstack = functions = 0.0
+        environments = 0
+        for pid, (cmdline, environ) in _processes().items():
+            if b"localstack.runtime.main" in cmdline:
+                localstack += _rss_mb(pid)
+            elif marker in environ.split(b"\0"):
+                functions += _rss_mb(pid)
+                environments += b"lab_executor.environment" in cmdline
+        self.rows.append((time.time(), localstack, functions, environments))
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            self.sample()
+            self.stopping.wait(SAMPLE_SECONDS)
+
+    def peak(self, column: int) -> float:
+        return max((row[column] for row in self.rows), default=0)
+
+    def localstack_growth(self) -> tuple[float, float]:
+        """LocalStack's mean RSS over the first and the last quarter of the run."""
+        quarter = max(1, len(self.rows) // 4)
+        mean = lambda rows: sum(row[1] for row in rows) / len(rows)  # noqa: E731
+        return mean(self.rows[:quarter]), mean(self.rows[-quarter:])
+
+
+@dataclass
+class SoakResult:
+    sent: int
+    valid: int
+    poison: int
+    retried: int
+    seconds: float
+    stored: int
+    receipts: int
+    emails: int
+    in_dlq: int
+    problems: list[str]
+    peak_localstack_mb: float
+    peak_functions_mb: float
+    most_environments: int
+    maximum_concurrency: int
+    localstack_mb_first_quarter: float
+    localstack_mb_last_quarter: float
+
+
+def _keys(bucket: str, prefix: str) -> Counter:
+    pages = aws.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return Counter(item["Key"].removeprefix(prefix).removesuffix(".json")
+                   for page in pages for item in page.get("Contents", []))
+
+
+def _queue_empty(url: str) -> bool:
+    attributes = aws.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=[
+        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed",
+    ])["Attributes"]
+    return all(value == "0" for value in attributes.values())
+
+
+def run(deployed: Deployed, count: int, run_id: str) -> SoakResult:
+    stack = deployed.stack
+    memory = MemorySamples(stack.function_name)
+    sampler = threading.Thread(target=memory.run, daemon=True)
+    sampler.start()
+    started = time.monotonic()
+    summary = send(parse_args([
+        "--count", str(count), "--queue", stack.queue_name, "--run-id", run_id, "--quiet",
+        "--poison-share", str(POISON_SHARE), "--fail-share", str(FAIL_SHARE),
+        "--fail-attempts", f"1-{stack.max_receive_count - 1}",
+        "--slow-share", str(SLOW_SHARE), "--slow-ms", str(SLOW_MS),
+    ]))
+    poison = set(summary.poison_order_ids)
+    valid = set(summary.order_ids) - poison
+    console.print(f"soak: sent {summary.sent} orders in {summary.seconds:.1f} s "
+                  f"({len(poison)} poison, {summary.fail_attempts} failing 1-{stack.max_receive_count - 1} times)")
+    # Enough for the worker's rate on a slow machine, plus the poison's retries.
+    deadline = 300 + count / 10
+
+    def dlq_ids() -> Counter:
+        return Counter(_dlq_order_ids(deployed.dlq_url))
+
+    with console.status(f"waiting for the queue to empty and {len(poison)} poison orders in the DLQ "
+                        f"(up to {deadline:.0f} s)"):
+        wait_for(lambda: _queue_empty(deployed.queue_url) and sum(dlq_ids().values()) >= len(poison),
+                 deadline, "every order processed or in the DLQ")
+    seconds = time.monotonic() - started
+    memory.stopping.set()
+    sampler.join()
+
+    stored, receipts, in_dlq = _keys(stack.bucket_name, "orders/"), _keys(stack.bucket_name, "emails/"), dlq_ids()
+    emails = Counter(subject.removeprefix("Order ").removesuffix(" received")
+                     for subject in (m.get("Subject", "") for m in aws.sent_emails()) if f"Order {run_id}-" in subject)
+    problems = []
+    for what, found, expected in (("stored orders", stored, valid), ("email receipts", receipts, valid),
+                                  ("emails sent", emails, valid), ("DLQ messages", in_dlq, poison)):
+        if set(found) != expected:
+            problems.append(f"{what}: {len(expected - set(found))} missing, {len(set(found) - expected)} unexpected")
+        if duplicated := [key for key, n in found.items() if n > 1]:
+            problems.append(f"{what}: {len(duplicated)} more than once, e.g. {duplicated[0]}")
+    if summary.failed:
+        problems.append(f"the producer failed to send {summary.failed}")
+    first, last = memory.localstack_growth()
+    return SoakResult(
+        sent=summary.sent, valid=len(valid), poison=len(poison), retried=summary.fail_attempts, seconds=seconds,
+        stored=sum(stored.values()), receipts=sum(receipts.values()), emails=sum(emails.values()),
+        in_dlq=sum(in_dlq.values()), problems=problems,
+        peak_localstack_mb=memory.peak(1), peak_functions_mb=memory.peak(2), most_environments=int(memory.peak(3)),
+        maximum_concurrency=stack.maximum_concurrency,
+        localstack_mb_first_quarter=first, localstack_mb_last_quarter=last,
+    )
+
+
+def _dlq_order_ids(dlq_url: str) -> list[str]:
+    ids = []
+    for message in aws.peek_messages(dlq_url):
+        try:
+            ids.append(json.loads(message["Body"])["orderId"])
+        except (ValueError, KeyError, TypeError):
+            ids.append(f"(not an order: {message['MessageId']})")
+    return ids
+
+
+def report(result: SoakResult) -> None:
+    table = Table(title="make soak", title_justify="left")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for name, value in (
+        ("orders sent", result.sent), ("valid / poison / failing first", f"{result.valid} / {result.poison} / {result.retried}"),
+        ("stored / receipts / emails", f"{result.stored} / {result.receipts} / {result.emails}"),
+        ("in the DLQ", result.in_dlq), ("lost or duplicated", len(result.problems)),
+        ("seconds", f"{result.seconds:.0f}"), ("orders per second", f"{result.sent / result.seconds:.1f}"),
+        ("LocalStack peak RSS", f"{result.peak_localstack_mb:.0f} MB"),
+        ("LocalStack mean RSS, first / last quarter",
+         f"{result.localstack_mb_first_quarter:.0f} / {result.localstack_mb_last_quarter:.0f} MB"),
+        ("function processes peak RSS", f"{result.peak_functions_mb:.0f} MB"),
+        ("execution environments (most at once)", f"{result.most_environments} (MaximumConcurrency {result.maximum_concurrency})"),
+    ):
+        table.add_row(name, str(value))
+    console.print(table)
+    for problem in result.problems:
+        console.print(f"[red]{problem}[/]")
+
+
+def main(count: int) -> int:
+    aws.require_up()
+    stack = Stack(suffix=f"soak{int(time.time()) % 100000}")
+    console.print(f"soak: {count} orders through a stack of its own ({stack.queue_name} -> {stack.function_name})")
+    deployed = provision(stack)
+    try:
+        result = run(deployed, count, run_id=f"soak-{stack.suffix}")
+    finally:
+        teardown(stack)
+    report(result)
+    return 1 if result.problems else 0

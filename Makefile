@@ -46,7 +46,7 @@ test: venv ## run the whole test suite (starts LocalStack when it is not running
 	@$(PY) -m lab test
 
 soak: venv ## N orders (default 20000) with 5% poison and 10% retried, then every one accounted for (starts LocalStack if needed)
-	@$(PY) -m lab soak --count $(or $(N),20000)
+	@$(PY) -m lab soak --count $(if $(filter command line environment,$(origin N)),$(N),20000)
 
 bench: venv ## measure latency, throughput, ceilings and a peer emulator; writes bench/results.json and .png (~10 min)
 	@LAB_MODE=host $(PY) -m bench.run

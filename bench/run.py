@@ -28,7 +28,7 @@ from init.provision import provision, set_mapping_enabled, teardown
 from lab import aws, settings
 from lab.settings import Stack
 from lab.waiting import wait_for
-from producer.cli import parse_args, send
+from producer.cli import Summary, parse_args, send
 
 console = Console(highlight=False, soft_wrap=True)
 BENCH_DIR = settings.PROJECT_ROOT / "bench"
@@ -204,27 +204,30 @@ def throughput(queue_name: str, queue_url: str, endpoint: str | None = None,
     args = ["--count", str(THROUGHPUT_MESSAGES), "--queue", queue_name, "--quiet"]
     if endpoint:
         args += ["--endpoint-url", endpoint]
+    summary = Summary(queue_url=queue_url, requested=THROUGHPUT_MESSAGES)
     started = time.perf_counter()
-    summary = send(parse_args(args))
+    sending = threading.Thread(target=send, args=(parse_args(args), summary), daemon=True)
+    sending.start()
+    if progress is not None:  # processed so far = sent so far - still in the queue
+        threading.Thread(target=_sample_processed, args=(queue_url, started, summary, progress), daemon=True).start()
+    sending.join()
     assert summary.sent == THROUGHPUT_MESSAGES, f"the producer sent {summary.sent} of {THROUGHPUT_MESSAGES}"
-    sampler = None
-    if progress is not None:
-        sampler = threading.Thread(target=_sample_depth, args=(queue_url, started, progress), daemon=True)
-        sampler.start()
     drain(queue_url, endpoint)
     return THROUGHPUT_MESSAGES / (time.perf_counter() - started)
 
 
-def _sample_depth(queue_url: str, started: float, into: list) -> None:
+def _sample_processed(queue_url: str, started: float, summary: Summary, into: list) -> None:
     sqs = aws.client("sqs")
-    remaining = THROUGHPUT_MESSAGES
-    while remaining:
+    while True:
+        sent = summary.sent
         attributes = sqs.get_queue_attributes(
             QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
         )["Attributes"]
-        remaining = int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
-        into.append((time.perf_counter() - started, THROUGHPUT_MESSAGES - remaining))
-        time.sleep(0.5)
+        processed = sent - int(attributes["ApproximateNumberOfMessages"]) - int(attributes["ApproximateNumberOfMessagesNotVisible"])
+        into.append((time.perf_counter() - started, max(0, processed)))
+        if processed >= THROUGHPUT_MESSAGES:
+            return
+        time.sleep(0.25)
 
 
 def fill(queue_url: str, count: int, endpoint: str | None = None) -> float:
@@ -397,15 +400,21 @@ def plot(latencies: list[float], progress: dict[str, list], memory: MemorySample
     import matplotlib.pyplot as plt
 
     figure, (left, middle, right) = plt.subplots(1, 3, figsize=(17, 5))
-    left.hist(latencies, bins=40, color="#1565c0")
-    left.set(title=f"Idle end-to-end latency, real worker ({len(latencies)} orders)", xlabel="ms", ylabel="orders")
+    # Log-spaced bins: the warm bulk and the rare cold start both show.
+    edges = [min(latencies) * (max(latencies) / min(latencies)) ** (n / 40) for n in range(41)]
+    left.hist(latencies, bins=edges, color="#1565c0")
+    left.set_xscale("log")
+    left.set(title=f"Idle end-to-end latency, real worker ({len(latencies)} orders)", xlabel="ms (log scale)",
+             ylabel="orders")
     for label, points in progress.items():
         middle.plot([t for t, _ in points], [n for _, n in points], label=label)
-    middle.set(title="Throughput: messages processed over time", xlabel="s since the first send", ylabel="processed")
+    middle.set(title=f"Throughput: {THROUGHPUT_MESSAGES} messages processed over time",
+               xlabel="s since the first send", ylabel="processed")
     middle.legend()
     start = memory.series[0][0] if memory.series else 0
     right.plot([t - start for t, _, _ in memory.series], [m for _, m, _ in memory.series], label="LocalStack")
-    right.plot([t - start for t, _, _ in memory.series], [c for _, _, c in memory.series], label="function processes")
+    right.plot([t - start for t, _, _ in memory.series], [c for _, _, c in memory.series],
+               label="function processes (all stacks of the run)")
     right.set(title="Resident memory during the run", xlabel="s", ylabel="MB")
     right.legend()
     figure.tight_layout()
@@ -415,7 +424,7 @@ def plot(latencies: list[float], progress: dict[str, list], memory: MemorySample
 def print_table(results: dict) -> None:
     table = Table(title="make bench (this machine; ceilings measured in the same run)", title_justify="left")
     for column in ("figure", "value", "target", "met"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column == "figure")
     for figure, verdict in results["targets"].items():
         table.add_row(figure, str(verdict["value"]), verdict["target"],
                       "[green]yes[/]" if verdict["met"] else f"[red]no[/] (by {verdict['missed_by']})")

@@ -65,6 +65,9 @@ LOCALSTACK_SERVICES = "sqs,lambda,s3,ses,iam,sts,logs,cloudwatch"
 # plugin long-polls instead (an idle order arrives at once). A long poll in
 # progress is what disabling a mapping waits for, so it is kept short.
 ESM_LONG_POLL_SECONDS = _env("ESM_LONG_POLL_SECONDS", 2, int)
+# LocalStack returns messages whose visibility timeout ended to the queue once a
+# second; the plugin does it this often, so retries come on time.
+SQS_REQUEUE_PERIOD_SECONDS = _env("SQS_REQUEUE_PERIOD_SECONDS", 0.1, float)
 ESM_MAX_BACKOFF_ON_ERROR_SECONDS = _env("ESM_MAX_BACKOFF_ON_ERROR_SECONDS", 5, int)
 
 LOCALSTACK_OVERRIDE_PREFIX = "LAB_LOCALSTACK_"
@@ -79,6 +82,7 @@ def localstack_config() -> dict[str, str]:
         "SQS_ENDPOINT_STRATEGY": "path",
         "LOCALSTACK_HOST": f"{HOST}:{PORT}",
         "LAB_ESM_LONG_POLL_SECONDS": str(ESM_LONG_POLL_SECONDS),  # read by executor/esm_concurrency.py
+        "LAB_SQS_REQUEUE_PERIOD_SECONDS": str(SQS_REQUEUE_PERIOD_SECONDS),  # read by executor/sqs_visibility.py
         "LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_ERROR_SEC": str(ESM_MAX_BACKOFF_ON_ERROR_SECONDS),
         # No DNS server on port 53, no certificate download, no calls home.
         "DNS_ADDRESS": "0",

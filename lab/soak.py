@@ -6,7 +6,8 @@ and one email in the SES outbox; every poison order is in the DLQ exactly once;
 nothing else is anywhere; the queue is empty. Memory of LocalStack and of the
 function's processes is sampled throughout (from /proc, so it works for both
 modes on Linux), and the number of execution environments is checked against
-the mapping's MaximumConcurrency.
+the mapping's MaximumConcurrency. (Every LocalStack on the machine counts: run
+it with one.)
 """
 
 import json

@@ -11,6 +11,7 @@ is 0 only when every order was accepted by the queue.
 import argparse
 import json
 import math
+import re
 import sys
 import time
 import uuid
@@ -30,6 +31,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from lab import aws, settings
 
 SQS_BATCH_LIMIT = 10
+RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 EXIT_SOME_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_UNREACHABLE = 3
@@ -106,10 +108,12 @@ def make_order(run_id: str, index: int, args) -> tuple[str, str, str]:
     return kind, order_id, json.dumps(order)
 
 
-def send(args) -> Summary:
+def send(args, summary: Summary | None = None) -> Summary:
+    """Send the orders; pass a Summary to watch it fill while this runs (make bench does)."""
     sqs = aws.client("sqs", args.endpoint_url)
     queue_url = sqs.get_queue_url(QueueName=args.queue)["QueueUrl"]
-    summary = Summary(queue_url=queue_url, requested=args.count)
+    summary = summary or Summary(queue_url="", requested=args.count)
+    summary.queue_url = queue_url
     run_id = args.run_id or uuid.uuid4().hex[:8]
     # Below 10 messages per second, send one at a time so the rate is smooth.
     batch_size = SQS_BATCH_LIMIT if not args.rate or args.rate >= SQS_BATCH_LIMIT else 1
@@ -204,8 +208,8 @@ def parse_args(argv):
     def non_negative(kind):
         def parse(text: str):
             value = kind(text)
-            if value < 0:
-                raise argparse.ArgumentTypeError(f"{text} must not be negative")
+            if not math.isfinite(value) or value < 0:
+                raise argparse.ArgumentTypeError(f"{text} must be a number, not negative")
             return value
         return parse
 
@@ -237,7 +241,13 @@ def parse_args(argv):
     parser.add_argument("--groups", type=positive, default=3,
                         help="FIFO queues only: how many message groups (customers) to spread orders over")
     parser.add_argument("--endpoint-url", default=settings.ENDPOINT_URL)
-    parser.add_argument("--run-id", help="prefix of the order ids (default: random)")
+    def run_id(text: str) -> str:
+        # Order ids go into S3 keys; the worker accepts [A-Za-z0-9._:-] only.
+        if not RUN_ID_PATTERN.fullmatch(text):
+            raise argparse.ArgumentTypeError(f"{text!r}: use 1 to 64 letters, digits, '.', '_', ':' or '-'")
+        return text
+
+    parser.add_argument("--run-id", type=run_id, help="prefix of the order ids (default: random)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser.parse_args(argv)

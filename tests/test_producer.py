@@ -32,7 +32,8 @@ def test_the_same_arguments_make_the_same_orders():
 @pytest.mark.parametrize(
     "args, says",
     [
-        (["--count", "-1"], "must not be negative"),
+        (["--count", "-1"], "must be a number, not negative"),
+        (["--rate", "nan"], "must be a number, not negative"),
         (["--poison-share", "2"], "is not a share between 0 and 1"),
         (["--rate", "fast"], "invalid"),
     ],
@@ -147,3 +148,34 @@ def test_when_localstack_stops_mid_send_the_producer_names_exactly_the_orders_no
     assert summary["unconfirmed_order_ids"] == []
     assert "130 not sent: LocalStack stopped answering" in result.stderr
     assert "not in the queue: cut-00070..cut-00199" in result.stderr
+
+
+# --- Hostile input to the producer: any text for any option ---------------------------
+
+from hypothesis import given, settings as hypothesis_settings, strategies as st  # noqa: E402
+
+OPTIONS = ["--count", "--rate", "--poison-share", "--fail-share", "--fail-attempts", "--sleep-ms",
+           "--slow-share", "--slow-ms", "--groups", "--run-id"]
+WORKER_ID_PATTERN = r"[A-Za-z0-9._:-]{1,128}"
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(option=st.sampled_from(OPTIONS), value=st.text(max_size=40))
+def test_any_option_value_is_either_taken_or_refused_with_a_line(option, value):
+    import contextlib
+    import io
+    import re
+
+    stderr = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(stderr):
+            args = parse_args([option, value])
+    except SystemExit as refused:
+        assert refused.code == 2
+        assert f"python -m producer: error: argument {option}" in stderr.getvalue()
+        return
+    # Taken: the orders it makes are JSON with an id the worker's schema accepts.
+    for index in range(3):
+        kind, order_id, body = make_order(args.run_id or "run", index, args)
+        assert json.loads(body)["orderId"] == order_id
+        assert re.fullmatch(WORKER_ID_PATTERN, order_id)

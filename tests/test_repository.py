@@ -1,0 +1,34 @@
+"""Nothing secret in the repository: the only credentials are LocalStack's dummy ones."""
+
+import re
+import subprocess
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SECRETS = {
+    "an AWS access key id": re.compile(rb"\b(?:AKIA|ASIA|AROA|AIDA)[0-9A-Z]{16}\b"),
+    "a secret access key": re.compile(rb"(?i)secret_?access_?key[\"']?\s*[:=]\s*[\"']?(?!test\b)[A-Za-z0-9/+]{20,}"),
+    "a private key": re.compile(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
+    "a session token": re.compile(rb"(?i)session_?token[\"']?\s*[:=]\s*[\"']?[A-Za-z0-9/+=]{40,}"),
+}
+
+
+def tracked_files() -> list[Path]:
+    listing = subprocess.run(["git", "ls-files", "-z"], cwd=PROJECT_ROOT, capture_output=True, check=True).stdout
+    return [PROJECT_ROOT / name.decode() for name in listing.split(b"\0") if name]
+
+
+def test_the_scan_finds_what_it_looks_for():
+    planted = b'aws_secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"\nAKIAIOSFODNN7EXAMPLE'
+    assert {what for what, pattern in SECRETS.items() if pattern.search(planted)} == {
+        "an AWS access key id", "a secret access key"}
+
+
+def test_no_credentials_but_localstacks_dummy_ones_in_the_repository():
+    found = []
+    for path in tracked_files():
+        if not path.is_file():
+            continue
+        content = path.read_bytes()
+        found += [f"{path.relative_to(PROJECT_ROOT)}: {what}" for what, pattern in SECRETS.items() if pattern.search(content)]
+    assert found == []

@@ -20,12 +20,12 @@ from datetime import datetime
 from io import BytesIO
 from pathlib import Path
 
-import psutil
 from rich.console import Console
 from rich.table import Table
 
 from init.provision import provision, set_mapping_enabled, teardown
 from lab import aws, settings
+from lab.processes import MemorySampler
 from lab.settings import Stack
 from lab.waiting import wait_for
 from producer.cli import Summary, parse_args, send
@@ -94,35 +94,6 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-class MemorySampler(threading.Thread):
-    """Peak resident memory of an emulator process and of its children (the functions)."""
-
-    def __init__(self, pid: int, interval: float = 0.5) -> None:
-        super().__init__(daemon=True)
-        self.process = psutil.Process(pid)
-        self.interval = interval
-        self.peak_main_mb = self.peak_children_mb = 0.0
-        self.series: list[tuple[float, float, float]] = []
-        self.stopping = threading.Event()
-
-    def run(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                main = self.process.memory_info().rss / 2**20
-                children = 0.0
-                for child in self.process.children(recursive=True):
-                    try:
-                        children += child.memory_info().rss / 2**20
-                    except psutil.NoSuchProcess:
-                        pass
-            except psutil.NoSuchProcess:
-                return
-            self.peak_main_mb = max(self.peak_main_mb, main)
-            self.peak_children_mb = max(self.peak_children_mb, children)
-            self.series.append((time.time(), main, children))
-            self.stopping.wait(self.interval)
-
-
 # --- measurements on the lab ---------------------------------------------------
 
 def time_make_up() -> float:
@@ -186,15 +157,8 @@ def _get_json(s3, bucket: str, key: str) -> dict | None:
 
 
 def drain(queue_url: str, endpoint: str | None = None) -> None:
-    sqs = aws.client("sqs", endpoint)
-
-    def empty() -> bool:
-        attributes = sqs.get_queue_attributes(
-            QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-        )["Attributes"]
-        return attributes["ApproximateNumberOfMessages"] == "0" and attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
-
-    wait_for(empty, DRAIN_TIMEOUT_SECONDS, f"the queue {queue_url.rsplit('/', 1)[-1]} to drain")
+    wait_for(lambda: aws.queue_is_empty(queue_url, endpoint), DRAIN_TIMEOUT_SECONDS,
+             f"the queue {queue_url.rsplit('/', 1)[-1]} to drain")
 
 
 def throughput(queue_name: str, queue_url: str, endpoint: str | None = None,
@@ -217,13 +181,10 @@ def throughput(queue_name: str, queue_url: str, endpoint: str | None = None,
 
 
 def _sample_processed(queue_url: str, started: float, summary: Summary, into: list) -> None:
-    sqs = aws.client("sqs")
     while True:
         sent = summary.sent
-        attributes = sqs.get_queue_attributes(
-            QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-        )["Attributes"]
-        processed = sent - int(attributes["ApproximateNumberOfMessages"]) - int(attributes["ApproximateNumberOfMessagesNotVisible"])
+        depth = aws.queue_depth(queue_url)
+        processed = sent - depth["visible"] - depth["in_flight"]
         into.append((time.perf_counter() - started, max(0, processed)))
         if processed >= THROUGHPUT_MESSAGES:
             return
@@ -324,8 +285,7 @@ def run_peer(results: dict) -> None:
                                stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         wait_for(lambda: aws.is_up(PEER_ENDPOINT), 60, f"{PEER_NAME} to answer on {PEER_ENDPOINT}")
-        memory = MemorySampler(process.pid)
-        memory.start()
+        memory = MemorySampler(emulator_marker=b"-m\0ministack", interval=0.5).start()
         sqs, s3, lambda_ = (aws.client(name, PEER_ENDPOINT) for name in ("sqs", "s3", "lambda"))
         bucket = "bench-peer"
         s3.create_bucket(Bucket=bucket)
@@ -343,7 +303,7 @@ def run_peer(results: dict) -> None:
         latencies = shared_handler_latency(PEER_ENDPOINT, queue_url, bucket)
         raw, _ = raw_receive_delete(THROUGHPUT_MESSAGES, PEER_ENDPOINT)
         rate = throughput("bench-peer", queue_url, PEER_ENDPOINT)
-        memory.stopping.set()
+        memory.stop()
         results["peer"] = {
             "name": PEER_NAME,
             "version": PEER_PACKAGE.split("==")[1],
@@ -351,7 +311,7 @@ def run_peer(results: dict) -> None:
             "throughput_msgs_per_s": round(rate, 1),
             "raw_sqs_receive_delete_msgs_per_s": round(raw, 1),
             "throughput_fraction_of_raw": round(rate / raw, 3),
-            "peak_rss_mb": {"emulator": round(memory.peak_main_mb), "functions": round(memory.peak_children_mb)},
+            "peak_rss_mb": {"emulator": round(memory.peak(1)), "functions": round(memory.peak(2))},
         }
     finally:
         os.killpg(process.pid, 15)
@@ -411,9 +371,9 @@ def plot(latencies: list[float], progress: dict[str, list], memory: MemorySample
     middle.set(title=f"Throughput: {THROUGHPUT_MESSAGES} messages processed over time",
                xlabel="s since the first send", ylabel="processed")
     middle.legend()
-    start = memory.series[0][0] if memory.series else 0
-    right.plot([t - start for t, _, _ in memory.series], [m for _, m, _ in memory.series], label="LocalStack")
-    right.plot([t - start for t, _, _ in memory.series], [c for _, _, c in memory.series],
+    start = memory.rows[0][0] if memory.rows else 0
+    right.plot([row[0] - start for row in memory.rows], [row[1] for row in memory.rows], label="LocalStack")
+    right.plot([row[0] - start for row in memory.rows], [row[2] for row in memory.rows],
                label="function processes (all stacks of the run)")
     right.set(title="Resident memory during the run", xlabel="s", ylabel="MB")
     right.legend()
@@ -447,12 +407,11 @@ def main() -> int:
     if aws.is_up():
         console.print("make bench starts a lab of its own and LocalStack is already running: run `make down` first")
         return 2
-    results: dict = {"machine": {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30)},
+    results: dict = {"machine": {"cpus": os.cpu_count(), "memory_gb": round(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30)},
                      "localstack": settings.LOCALSTACK_VERSION, "figures": {}}
     step("make up (everything installed; host mode, dashboard off)")
     up_seconds = time_make_up()
-    memory = MemorySampler(int(settings.LOCALSTACK_PID_FILE.read_text()))
-    memory.start()
+    memory = MemorySampler(interval=0.5).start()
     progress: dict[str, list] = {}
     try:
         lab_stack = Stack()
@@ -485,7 +444,7 @@ def main() -> int:
         set_mapping_enabled(aws.client("lambda"), big.mapping_uuid, False)
 
         dlq_seconds = time_to_dlq(lab_stack, queue_url, dlq_url)
-        memory.stopping.set()
+        memory.stop()
 
         results.update({
             "e2e_latency_ms": summary_ms(latencies),
@@ -501,14 +460,14 @@ def main() -> int:
             "warm_invoke_ms": round(warm_ms, 1),
             "cold_invoke_ms": round(cold_ms, 1),
             "up_warm_s": round(up_seconds, 2),
-            "peak_rss_mb": {"localstack": round(memory.peak_main_mb), "functions": round(memory.peak_children_mb)},
+            "peak_rss_mb": {"localstack": round(memory.peak(1)), "functions": round(memory.peak(2))},
             "settings": {"batch_size": lab_stack.batch_size, "maximum_concurrency": lab_stack.maximum_concurrency,
                          "messages": THROUGHPUT_MESSAGES, "latency_messages": LATENCY_MESSAGES},
         })
         for stack in (shared.stack, big.stack):
             teardown(stack)
     finally:
-        memory.stopping.set()
+        memory.stop()
         step("make down")
         subprocess.run([sys.executable, "-m", "lab", "down"], check=False, stdout=subprocess.DEVNULL)
 

@@ -37,6 +37,25 @@ def get_json(path: str, endpoint_url: str | None = None, timeout: float = 3) -> 
         return json.loads(response.read())
 
 
+QUEUE_DEPTH_ATTRIBUTES = {
+    "visible": "ApproximateNumberOfMessages",
+    "in_flight": "ApproximateNumberOfMessagesNotVisible",
+    "delayed": "ApproximateNumberOfMessagesDelayed",
+}
+
+
+def queue_depth(queue_url: str, endpoint_url: str | None = None) -> dict[str, int]:
+    """How many messages are visible, in flight and delayed (SQS's approximate counts)."""
+    attributes = client("sqs", endpoint_url).get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=list(QUEUE_DEPTH_ATTRIBUTES.values())
+    )["Attributes"]
+    return {name: int(attributes[attribute]) for name, attribute in QUEUE_DEPTH_ATTRIBUTES.items()}
+
+
+def queue_is_empty(queue_url: str, endpoint_url: str | None = None) -> bool:
+    return not any(queue_depth(queue_url, endpoint_url).values())
+
+
 def concurrent_executions(function_name: str, window_seconds: float) -> dict | None:
     """{"running": n, "peak": m} from the lab's executor (executor/concurrency.py);
     None where LocalStack runs functions another way (its Docker executor)."""

@@ -8,6 +8,7 @@ disturbs visibility timeouts or receive counts.
 import json
 import re
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -131,6 +132,13 @@ def queue_state(name: str) -> dict:
         "oldest_age_s": None if oldest is None else (now_ms() - oldest) / 1000,
         "arn": attributes["QueueArn"],
     }
+
+
+def object_ids(bucket: str, prefix: str) -> Counter:
+    """The keys under a prefix, without the prefix and .json: the order ids of orders/ or emails/."""
+    pages = aws.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return Counter(item["Key"].removeprefix(prefix).removesuffix(".json")
+                   for page in pages for item in page.get("Contents", []))
 
 
 def count_objects(bucket: str, prefix: str) -> int:

@@ -39,10 +39,7 @@ def queue_url(name: str) -> str:
 
 
 def visible_messages(url: str) -> int:
-    attributes = aws.client("sqs").get_queue_attributes(
-        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
-    )
-    return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+    return aws.queue_depth(url)["visible"]
 
 
 def show_dlq(stack: Stack) -> list[dict]:

@@ -57,13 +57,6 @@ def count_timeouts(function_name: str) -> int:
     return sum("Task timed out" in event["message"] for event in log_events(function_name, 0))
 
 
-def queue_drained(queue_url: str) -> bool:
-    attributes = aws.client("sqs").get_queue_attributes(
-        QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-    )["Attributes"]
-    return not any(int(value) for value in attributes.values())
-
-
 def worker_receive_counts(function_name: str, order_id: str | None = None) -> list[int]:
     from lab.observe import log_events, parse_record
 
@@ -166,7 +159,7 @@ def exactly_once() -> dict:
             wait_for(lambda: len(worker_receive_counts(deployed.stack.function_name, order_id)) >= 2,
                      WAIT_SECONDS, "both deliveries")
             # Deleted means its invocation finished: every email it sends is out.
-            wait_for(lambda: queue_drained(deployed.queue_url), WAIT_SECONDS, "both messages deleted")
+            wait_for(lambda: aws.queue_is_empty(deployed.queue_url), WAIT_SECONDS, "both messages deleted")
             emails = emails_about(order_id)
             results[phase] = {"deliveries": 2, "emails": emails}
             say("effect" if phase == "mistake" else "after",

@@ -11,17 +11,17 @@ it with one.)
 """
 
 import json
-import os
-import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from rich.console import Console
 from rich.table import Table
 
 from init.provision import Deployed, provision, teardown
 from lab import aws
+from lab.observe import object_ids
+from lab.processes import MemorySampler
 from lab.settings import Stack
 from lab.waiting import wait_for
 from producer.cli import parse_args, send
@@ -31,65 +31,6 @@ POISON_SHARE = 0.05
 FAIL_SHARE = 0.10
 SLOW_SHARE = 0.01
 SLOW_MS = 500
-SAMPLE_SECONDS = 1.0
-
-
-def _processes() -> dict[int, tuple[bytes, bytes]]:
-    """pid -> (command line, environment) of every process we may read."""
-    found = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/cmdline", "rb") as cmdline, open(f"/proc/{name}/environ", "rb") as environ:
-                found[int(name)] = (cmdline.read(), environ.read())
-        except OSError:
-            continue
-    return found
-
-
-def _rss_mb(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
-@dataclass
-class MemorySamples:
-    function_name: str
-    rows: list[tuple[float, float, float, int]] = field(default_factory=list)  # t, localstack MB, functions MB, environments
-    stopping: threading.Event = field(default_factory=threading.Event)
-
-    def sample(self) -> None:
-        marker = f"AWS_LAMBDA_FUNCTION_NAME={self.function_name}".encode()
-        localstack = functions = 0.0
-        environments = 0
-        for pid, (cmdline, environ) in _processes().items():
-            if b"localstack.runtime.main" in cmdline:
-                localstack += _rss_mb(pid)
-            elif marker in environ.split(b"\0"):
-                functions += _rss_mb(pid)
-                environments += b"lab_executor.environment" in cmdline
-        self.rows.append((time.time(), localstack, functions, environments))
-
-    def run(self) -> None:
-        while not self.stopping.is_set():
-            self.sample()
-            self.stopping.wait(SAMPLE_SECONDS)
-
-    def peak(self, column: int) -> float:
-        return max((row[column] for row in self.rows), default=0)
-
-    def localstack_growth(self) -> tuple[float, float]:
-        """LocalStack's mean RSS over the first and the last quarter of the run."""
-        quarter = max(1, len(self.rows) // 4)
-        mean = lambda rows: sum(row[1] for row in rows) / len(rows)  # noqa: E731
-        return mean(self.rows[:quarter]), mean(self.rows[-quarter:])
 
 
 @dataclass
@@ -112,24 +53,9 @@ class SoakResult:
     localstack_mb_last_quarter: float
 
 
-def _keys(bucket: str, prefix: str) -> Counter:
-    pages = aws.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-    return Counter(item["Key"].removeprefix(prefix).removesuffix(".json")
-                   for page in pages for item in page.get("Contents", []))
-
-
-def _queue_empty(url: str) -> bool:
-    attributes = aws.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=[
-        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed",
-    ])["Attributes"]
-    return all(value == "0" for value in attributes.values())
-
-
 def run(deployed: Deployed, count: int, run_id: str) -> SoakResult:
     stack = deployed.stack
-    memory = MemorySamples(stack.function_name)
-    sampler = threading.Thread(target=memory.run, daemon=True)
-    sampler.start()
+    memory = MemorySampler(function_name=stack.function_name).start()
     started = time.monotonic()
     summary = send(parse_args([
         "--count", str(count), "--queue", stack.queue_name, "--run-id", run_id, "--quiet",
@@ -149,13 +75,13 @@ def run(deployed: Deployed, count: int, run_id: str) -> SoakResult:
 
     with console.status(f"waiting for the queue to empty and {len(poison)} poison orders in the DLQ "
                         f"(up to {deadline:.0f} s)"):
-        wait_for(lambda: _queue_empty(deployed.queue_url) and sum(dlq_ids().values()) >= len(poison),
+        wait_for(lambda: aws.queue_is_empty(deployed.queue_url) and sum(dlq_ids().values()) >= len(poison),
                  deadline, "every order processed or in the DLQ")
     seconds = time.monotonic() - started
-    memory.stopping.set()
-    sampler.join()
+    memory.stop()
 
-    stored, receipts, in_dlq = _keys(stack.bucket_name, "orders/"), _keys(stack.bucket_name, "emails/"), dlq_ids()
+    stored, receipts = (object_ids(stack.bucket_name, prefix) for prefix in ("orders/", "emails/"))
+    in_dlq = dlq_ids()
     emails = Counter(subject.removeprefix("Order ").removesuffix(" received")
                      for subject in (m.get("Subject", "") for m in aws.sent_emails()) if f"Order {run_id}-" in subject)
     problems = []
@@ -167,7 +93,7 @@ def run(deployed: Deployed, count: int, run_id: str) -> SoakResult:
             problems.append(f"{what}: {len(duplicated)} more than once, e.g. {duplicated[0]}")
     if summary.failed:
         problems.append(f"the producer failed to send {summary.failed}")
-    first, last = memory.localstack_growth()
+    first, last = memory.emulator_growth()
     return SoakResult(
         sent=summary.sent, valid=len(valid), poison=len(poison), retried=summary.fail_attempts, seconds=seconds,
         stored=sum(stored.values()), receipts=sum(receipts.values()), emails=sum(emails.values()),

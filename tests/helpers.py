@@ -6,6 +6,8 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from lab import aws
+from lab.aws import queue_depth, queue_is_empty  # noqa: F401 -- the tests' names for them
+from lab.observe import object_ids
 
 from lab.waiting import POLL_SECONDS
 from lab.waiting import wait_for as _wait_for
@@ -22,12 +24,7 @@ def wait_for(condition: Callable[[], T], timeout: float, what: str) -> T:
 
 
 def stored_order_ids(bucket: str) -> set[str]:
-    s3 = aws.client("s3")
-    ids = set()
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="orders/"):
-        for item in page.get("Contents", []):
-            ids.add(item["Key"].removeprefix("orders/").removesuffix(".json"))
-    return ids
+    return set(object_ids(bucket, "orders/"))
 
 
 def emails_for(order_ids) -> list[dict]:
@@ -38,26 +35,6 @@ def emails_for(order_ids) -> list[dict]:
         for message in aws.sent_emails()
         if message.get("Subject", "").removeprefix("Order ").removesuffix(" received") in wanted
     ]
-
-
-def queue_depth(queue_url: str) -> dict[str, int]:
-    attributes = aws.client("sqs").get_queue_attributes(
-        QueueUrl=queue_url,
-        AttributeNames=[
-            "ApproximateNumberOfMessages",
-            "ApproximateNumberOfMessagesNotVisible",
-            "ApproximateNumberOfMessagesDelayed",
-        ],
-    )["Attributes"]
-    return {
-        "visible": int(attributes["ApproximateNumberOfMessages"]),
-        "in_flight": int(attributes["ApproximateNumberOfMessagesNotVisible"]),
-        "delayed": int(attributes["ApproximateNumberOfMessagesDelayed"]),
-    }
-
-
-def queue_is_empty(queue_url: str) -> bool:
-    return not any(queue_depth(queue_url).values())
 
 
 def assert_stays(condition: Callable[[], bool], seconds: float, what: str) -> None:

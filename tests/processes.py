@@ -3,12 +3,9 @@
 import os
 import socket
 
+from lab.processes import pids
+
 TCP_LISTEN = "0A"
-
-
-def pids() -> list[int]:
-    """Every process on the machine (those that end meanwhile are skipped by callers)."""
-    return [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
 
 
 def group_members(pgid: int) -> list[int]:

@@ -17,25 +17,14 @@ from helpers import (
     wait_for,
 )
 from lab import aws
-from processes import pids
+from lab.processes import command_line, pids, runs_function
 
 TIMEOUT_SECONDS = 90
 
 
 def runtime_pids(function_name: str) -> list[int]:
-    """The runtime processes (awslambdaric running the handler) of a function, from /proc."""
-    found = []
-    for pid in pids():
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-                if b"awslambdaric" not in cmdline.read():
-                    continue
-            with open(f"/proc/{pid}/environ", "rb") as environ:
-                if f"AWS_LAMBDA_FUNCTION_NAME={function_name}".encode() in environ.read().split(b"\0"):
-                    found.append(pid)
-        except OSError:
-            continue
-    return found
+    """The runtime processes (awslambdaric running the handler) of a function."""
+    return [pid for pid in pids() if b"awslambdaric" in command_line(pid) and runs_function(pid, function_name)]
 
 
 def test_a_runtime_killed_from_outside_mid_batch_leaves_the_batch_to_be_retried(stack):

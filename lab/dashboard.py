@@ -22,7 +22,7 @@ STATIC_DIR = settings.PROJECT_ROOT / "dashboard" / "static"
 SAMPLE_SECONDS = 1.0
 HISTORY_SAMPLES = 600  # ten minutes
 PREVIEW_CHARACTERS = 80
-LOG_WINDOW_MS = 60_000
+LOG_WINDOW_SECONDS = 60
 CONCURRENCY_WINDOW_SECONDS = SAMPLE_SECONDS
 
 
@@ -38,11 +38,10 @@ class Sampler(threading.Thread):
         self.stopping = threading.Event()
 
     def sample(self) -> None:
-        snapshot = observe.take_snapshot(self.stack)
         # Only the last minute of logs (invocations are counted once, by request
         # id), so a sample costs the same after an hour as after a minute.
-        recent = observe.recent_invocations(self.stack.function_name, observe.now_ms() - LOG_WINDOW_MS)
-        for invocation in recent:
+        snapshot = observe.take_snapshot(self.stack, LOG_WINDOW_SECONDS, CONCURRENCY_WINDOW_SECONDS)
+        for invocation in snapshot.invocations:
             if (invocation.ended_ms or 0) >= self.started_ms:  # complete (its REPORT is in), and ours
                 self.outcomes[invocation.request_id] = invocation.outcome
         queue, dlq = snapshot.queues[self.stack.queue_name], snapshot.queues[self.stack.dlq_name]
@@ -56,8 +55,7 @@ class Sampler(threading.Thread):
             "invocations": len(self.outcomes),
             "errors": sum(1 for outcome in self.outcomes.values() if outcome != "ok"),
             # The most in flight at once since the previous sample (about a second).
-            "concurrency": (aws.concurrent_executions(self.stack.function_name, CONCURRENCY_WINDOW_SECONDS)
-                            or {}).get("peak", 0),
+            "concurrency": (snapshot.concurrency or {}).get("peak", 0),
         }
         now = observe.now_ms()
         poison = [

@@ -146,7 +146,10 @@ def count_objects(bucket: str, prefix: str) -> int:
     return sum(page.get("KeyCount", 0) for page in pages)
 
 
-def take_snapshot(stack: Stack) -> Snapshot:
+def take_snapshot(stack: Stack, log_seconds: float = RECENT_LOG_SECONDS,
+                  concurrency_seconds: float = CONCURRENCY_WINDOW_SECONDS) -> Snapshot:
+    """Queues, mapping, effects, the invocations of the last log_seconds, and
+    the most concurrent executions within the last concurrency_seconds."""
     queues = {name: queue_state(name) for name in (stack.queue_name, stack.dlq_name)}
     lambda_ = aws.client("lambda")
     mappings = lambda_.list_event_source_mappings(
@@ -155,10 +158,9 @@ def take_snapshot(stack: Stack) -> Snapshot:
     # Stacks share the SES sender, so this stack's emails are counted by the
     # receipts its worker writes next to the orders (see functions/order_worker).
     stored, emails = (count_objects(stack.bucket_name, prefix) for prefix in ("orders/", "emails/"))
-    invocations = recent_invocations(stack.function_name, now_ms() - RECENT_LOG_SECONDS * 1000)
-    concurrency = aws.concurrent_executions(stack.function_name, CONCURRENCY_WINDOW_SECONDS)
-    return Snapshot(queues, mappings[0] if mappings else None, stored, emails,
-                    invocations[-RECENT_INVOCATIONS:], now_ms(), concurrency)
+    invocations = recent_invocations(stack.function_name, now_ms() - int(log_seconds * 1000))
+    concurrency = aws.concurrent_executions(stack.function_name, concurrency_seconds)
+    return Snapshot(queues, mappings[0] if mappings else None, stored, emails, invocations, now_ms(), concurrency)
 
 
 def render(stack: Stack, snapshot: Snapshot) -> Group:
@@ -190,7 +192,7 @@ def render(stack: Stack, snapshot: Snapshot) -> Group:
     invocations = Table(title="Last invocations", title_justify="left")
     for column in ("time", "request", "records ok", "failed", "duration", "outcome"):
         invocations.add_column(column)
-    for invocation in snapshot.invocations:
+    for invocation in snapshot.invocations[-RECENT_INVOCATIONS:]:
         colour = {"ok": "green", "partial": "yellow", "failed": "red"}[invocation.outcome]
         duration = "-" if invocation.duration_ms is None else f"{invocation.duration_ms:.0f} ms"
         invocations.add_row(

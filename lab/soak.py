@@ -20,7 +20,7 @@ from rich.table import Table
 
 from init.provision import Deployed, provision, teardown
 from lab import aws
-from lab.observe import object_ids
+from lab.observe import log_events, object_ids
 from lab.processes import MemorySampler
 from lab.settings import Stack
 from lab.waiting import wait_for
@@ -31,6 +31,11 @@ POISON_SHARE = 0.05
 FAIL_SHARE = 0.10
 SLOW_SHARE = 0.01
 SLOW_MS = 500
+# A batch of ten must finish well within the function timeout even on a busy
+# machine: a batch that times out is retried whole, and those extra failed
+# deliveries would count toward maxReceiveCount (sending valid orders to the
+# DLQ) and could land in the one window where an email goes out twice.
+SOAK_STACK = dict(function_timeout=10, visibility_timeout=10)
 
 
 @dataclass
@@ -93,6 +98,9 @@ def run(deployed: Deployed, count: int, run_id: str) -> SoakResult:
             problems.append(f"{what}: {len(duplicated)} more than once, e.g. {duplicated[0]}")
     if summary.failed:
         problems.append(f"the producer failed to send {summary.failed}")
+    if problems:  # the likely cause, for whoever reads the failure
+        timeouts = sum("Task timed out" in event["message"] for event in log_events(stack.function_name, 0))
+        problems.append(f"(for diagnosis: {timeouts} invocations timed out)")
     first, last = memory.emulator_growth()
     return SoakResult(
         sent=summary.sent, valid=len(valid), poison=len(poison), retried=summary.fail_attempts, seconds=seconds,
@@ -137,7 +145,7 @@ def report(result: SoakResult) -> None:
 
 def main(count: int) -> int:
     aws.require_up()
-    stack = Stack(suffix=f"soak{int(time.time()) % 100000}")
+    stack = Stack(suffix=f"soak{int(time.time()) % 100000}", **SOAK_STACK)
     console.print(f"soak: {count} orders through a stack of its own ({stack.queue_name} -> {stack.function_name})")
     deployed = provision(stack)
     try:

@@ -9,7 +9,8 @@ from lab import soak
 SOAK_ORDERS = 2000
 
 
-def test_two_thousand_orders_every_one_accounted_for(stack, capsys):
+def test_two_thousand_orders_every_one_accounted_for(make_stack, capsys):
+    stack = make_stack(**soak.SOAK_STACK)
     result = soak.run(stack, SOAK_ORDERS, run_id=f"soak-{uuid.uuid4().hex[:6]}")
     with capsys.disabled():
         soak.report(result)

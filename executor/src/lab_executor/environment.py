@@ -57,7 +57,6 @@ class Invocation:
     # Set by finish(); the /invoke request waiting for it answers with result.
     finished: threading.Event = field(default_factory=threading.Event)
     result: dict | None = None
-    answered: threading.Event = field(default_factory=threading.Event)
 
 
 def describe_exit(code: int) -> str:
@@ -388,9 +387,7 @@ class Handler(BaseHTTPRequestHandler):
             # Answered when the invocation ends: the function timeout (our
             # timer) bounds the wait.
             invocation.finished.wait()
-            self.reply(HTTPStatus.OK, json.dumps(invocation.result).encode(), {"Content-Type": "application/json"})
-            invocation.answered.set()
-            return None
+            return self.reply(HTTPStatus.OK, json.dumps(invocation.result).encode(), {"Content-Type": "application/json"})
         if self.path == f"{RUNTIME_API}/init/error":
             environment.report_init_error(json.loads(body or b"{}"))
             return self.reply(HTTPStatus.ACCEPTED)

@@ -117,7 +117,7 @@ def lint(policy: dict) -> list[tuple[str, object]]:
     import warnings
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # its use of pkg_resources
+        warnings.simplefilter("ignore")  # its import of pkg_resources warns of the removal
         from parliament import analyze_policy_string
 
     return [(finding.issue, finding.detail) for finding in analyze_policy_string(json.dumps(policy)).findings]

@@ -20,7 +20,7 @@ from rich.table import Table
 
 from init.provision import Deployed, provision, teardown
 from lab import aws
-from lab.observe import log_events, object_ids
+from lab.observe import log_events, object_ids, trace
 from lab.processes import MemorySampler
 from lab.settings import Stack
 from lab.waiting import wait_for
@@ -31,10 +31,10 @@ POISON_SHARE = 0.05
 FAIL_SHARE = 0.10
 SLOW_SHARE = 0.01
 SLOW_MS = 500
-# A batch of ten must finish well within the function timeout even on a busy
-# machine: a batch that times out is retried whole, and those extra failed
-# deliveries would count toward maxReceiveCount (sending valid orders to the
-# DLQ) and could land in the one window where an email goes out twice.
+# Room for a batch of ten on a busy machine (AWS's advice: a timeout well above
+# the work). A batch that times out is retried whole; those extra failed
+# deliveries count toward maxReceiveCount and can land in the one window where
+# an email goes out twice: effects of overload, not of losing messages.
 SOAK_STACK = dict(function_timeout=10, visibility_timeout=10)
 
 
@@ -98,9 +98,13 @@ def run(deployed: Deployed, count: int, run_id: str) -> SoakResult:
             problems.append(f"{what}: {len(duplicated)} more than once, e.g. {duplicated[0]}")
     if summary.failed:
         problems.append(f"the producer failed to send {summary.failed}")
-    if problems:  # the likely cause, for whoever reads the failure
+    if problems:  # what whoever reads the failure needs first
         timeouts = sum("Task timed out" in event["message"] for event in log_events(stack.function_name, 0))
         problems.append(f"(for diagnosis: {timeouts} invocations timed out)")
+        odd = [key for key, n in emails.items() if n > 1] + [key for key in in_dlq if key in valid]
+        for order_id in odd[:3]:
+            steps = "; ".join(f"{step}: {what}" for _, step, what in trace(stack, order_id))
+            problems.append(f"(the life of {order_id}: {steps})")
     first, last = memory.emulator_growth()
     return SoakResult(
         sent=summary.sent, valid=len(valid), poison=len(poison), retried=summary.fail_attempts, seconds=seconds,

@@ -5,6 +5,7 @@ non-zero exit code; never a traceback.
 """
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
@@ -130,21 +131,28 @@ def down(_args) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def localstack_running():
+    """LocalStack up for the duration: started here, and stopped after, when it was not running."""
+    mode = chosen_mode()
+    started_here = mode.start()
+    try:
+        yield mode
+    finally:
+        if started_here:
+            mode.stop()
+
+
 def test(args) -> int:
     from lab import dockermode
 
     started_at = time.monotonic()
-    mode = chosen_mode()
-    started_here = mode.start()
-    try:
+    with localstack_running() as mode:
         command = [sys.executable, "-m", "pytest", *args.pytest_args]
         console.print(f"Running ({mode_description(mode)}): {' '.join(command[1:])}")
         # The tests learn the mode from LAB_MODE, e.g. to run Docker-only checks.
         env = {**os.environ, "LAB_MODE": "docker" if mode is dockermode else "host"}
         code = subprocess.call(command, env=env)
-    finally:
-        if started_here:
-            mode.stop()
     verdict = "[green]passed[/]" if code == 0 else f"[red]failed (pytest exit code {code})[/]"
     console.print(f"make test: {verdict} in {time.monotonic() - started_at:.0f} s")
     return code
@@ -153,13 +161,8 @@ def test(args) -> int:
 def soak(args) -> int:
     from lab import soak as soaking
 
-    mode = chosen_mode()
-    started_here = mode.start()
-    try:
+    with localstack_running():
         return soaking.main(args.count)
-    finally:
-        if started_here:
-            mode.stop()
 
 
 def operation(name: str):

@@ -132,21 +132,33 @@ def function_environment(function_name: str) -> dict:
     return configuration.get("Environment", {}).get("Variables", {})
 
 
-def idle_latency_real_worker(stack: Stack, queue_url: str) -> list[float]:
-    """Send one order at a time to an idle queue; ms from send to the order's storedAt."""
-    sqs, s3 = aws.client("sqs"), aws.client("s3")
+WARM_UP_MESSAGES = 10  # sent first and not counted: they start the execution environments
+
+
+def one_at_a_time_latency(queue_url: str, bucket: str, message, handled_at, endpoint: str | None = None) -> list[float]:
+    """Send one message at a time to an idle queue and wait for the object it leads
+    to; ms from the send to the time the function wrote in that object.
+    message(label) -> (body, key); handled_at(document) -> epoch seconds."""
+    sqs, s3 = aws.client("sqs", endpoint), aws.client("s3", endpoint)
     run = uuid.uuid4().hex[:6]
     latencies = []
-    for n in range(LATENCY_MESSAGES + 10):  # the first ten warm the environments up
-        order_id = f"lat-{run}-{n}"
+    for n in range(LATENCY_MESSAGES + WARM_UP_MESSAGES):
+        body, key = message(f"lat-{run}-{n}")
         sent = time.time()
-        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps({"orderId": order_id, "email": "a@example.com"}))
-        key = f"orders/{order_id}.json"
-        document = wait_for(lambda: _get_json(s3, stack.bucket_name, key), 30, f"order {order_id} stored")
-        if n >= 10:
-            stored = datetime.fromisoformat(document["storedAt"]).timestamp()
-            latencies.append((stored - sent) * 1000)
+        sqs.send_message(QueueUrl=queue_url, MessageBody=body)
+        document = wait_for(lambda: _get_json(s3, bucket, key), 30, f"{key} written")  # noqa: B023
+        if n >= WARM_UP_MESSAGES:
+            latencies.append((handled_at(document) - sent) * 1000)
     return latencies
+
+
+def idle_latency_real_worker(stack: Stack, queue_url: str) -> list[float]:
+    """Send to order stored (its storedAt), one order at a time."""
+    return one_at_a_time_latency(
+        queue_url, stack.bucket_name,
+        lambda label: (json.dumps({"orderId": label, "email": "a@example.com"}), f"orders/{label}.json"),
+        lambda document: datetime.fromisoformat(document["storedAt"]).timestamp(),
+    )
 
 
 def _get_json(s3, bucket: str, key: str) -> dict | None:
@@ -319,18 +331,13 @@ def run_peer(results: dict) -> None:
 
 
 def shared_handler_latency(endpoint: str | None, queue_url: str, bucket: str) -> list[float]:
-    """The shared handler's latency: ms from send to handledAt, one message at a time."""
-    sqs, s3 = aws.client("sqs", endpoint), aws.client("s3", endpoint)
-    run = uuid.uuid4().hex[:6]
-    latencies = []
-    for n in range(LATENCY_MESSAGES + 10):
-        key = f"{run}-{n}"
-        sent = time.time()
-        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps({"store": True, "id": key}))
-        document = wait_for(lambda: _get_json(s3, bucket, f"latency/{key}.json"), 30, f"message {key} handled")
-        if n >= 10:
-            latencies.append((document["handledAt"] - sent) * 1000)
-    return latencies
+    """Send to handled (the shared handler's handledAt), one message at a time."""
+    return one_at_a_time_latency(
+        queue_url, bucket,
+        lambda label: (json.dumps({"store": True, "id": label}), f"latency/{label}.json"),
+        lambda document: document["handledAt"],
+        endpoint,
+    )
 
 
 def summary_ms(latencies: list[float]) -> dict:

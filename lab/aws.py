@@ -97,3 +97,8 @@ def peek_messages(queue_url: str, endpoint_url: str | None = None) -> list[dict]
 def sent_emails(endpoint_url: str | None = None) -> list[dict]:
     """Emails in LocalStack's SES outbox."""
     return get_json("/_aws/ses", endpoint_url).get("messages", [])
+
+
+def emailed_order_id(message: dict) -> str:
+    """The order an outbox email confirms: the worker's subject is "Order <id> received"."""
+    return message.get("Subject", "").removeprefix("Order ").removesuffix(" received")

@@ -299,7 +299,7 @@ def trace(stack: Stack, order_id: str) -> list[tuple[float, str, str]]:
     except s3.exceptions.NoSuchKey:
         pass
     for email in aws.sent_emails():
-        if email.get("Subject") == f"Order {order_id} received":
+        if aws.emailed_order_id(email) == order_id:
             # The outbox keeps whole seconds; the worker sends right after storing.
             sent = datetime.fromisoformat(email["Timestamp"]).replace(tzinfo=timezone.utc).timestamp() * 1000
             steps.append((max(sent, stored_ms + 1) if stored_ms else sent, "email sent",

@@ -44,7 +44,7 @@ class scenario_stack:
 
 
 def emails_about(order_id: str) -> int:
-    return sum(1 for m in aws.sent_emails() if m.get("Subject") == f"Order {order_id} received")
+    return sum(1 for m in aws.sent_emails() if aws.emailed_order_id(m) == order_id)
 
 
 def stored_orders(deployed) -> int:

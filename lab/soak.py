@@ -87,8 +87,8 @@ def run(deployed: Deployed, count: int, run_id: str) -> SoakResult:
 
     stored, receipts = (object_ids(stack.bucket_name, prefix) for prefix in ("orders/", "emails/"))
     in_dlq = dlq_ids()
-    emails = Counter(subject.removeprefix("Order ").removesuffix(" received")
-                     for subject in (m.get("Subject", "") for m in aws.sent_emails()) if f"Order {run_id}-" in subject)
+    emails = Counter(order_id for order_id in map(aws.emailed_order_id, aws.sent_emails())
+                     if order_id.startswith(f"{run_id}-"))
     problems = []
     for what, found, expected in (("stored orders", stored, valid), ("email receipts", receipts, valid),
                                   ("emails sent", emails, valid), ("DLQ messages", in_dlq, poison)):

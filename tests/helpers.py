@@ -30,11 +30,7 @@ def stored_order_ids(bucket: str) -> set[str]:
 def emails_for(order_ids) -> list[dict]:
     """Emails in LocalStack's SES outbox about these orders (subject names the order)."""
     wanted = set(order_ids)
-    return [
-        message
-        for message in aws.sent_emails()
-        if message.get("Subject", "").removeprefix("Order ").removesuffix(" received") in wanted
-    ]
+    return [message for message in aws.sent_emails() if aws.emailed_order_id(message) in wanted]
 
 
 def assert_stays(condition: Callable[[], bool], seconds: float, what: str) -> None:

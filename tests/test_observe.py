@@ -4,14 +4,19 @@ import json
 import uuid
 
 from helpers import order, queue_is_empty, send_batch, stored_order_ids, wait_for
+from init.provision import set_mapping_enabled
 from lab import aws, observe
 
 TIMEOUT_SECONDS = 90
 
 
-def test_status_logs_and_trace_show_a_poison_message_and_a_processed_order(stack, capsys):
+def test_status_logs_and_trace_show_a_poison_message_and_a_processed_order(make_stack, capsys):
     good, bad = f"seen-{uuid.uuid4().hex[:8]}", f"poison-{uuid.uuid4().hex[:8]}"
+    # Queued before the mapping polls, so both arrive in one batch (a long poll
+    # that is already waiting returns with the first message alone).
+    stack = make_stack(enabled=False)
     send_batch(stack.queue_url, [order(good), json.dumps({"orderId": bad})])
+    set_mapping_enabled(aws.client("lambda"), stack.mapping_uuid, True)
     wait_for(lambda: aws.peek_messages(stack.dlq_url), TIMEOUT_SECONDS, "the poison order in the DLQ")
     wait_for(lambda: good in stored_order_ids(stack.bucket), TIMEOUT_SECONDS, "the good order stored")
     assert queue_is_empty(stack.queue_url)

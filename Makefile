@@ -1,4 +1,9 @@
 # The SQS -> Lambda lab. `make help` lists the targets.
+#
+# Where the lab's commands run: this machine's .venv when it has Python 3.12 or
+# newer (or the venv exists already), otherwise the `tools` container of
+# docker-compose.yml, so that a machine with only Docker (and make) has every
+# target too. LAB_RUNNER=venv or LAB_RUNNER=docker chooses.
 SHELL := /bin/bash
 VENV  ?= .venv
 PY    := $(VENV)/bin/python
@@ -13,11 +18,27 @@ BUNDLE ?= bundle
 # Extra pip options for `make venv` (`make load` sets them to use the bundle only).
 PIP_SOURCE ?=
 
+ifndef LAB_RUNNER
+  LAB_RUNNER := $(if $(or $(wildcard $(PY)),$(shell scripts/find-python 2>/dev/null)),venv,docker)
+endif
+ifeq ($(LAB_RUNNER),venv)
+  SETUP    := venv
+  LAB      := $(PY) -m lab
+  PRODUCER := $(PY) -m producer
+  WITH_LAB := $(PY) -m lab
+else
+  SETUP    :=
+  LAB      := scripts/lab-in-docker run lab
+  PRODUCER := scripts/lab-in-docker run producer
+  WITH_LAB := scripts/lab-in-docker with-lab
+endif
+
 .DEFAULT_GOAL := help
-.PHONY: help venv up down test soak bench test-docker bundle load producer status logs trace scenario dashboard dlq redrive pause resume break fix purge lock
+.PHONY: help venv build up down test soak bench test-docker bundle load producer status logs trace scenario dashboard dlq redrive pause resume break fix purge lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@echo "  (lab commands run $(if $(filter venv,$(LAB_RUNNER)),from $(VENV),in the tools container: no Python 3.12 here))"
 
 venv: $(STAMP) ## create .venv with Python >= 3.12 and the pinned dependencies
 
@@ -36,75 +57,103 @@ $(STAMP): requirements/host.lock pyproject.toml executor/pyproject.toml
 	@touch $(STAMP)
 	@echo "$(VENV) is ready."
 
-up: venv ## start LocalStack on 127.0.0.1:4566, provision the lab, print where to look
-	@$(PY) -m lab up
+build: ## (re)build the lab's Docker images from this folder (after changing the code)
+	@scripts/lab-in-docker build
+
+up: $(SETUP) ## start LocalStack on 127.0.0.1:4566, provision the lab, print where to look
+ifeq ($(LAB_RUNNER),venv)
+	@$(LAB) up
+else
+	@scripts/lab-in-docker up
+endif
 
 down: ## stop everything `make up` started and remove its state
-	@if [ -x $(PY) ]; then $(PY) -m lab down; else echo "Nothing to stop: the lab was never set up (no $(VENV))."; fi
+ifeq ($(LAB_RUNNER),venv)
+	@$(LAB) down
+else
+	@scripts/lab-in-docker down
+endif
 
-test: venv ## run the whole test suite (starts LocalStack when it is not running)
-	@$(PY) -m lab test
+test: $(SETUP) ## run the whole test suite (starts LocalStack when it is not running)
+	@$(WITH_LAB) test
 
-soak: venv ## N orders (default 20000) with 5% poison and 10% retried, then every one accounted for (starts LocalStack if needed)
-	@$(PY) -m lab soak --count $(if $(filter command line environment,$(origin N)),$(N),20000)
+soak: $(SETUP) ## N orders (default 20000) with 5% poison and 10% retried, then every one accounted for (starts LocalStack if needed)
+	@$(WITH_LAB) soak --count $(if $(filter command line environment,$(origin N)),$(N),20000)
 
 bench: venv ## measure latency, throughput, ceilings and a peer emulator; writes bench/results.json and .png (~10 min)
 	@LAB_MODE=host $(PY) -m bench.run
 
-test-docker: venv ## the same suite against the Docker compose stack (needs a Docker engine)
+test-docker: $(SETUP) ## the same suite against the Docker compose stack (needs a Docker engine)
+ifeq ($(LAB_RUNNER),venv)
+	@scripts/lab-in-docker build
 	@LAB_MODE=docker $(PY) -m lab test
+else
+	@$(WITH_LAB) test
+endif
 
-bundle: venv ## while online: write bundle/ (BUNDLE=dir) with everything needed offline (images, wheels, function zip)
+bundle: $(SETUP) ## while online: write bundle/ (BUNDLE=dir) with everything needed offline (images, wheels)
+	@mkdir -p $(BUNDLE)
+ifeq ($(LAB_RUNNER),venv)
 	@$(PY) -m lab bundle $(BUNDLE)
+endif
+	@if docker info >/dev/null 2>&1; then scripts/lab-in-docker save-images $(BUNDLE)/images.tar; \
+	else echo "No Docker engine answers: the bundle has no images (host mode only)."; fi
+	@echo "Done. Copy $(BUNDLE)/ into the project on each machine and run \`make load\` there."
 
 load: ## offline: install from bundle/ (docker load, pip --no-index); then make up
-	@test -d $(BUNDLE)/wheels || { echo "No $(BUNDLE)/wheels here: run \`make bundle\` on a machine that is online and copy $(BUNDLE)/ into this folder."; exit 1; }
+	@test -f $(BUNDLE)/images.tar -o -d $(BUNDLE)/wheels || { echo "No bundle in $(BUNDLE)/: run \`make bundle\` on a machine that is online and copy $(BUNDLE)/ into this folder."; exit 1; }
 	@if [ -f $(BUNDLE)/images.tar ]; then \
-	  if docker info >/dev/null 2>&1; then echo "Loading the images of $(BUNDLE)/images.tar"; docker load --input $(BUNDLE)/images.tar; \
+	  if docker info >/dev/null 2>&1; then echo "Loading the images of $(BUNDLE)/images.tar"; scripts/lab-in-docker load-images $(BUNDLE)/images.tar; \
 	  else echo "No Docker engine answers: skipping the images (host mode needs none)."; fi; fi
+ifeq ($(LAB_RUNNER),venv)
+	@test -d $(BUNDLE)/wheels || { echo "No $(BUNDLE)/wheels: this bundle was made without Python; host mode needs \`make bundle\` from a machine with Python 3.12."; exit 1; }
 	@$(MAKE) --no-print-directory venv PIP_SOURCE="--no-index --find-links $(abspath $(BUNDLE))/wheels"
-	@mkdir -p build && cp -r $(BUNDLE)/localstack-plugins build/ 2>/dev/null || true
+endif
 	@echo "Loaded. \`make up\` now works with no network."
 
-producer: venv ## send N orders (N=10, RATE=0 per second); more options: .venv/bin/python -m producer --help
-	@$(PY) -m producer --count $(N) --rate $(RATE) $(ARGS)
+producer: $(SETUP) ## send N orders (N=10, RATE=0 per second); more options: make producer ARGS=--help
+	@$(PRODUCER) --count $(N) --rate $(RATE) $(ARGS)
 
-status: venv ## one live screen: queues, mapping, orders, emails, invocations (ONCE=1: print once)
-	@$(PY) -m lab status $(if $(ONCE),--once)
+status: $(SETUP) ## one live screen: queues, mapping, orders, emails, invocations (ONCE=1: print once)
+	@$(LAB) status $(if $(ONCE),--once)
 
-logs: venv ## follow the worker's log, one line per record and invocation
-	@$(PY) -m lab logs
+logs: $(SETUP) ## follow the worker's log, one line per record and invocation
+	@$(LAB) logs
 
-trace: venv ## the life of one order: make trace ORDER=<orderId>
+trace: $(SETUP) ## the life of one order: make trace ORDER=<orderId>
 	@test -n "$(ORDER)" || { echo "Which order? make trace ORDER=<orderId> (the producer prints ids with --json)"; exit 2; }
-	@$(PY) -m lab trace "$(ORDER)"
+	@$(LAB) trace "$(ORDER)"
 
-scenario: venv ## a classic mistake shown, then fixed: make scenario NAME=short-visibility|no-dlq|exactly-once|heavy-work|forgot-delete
-	@$(PY) -m lab scenario $(NAME)
+scenario: $(SETUP) ## a classic mistake shown, then fixed: make scenario NAME=short-visibility|no-dlq|exactly-once|heavy-work|forgot-delete
+	@$(LAB) scenario $(NAME)
 
-dashboard: venv ## the live dashboard on http://127.0.0.1:8050/ (make up starts it too, unless LAB_DASHBOARD=0)
-	@$(PY) -m lab dashboard
+dashboard: $(SETUP) ## the live dashboard on http://127.0.0.1:8050/ (make up starts it too, unless LAB_DASHBOARD=0)
+ifeq ($(LAB_RUNNER),venv)
+	@$(LAB) dashboard
+else
+	@scripts/lab-in-docker dashboard
+endif
 
-dlq: venv ## list what is in the dead-letter queue, without receiving it
-	@$(PY) -m lab dlq
+dlq: $(SETUP) ## list what is in the dead-letter queue, without receiving it
+	@$(LAB) dlq
 
-redrive: venv ## move the DLQ's messages back to the queue (StartMessageMoveTask), with progress
-	@$(PY) -m lab redrive
+redrive: $(SETUP) ## move the DLQ's messages back to the queue (StartMessageMoveTask), with progress
+	@$(LAB) redrive
 
-pause: venv ## disable the event source mapping: messages wait in the queue
-	@$(PY) -m lab pause
+pause: $(SETUP) ## disable the event source mapping: messages wait in the queue
+	@$(LAB) pause
 
-resume: venv ## enable the event source mapping again
-	@$(PY) -m lab resume
+resume: $(SETUP) ## enable the event source mapping again
+	@$(LAB) resume
 
-break: venv ## deploy a bug: the worker rejects orders of more than 1 item (they go to the DLQ)
-	@$(PY) -m lab break
+break: $(SETUP) ## deploy a bug: the worker rejects orders of more than 1 item (they go to the DLQ)
+	@$(LAB) break
 
-fix: venv ## undo `make break`; then `make redrive`
-	@$(PY) -m lab fix
+fix: $(SETUP) ## undo `make break`; then `make redrive`
+	@$(LAB) fix
 
-purge: venv ## empty the queue and the DLQ (asks first; YES=1 does not)
-	@$(PY) -m lab purge $(if $(YES),--yes)
+purge: $(SETUP) ## empty the queue and the DLQ (asks first; YES=1 does not)
+	@$(LAB) purge $(if $(YES),--yes)
 
 lock: venv ## rewrite requirements/host.lock from the venv (after changing dependencies)
 	@{ sed -n '1,3p' requirements/host.lock; $(PY) -m pip freeze --exclude-editable | grep -v '^-e'; } > requirements/host.lock.new

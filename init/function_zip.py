@@ -11,6 +11,7 @@ import base64
 import hashlib
 import importlib.metadata
 import io
+import sys
 import zipfile
 from pathlib import Path
 
@@ -82,3 +83,21 @@ def build_zip(source_dir: Path) -> bytes:
 def code_sha256(zip_bytes: bytes) -> str:
     """The digest Lambda reports as CodeSha256 (base64 of the SHA-256)."""
     return base64.b64encode(hashlib.sha256(zip_bytes).digest()).decode()
+
+
+def main(argv: list[str]) -> int:
+    """``python -m init.function_zip SOURCE_DIR OUTPUT.zip``: how the lab's
+    LocalStack image builds the worker's zip (its packages on PYTHONPATH)."""
+    if len(argv) != 2:
+        print("usage: python -m init.function_zip SOURCE_DIR OUTPUT.zip", file=sys.stderr)
+        return 2
+    try:
+        Path(argv[1]).write_bytes(build_zip(Path(argv[0])))
+    except BuildError as error:
+        print(f"function_zip: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -404,13 +404,16 @@ def _function_exists(lambda_, name: str) -> bool:
 
 
 def main() -> int:
+    """Provision the default stack; any failure is one line (LocalStack's ready
+    hook runs this, and its log is where a Docker user looks)."""
     try:
         provision(report=print_step)
     except SettingsError as error:
-        print(f"provision: refused: {error}", file=sys.stderr)
+        print(f"lab: provisioning refused: {error}", file=sys.stderr, flush=True)
         return 2
-    except aws.LabNotUp as error:
-        print(f"provision: {error}", file=sys.stderr)
+    except Exception as error:  # noqa: BLE001 -- whatever it is, one line that names it
+        reason = " ".join(str(error).split()) or "no message"
+        print(f"lab: provisioning failed: {type(error).__name__}: {reason}", file=sys.stderr, flush=True)
         return 3
     return 0
 

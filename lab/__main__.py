@@ -27,15 +27,18 @@ def display_path(path) -> str:
 
 def chosen_mode():
     """The module that runs LocalStack: the one already running, else LAB_MODE,
-    else Docker when an engine answers, else host mode."""
-    from lab import dockermode, hostmode, settings
+    else Docker when an engine answers, else host mode. Inside the tools
+    container (LAB_MODE=tools), docker compose runs it from outside."""
+    from lab import dockermode, hostmode, settings, toolsmode
     from lab.hostmode import LifecycleError
     from lab.settings import SettingsError
 
-    if settings.MODE not in ("", "docker", "host"):
+    if settings.MODE not in ("", "docker", "host", "tools"):
         raise SettingsError(f"LAB_MODE={settings.MODE!r} is neither docker nor host")
     if settings.MODE == "host":
         return hostmode
+    if settings.MODE == "tools":
+        return toolsmode
     engine = dockermode.engine_answers()
     if settings.MODE == "docker":
         if not engine:
@@ -50,19 +53,19 @@ def chosen_mode():
 
 
 def mode_description(mode) -> str:
-    from lab import dockermode
+    from lab import hostmode
 
-    if mode is dockermode:
-        return "Docker mode: LocalStack in a container, Lambda as processes inside it"
-    return "host mode: LocalStack from .venv, Lambda as local processes"
+    if mode is hostmode:
+        return "host mode: LocalStack from .venv, Lambda as local processes"
+    return "Docker mode: LocalStack in a container, Lambda as processes inside it"
 
 
 def print_summary(deployed, mode) -> None:
-    from lab import settings
+    from lab import hostmode, settings
 
     stack = deployed.stack
     rows = [
-        ("Endpoint", settings.ENDPOINT_URL),
+        ("Endpoint", settings.STUDENT_ENDPOINT_URL),
         ("Orders queue", deployed.queue_url),
         ("Dead-letter queue", f"{deployed.dlq_url}  (after {stack.max_receive_count} receives)"),
         ("Function", f"{stack.function_name}  ({settings.FUNCTION_RUNTIME}, timeout {stack.function_timeout} s)"),
@@ -72,27 +75,24 @@ def print_summary(deployed, mode) -> None:
             f"window {stack.batching_window} s, ReportBatchItemFailures",
         ),
         ("Order store", f"s3://{deployed.bucket}/orders/"),
+        ("LocalStack log", display_path(settings.LOCALSTACK_LOG) if mode is hostmode
+         else "docker compose logs -f localstack"),
     ]
-    from lab import dockermode
-
-    if mode is dockermode:
-        rows.append(("LocalStack log", "docker compose logs -f localstack"))
-    else:
-        rows.append(("LocalStack log", display_path(settings.LOCALSTACK_LOG)))
     console.print(f"\n[bold green]The lab is up[/] ({mode_description(mode)}).")
     for label, value in rows:
         console.print(f"  {label:<18} {value}")
     order = '{"orderId": "123", "email": "user@test.com"}'
+    run = settings.COMMAND_PREFIX
     console.print(
         "\nTry it:\n"
         "  make producer N=20                  send 20 orders\n"
-        f"  .venv/bin/awslocal sqs send-message --queue-url {deployed.queue_url} \\\n"
+        f"  {run}awslocal sqs send-message --queue-url {deployed.queue_url} \\\n"
         f"      --message-body '{order}'"
         + (" --message-group-id customer-1 --message-deduplication-id 123" if stack.fifo else "")
         + "\n"
-        f"  .venv/bin/awslocal s3 ls s3://{deployed.bucket}/orders/      the stored orders\n"
-        f"  curl -s {settings.ENDPOINT_URL}/_aws/ses                the emails sent\n"
-        f"  .venv/bin/awslocal logs filter-log-events --log-group-name /aws/lambda/{stack.function_name} \\\n"
+        f"  {run}awslocal s3 ls s3://{deployed.bucket}/orders/      the stored orders\n"
+        f"  curl -s {settings.STUDENT_ENDPOINT_URL}/_aws/ses                the emails sent\n"
+        f"  {run}awslocal logs filter-log-events --log-group-name /aws/lambda/{stack.function_name} \\\n"
         "      --query 'events[].message' --output text        the worker's logs\n"
         "  make down                           stop everything and remove its state"
     )
@@ -110,7 +110,7 @@ def up(_args) -> int:
     console.print("Provisioning the lab (create or update; safe to repeat):")
     deployed = provision(report=show_step)
     print_summary(deployed, mode)
-    start_dashboard_in_background()
+    mode.start_dashboard()
     return 0
 
 
@@ -144,14 +144,12 @@ def localstack_running():
 
 
 def test(args) -> int:
-    from lab import dockermode
-
     started_at = time.monotonic()
     with localstack_running() as mode:
         command = [sys.executable, "-m", "pytest", *args.pytest_args]
         console.print(f"Running ({mode_description(mode)}): {' '.join(command[1:])}")
         # The tests learn the mode from LAB_MODE, e.g. to run Docker-only checks.
-        env = {**os.environ, "LAB_MODE": "docker" if mode is dockermode else "host"}
+        env = {**os.environ, "LAB_MODE": mode.__name__.removeprefix("lab.").removesuffix("mode")}
         code = subprocess.call(command, env=env)
     verdict = "[green]passed[/]" if code == 0 else f"[red]failed (pytest exit code {code})[/]"
     console.print(f"make test: {verdict} in {time.monotonic() - started_at:.0f} s")
@@ -206,25 +204,12 @@ def dashboard(args) -> int:
     return 0
 
 
-def start_dashboard_in_background() -> None:
-    """`make up` starts the dashboard as a process of its own; `make down` stops it."""
-    from lab import hostmode, settings
+def localstack_exports(_args) -> int:
+    """LocalStack's settings as shell exports, for the lab image's entrypoint."""
+    from lab import settings
 
-    if not settings.DASHBOARD:
-        return
-    if hostmode.process_alive(settings.DASHBOARD_PID_FILE, b"dashboard"):
-        console.print(f"Dashboard: http://{settings.HOST}:{settings.DASHBOARD_PORT}/ (already running)")
-        return
-    if hostmode.port_in_use(settings.HOST, settings.DASHBOARD_PORT):
-        console.print(f"[yellow]Dashboard not started: port {settings.DASHBOARD_PORT} is in use "
-                      "(LAB_DASHBOARD_PORT=<port> chooses another, LAB_DASHBOARD=0 turns it off)[/]")
-        return
-    settings.STATE_DIR.mkdir(parents=True, exist_ok=True)
-    with open(settings.DASHBOARD_LOG, "ab") as log:
-        process = subprocess.Popen([sys.executable, "-m", "lab", "dashboard"], stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True, cwd=settings.PROJECT_ROOT)
-    settings.DASHBOARD_PID_FILE.write_text(str(process.pid))
-    console.print(f"Dashboard: http://{settings.HOST}:{settings.DASHBOARD_PORT}/ (updates every second)")
+    settings.print_localstack_exports()
+    return 0
 
 
 def bundle(args) -> int:
@@ -294,6 +279,8 @@ def main(argv=None) -> int:
     soak_parser = commands.add_parser("soak", help="many orders with poison and retries; every one accounted for")
     soak_parser.add_argument("--count", type=int, default=20_000)
     soak_parser.set_defaults(run=soak)
+    commands.add_parser("localstack-exports", help="LocalStack's settings as shell exports (the lab image uses it)"
+                        ).set_defaults(run=localstack_exports)
     test_parser = commands.add_parser("test", help="run the test suite, starting LocalStack if needed")
     test_parser.add_argument("pytest_args", nargs=argparse.REMAINDER)
     test_parser.set_defaults(run=test)

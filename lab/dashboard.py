@@ -115,10 +115,10 @@ def handler_for(sampler: Sampler):
 
 
 def start(stack: Stack, port: int) -> tuple[ThreadingHTTPServer, Sampler]:
-    """Serve the dashboard on 127.0.0.1:port in the background; returns (server, sampler)."""
+    """Serve the dashboard on 127.0.0.1:port (DASHBOARD_LISTEN_HOST) in the background; returns (server, sampler)."""
     sampler = Sampler(stack)
     sampler.start()
-    server = ThreadingHTTPServer((settings.HOST, port), handler_for(sampler))
+    server = ThreadingHTTPServer((settings.DASHBOARD_LISTEN_HOST, port), handler_for(sampler))
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True, name="dashboard-http").start()
     return server, sampler

@@ -1,33 +1,29 @@
-"""LocalStack in Docker mode: the `localstack` service of docker-compose.yml.
+"""LocalStack in Docker mode: the services of docker-compose.yml, driven from this machine.
 
-The container runs the same LocalStack settings as host mode
-(``settings.localstack_config``, written to ``build/localstack.env``), the
-same local Lambda executor (the ``executor/`` package installed into
-``build/localstack-plugins`` and mounted where the image looks for Python
-packages: no docker.sock, no image pulls at run time), and provisions the lab
-from its ready hook with the same ``init/`` code.
+The ``localstack`` service runs the lab's own image (docker/localstack.Dockerfile):
+LocalStack 4.14.0 with the lab's plugins, provisioning code and worker zip built
+in, the same LocalStack settings as host mode (``settings.localstack_config``,
+applied by the image's entrypoint), and a ready hook that provisions the lab
+with the same code. Nothing on this machine is mounted into it. The dashboard
+is a service of its own. On a machine without Python 3.12 the Makefile drives
+the same services with ``scripts/lab-in-docker`` instead.
 """
 
 import os
-import platform
 import subprocess
-import sys
 
 from rich.console import Console
 
 from lab import settings
-from lab.hostmode import LifecycleError, require_free_port
+from lab.hostmode import LifecycleError, port_in_use, require_free_port
 
 console = Console(highlight=False, soft_wrap=True)
 ENGINE_CHECK_SECONDS = 10
 LOG_LINES_ON_ERROR = 15
-LOCALSTACK_ENV_FILE = settings.BUILD_DIR / "localstack.env"
-# Inside the container: where the project is mounted, and the image's Python.
-CONTAINER_PROJECT_DIR = "/opt/lab"
-CONTAINER_PYTHON = "/opt/code/localstack/.venv/bin/python"
-# pip's names for the container's machine, by the host's (Docker runs the host's architecture).
-WHEEL_PLATFORMS = {"x86_64": "manylinux2014_x86_64", "amd64": "manylinux2014_x86_64",
-                   "aarch64": "manylinux2014_aarch64", "arm64": "manylinux2014_aarch64"}
+WAIT_SECONDS = 180
+# The services `make up` starts; the producer is `docker compose up`'s alone
+# (`make producer` sends orders on demand), and tools are run, not started.
+IMAGES_BUILT_BY_SERVICE = ("localstack", "tools", "producer")
 
 
 def engine_answers() -> bool:
@@ -39,85 +35,57 @@ def engine_answers() -> bool:
         return False
 
 
-def compose(*args: str, capture: bool = False) -> subprocess.CompletedProcess:
-    env = {
+def compose_environment() -> dict[str, str]:
+    return {
         **os.environ,
         # This machine's engine has no buildx; the classic builder works everywhere.
         "DOCKER_BUILDKIT": "0",
         "COMPOSE_BAKE": "false",
         "LAB_PORT": str(settings.PORT),
+        "LAB_DASHBOARD_PORT": str(settings.DASHBOARD_PORT),
         "LAB_LOCALSTACK_IMAGE": settings.LOCALSTACK_IMAGE,
     }
+
+
+def compose(*args: str, capture: bool = False) -> subprocess.CompletedProcess:
     return subprocess.run(
         ["docker", "compose", "--project-name", settings.COMPOSE_PROJECT,
-         "--file", str(settings.COMPOSE_FILE), *args],
-        env=env, capture_output=capture, text=True,
+         "--file", str(settings.COMPOSE_FILE), "--profile", "tools", *args],
+        env=compose_environment(), capture_output=capture, text=True,
     )
 
 
-def running() -> bool:
-    result = compose("ps", "--status", "running", "--quiet", "localstack", capture=True)
+def running(service: str = "localstack") -> bool:
+    result = compose("ps", "--status", "running", "--quiet", service, capture=True)
     return result.returncode == 0 and bool(result.stdout.strip())
 
 
-def container_environment() -> dict[str, str]:
-    """Everything the container's LocalStack and its ready hook need to know."""
-    env = settings.localstack_config()
-    # The lab's own settings, so the hook provisions what `make up` would.
-    env.update({name: value for name, value in os.environ.items()
-                if name.startswith("LAB_") and not name.startswith(settings.LOCALSTACK_OVERRIDE_PREFIX)})
-    env.update(
-        {
-            "LAB_ROOT": CONTAINER_PROJECT_DIR,
-            "LAB_HOOK_PYTHON": CONTAINER_PYTHON,
-            "LAB_ENDPOINT_URL": "http://127.0.0.1:4566",  # LocalStack itself, from inside
-            "LAB_FUNCTION_ZIP": f"{CONTAINER_PROJECT_DIR}/build/{settings.FUNCTION_ZIP_PATH.name}",
-            "LAB_STATE_DIR": "/tmp/lab-state",
-            "PYTHONDONTWRITEBYTECODE": "1",  # the project is mounted read-only
-        }
-    )
-    return env
+def missing_images() -> list[str]:
+    """The services whose image is not on this machine yet."""
+    listed = compose("config", "--images", *IMAGES_BUILT_BY_SERVICE, capture=True).stdout.split()
+    return [image for image in listed
+            if subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode != 0]
 
 
-def write_env_file() -> None:
-    settings.BUILD_DIR.mkdir(parents=True, exist_ok=True)
-    lines = [f"{name}={value}" for name, value in sorted(container_environment().items())]
-    LOCALSTACK_ENV_FILE.write_text("# written by `make up` from lab/settings.py\n" + "\n".join(lines) + "\n")
+def build(services: tuple[str, ...] = IMAGES_BUILT_BY_SERVICE) -> None:
+    """Build the lab's images, showing docker's own progress (layers come from the cache when nothing changed)."""
+    if compose("build", *services).returncode != 0:
+        raise LifecycleError(
+            "Building the lab's images failed (see the lines above). The first build needs "
+            "the LocalStack image and PyPI; offline, load the images with `make load`."
+        )
 
 
-def install_plugins(wheel_dir: str | None = None) -> None:
-    """The lab's LocalStack plugins and awslambdaric, built for the container's Python."""
-    machine = platform.machine().lower()
-    target = settings.CONTAINER_PLUGINS_DIR
-    source = ["--no-index", "--find-links", wheel_dir] if wheel_dir else []
-    with console.status(f"Installing the lab's LocalStack plugins for the container into {target}"):
-        for requirement, options in (
-            # awslambdaric has a compiled part: pick the wheel for the container.
-            ("awslambdaric==4.2.2", ["--only-binary", ":all:", "--platform", WHEEL_PLATFORMS.get(machine, machine),
-                                     "--python-version", settings.CONTAINER_PYTHON_VERSION,
-                                     "--implementation", "cp"]),
-            (str(settings.PROJECT_ROOT / "executor"), ["--no-deps"]),
-        ):
-            result = subprocess.run(
-                [sys.executable, "-m", "pip", "install", "--quiet", "--upgrade", "--target", str(target),
-                 *source, *options, requirement],
-                capture_output=True, text=True,
-            )
-            if result.returncode != 0:
-                raise LifecycleError(
-                    f"Could not install {requirement} for the container (is PyPI reachable, "
-                    f"or did you `make load`?): {result.stderr.strip().splitlines()[-1]}"
-                )
-
-
-def prepare() -> None:
-    """Everything the compose file mounts: settings, plugins, the function's zip."""
-    from init.function_zip import build_zip
-
-    write_env_file()
-    if not (settings.CONTAINER_PLUGINS_DIR / "lab_executor").is_dir():
-        install_plugins()
-    settings.FUNCTION_ZIP_PATH.write_bytes(build_zip(settings.FUNCTION_SOURCE_DIR))
+def explain_failure(service: str, result: subprocess.CompletedProcess) -> LifecycleError:
+    last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
+    if any(word in last for word in ("registry", "pull access", "no such host", "manifest")):
+        return LifecycleError(
+            f"An image the lab needs is not on this machine and cannot be pulled ({last}): "
+            "load the offline bundle with `make load`, set LAB_LOCALSTACK_IMAGE to a local image of 4.14.0, "
+            "or run without Docker: LAB_MODE=host make up"
+        )
+    logs = compose("logs", "--no-color", "--tail", str(LOG_LINES_ON_ERROR), service, capture=True)
+    return LifecycleError(f"The {service} container did not become healthy ({last}). Last lines of its log:\n{logs.stdout}")
 
 
 def start() -> bool:
@@ -128,26 +96,39 @@ def start() -> bool:
     if compose("ps", "--all", "--quiet", "localstack", capture=True).stdout.strip():
         console.print(f"[yellow]{settings.STATE_GONE_MESSAGE}[/]")  # the container exists but is not running
     require_free_port()
-    prepare()
+    if missing := missing_images():
+        console.print(f"Building the lab's images ({', '.join(missing)}): the first time takes a few minutes "
+                      "and needs PyPI; later runs reuse them.")
+        build()
     with console.status(
         "Starting the localstack container and waiting until it is healthy "
-        "(its ready hook provisions the lab; up to 2 minutes)"
+        f"(its ready hook provisions the lab; up to {WAIT_SECONDS} s)"
     ):
-        result = compose("up", "--detach", "--wait", "--wait-timeout", "120", "localstack", capture=True)
+        result = compose("up", "--detach", "--wait", "--wait-timeout", str(WAIT_SECONDS), "--no-deps",
+                         "localstack", capture=True)
     if result.returncode != 0:
-        last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
-        if any(word in last for word in ("registry", "pull access", "no such host", "manifest")):
-            raise LifecycleError(
-                f"The LocalStack image is not on this machine and cannot be pulled ({last}): "
-                "load the offline bundle with `make load`, set LAB_LOCALSTACK_IMAGE to a local image of 4.14.0, "
-                "or run without Docker: LAB_MODE=host make up"
-            )
-        logs = compose("logs", "--no-color", "--tail", str(LOG_LINES_ON_ERROR), "localstack", capture=True)
-        raise LifecycleError(
-            f"The localstack container did not become healthy ({last}). Last lines of its log:\n{logs.stdout}"
-        )
+        raise explain_failure("localstack", result)
     console.print(f"LocalStack {settings.LOCALSTACK_VERSION} is up in Docker at {settings.ENDPOINT_URL}.")
     return True
+
+
+def start_dashboard() -> None:
+    """The dashboard is a service of its own in Docker mode (LAB_DASHBOARD=0: not started)."""
+    url = f"http://{settings.HOST}:{settings.DASHBOARD_PORT}/"
+    if not settings.DASHBOARD:
+        return
+    if running("dashboard"):
+        console.print(f"Dashboard: {url} (already running)")
+        return
+    if port_in_use(settings.HOST, settings.DASHBOARD_PORT):
+        console.print(f"[yellow]Dashboard not started: port {settings.DASHBOARD_PORT} is in use "
+                      "(LAB_DASHBOARD_PORT=<port> chooses another, LAB_DASHBOARD=0 turns it off)[/]")
+        return
+    with console.status("Starting the dashboard container"):
+        result = compose("up", "--detach", "--wait", "--wait-timeout", "60", "--no-deps", "dashboard", capture=True)
+    if result.returncode != 0:
+        raise explain_failure("dashboard", result)
+    console.print(f"Dashboard: {url} (updates every second)")
 
 
 def stop() -> bool:

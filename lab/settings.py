@@ -1,7 +1,9 @@
 """Every name and number of the lab, in one place.
 
 Each setting can be overridden by an environment variable of the same name
-with the ``LAB_`` prefix (``LAB_VISIBILITY_TIMEOUT=20 make up``); ``.env.example``
+with the ``LAB_`` prefix (``LAB_VISIBILITY_TIMEOUT=20 make up``), or by a line
+in the project's ``.env`` file, which ``docker compose`` reads too, so that one
+file configures every mode; the environment wins over the file. ``.env.example``
 lists them all. Everything else in the project imports from here.
 
 The classroom defaults keep AWS's hard rules (the queue's visibility timeout is
@@ -12,18 +14,31 @@ maxReceiveCount of at least 5), docs/LAB.md explains why.
 """
 
 import os
+import shlex
+import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from dotenv import dotenv_values
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The file docker compose reads for its variables; absent inside the lab's
+# images, where compose passes its values as environment variables instead.
+DOTENV_FILE = PROJECT_ROOT / ".env"
+_DOTENV = {name: value for name, value in dotenv_values(DOTENV_FILE).items() if value is not None}
 
 
 class SettingsError(ValueError):
     """A setting that AWS (or the lab) would refuse; the message says what to do."""
 
 
+def _lab_variable(name: str) -> str | None:
+    """LAB_<name> from the environment, else from .env."""
+    return os.environ.get(f"LAB_{name}", _DOTENV.get(f"LAB_{name}"))
+
+
 def _env(name: str, default, cast=str):
-    raw = os.environ.get(f"LAB_{name}")
+    raw = _lab_variable(name)
     if raw is None or raw == "":
         return default
     try:
@@ -98,42 +113,57 @@ def localstack_config() -> dict[str, str]:
         "IN_MEMORY_CLIENT": "1",
     }
     # LAB_LOCALSTACK_<NAME>=value sets LocalStack's own <NAME> (DEBUG=1, say), last.
-    for name, value in os.environ.items():
+    for name, value in {**_DOTENV, **os.environ}.items():
         if name.startswith(LOCALSTACK_OVERRIDE_PREFIX):
             config[name.removeprefix(LOCALSTACK_OVERRIDE_PREFIX)] = value
     return config
 
 
+def print_localstack_exports() -> None:
+    """``export NAME=value`` lines of localstack_config(), for the lab image's
+    entrypoint: the container's LocalStack gets the same settings as host mode's."""
+    for name, value in localstack_config().items():
+        print(f"export {name}={shlex.quote(value)}")
+
+
 # --- The dashboard (started by `make up` unless LAB_DASHBOARD=0) ---------------
 DASHBOARD = _env("DASHBOARD", "1") == "1"
 DASHBOARD_PORT = _env("DASHBOARD_PORT", 8050, int)
+# The address the dashboard listens on: HOST, except in its container, where it
+# must listen on the container's own interface for Docker to publish the port
+# (on 127.0.0.1 of the host only; see docker-compose.yml).
+DASHBOARD_LISTEN_HOST = _env("DASHBOARD_LISTEN_HOST", HOST)
 DASHBOARD_PID_FILE = STATE_DIR / "dashboard.pid"
 DASHBOARD_LOG = STATE_DIR / "dashboard.log"
 
 # --- Docker mode ---------------------------------------------------------------
 # "docker" or "host"; empty: Docker when an engine answers, host otherwise.
+# "tools" only inside the tools container, where docker compose runs LocalStack.
 MODE = _env("MODE", "")
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
 COMPOSE_PROJECT = _env("COMPOSE_PROJECT", "sqs-lambda-lab")
+# Where a student's own commands reach LocalStack: the published port on this
+# machine. ENDPOINT_URL is where the lab's code reaches it, which inside a
+# container of the lab is not the same place.
+STUDENT_ENDPOINT_URL = f"http://{HOST}:{PORT}"
+# How a student runs a lab command, awslocal included: from .venv on the host,
+# or through the tools container (set there) when the host has no Python 3.12.
+COMMAND_PREFIX = _env("COMMAND_PREFIX", ".venv/bin/")
 # Pinned by tag and digest (the multi-arch index). A machine with a local build
 # of the same version names it here; docker-compose.yml has the same default.
 LOCALSTACK_IMAGE = _env(
     "LOCALSTACK_IMAGE",
     "localstack/localstack:4.14.0@sha256:3ebc37595918b8accb852f8048fef2aff047d465167edd655528065b07bc364a",
 )
-# The lab's LocalStack plugins (and awslambdaric) for the container, installed
-# by `make up` and mounted where the image puts Python packages on its path.
-CONTAINER_PLUGINS_DIR = BUILD_DIR / "localstack-plugins"
-CONTAINER_PYTHON_VERSION = "3.13"  # the official image's interpreter
 
 # --- The function ------------------------------------------------------------
 FUNCTION_SOURCE_DIR = PROJECT_ROOT / "functions" / "order_worker"
 FUNCTION_HANDLER = "app.handler"
 FUNCTION_RUNTIME = "python3.13"
-# A zip built beforehand (by `make up` for Docker mode, or from the offline
-# bundle); provisioning builds one from FUNCTION_SOURCE_DIR when this is unset.
+# A zip built beforehand (in the lab's LocalStack image, which does not carry
+# the worker's packages); provisioning builds one from FUNCTION_SOURCE_DIR when
+# this is unset.
 PREBUILT_FUNCTION_ZIP = _env("FUNCTION_ZIP", "")
-FUNCTION_ZIP_PATH = BUILD_DIR / "order_worker.zip"
 SENDER_EMAIL = _env("SENDER_EMAIL", "orders@lab.example.com")
 
 # AWS's limits, used to refuse settings before anything is created.
@@ -251,3 +281,7 @@ class Stack:
                 f"(AWS allows batches above {BATCH_SIZE_WITHOUT_WINDOW} only with a batching window)"
             )
 
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--localstack-exports"]:
+    print_localstack_exports()

@@ -1,9 +1,12 @@
 """Waiting and observing: the only ways a test here learns what happened."""
 
 import json
+import os
 import time
 from collections.abc import Callable
 from typing import TypeVar
+
+import pytest
 
 from lab import aws
 from lab.aws import queue_depth, queue_is_empty  # noqa: F401 -- the tests' names for them
@@ -13,6 +16,14 @@ from lab.waiting import POLL_SECONDS
 from lab.waiting import wait_for as _wait_for
 
 T = TypeVar("T")
+
+# `make test` on a machine with only Docker runs the suite in the tools container
+# (LAB_MODE=tools): there is no host to check there, no docker CLI, no git and no browser.
+IN_TOOLS_CONTAINER = os.environ.get("LAB_MODE") == "tools"
+
+
+def not_in_tools_container(why: str):
+    return pytest.mark.skipif(IN_TOOLS_CONTAINER, reason=f"not in the tools container: {why}")
 
 
 def wait_for(condition: Callable[[], T], timeout: float, what: str) -> T:

@@ -1,21 +1,41 @@
-"""Docker mode's own promises: the compose file, a port on 127.0.0.1 only, an
-internal network, no Docker socket inside, and the producer container.
+"""Docker mode's own promises: `docker compose up` alone is the lab, healthy
+means provisioned, ports on 127.0.0.1 only, an internal network, no Docker
+socket inside, the lab's images built from this repository and nothing mounted
+from the host.
 
 Everything else (the executor, provisioning, failures) is the same suite as in
-host mode, run against the container by `make test-docker`."""
+host mode, run against the container by `make test-docker`, and from the tools
+container by `make test` on a machine with only Docker."""
 
 import json
 import os
+import re
+import shutil
+import socket
 import subprocess
+import urllib.request
 
 import pytest
+import yaml
 
 from helpers import stored_order_ids, wait_for
-from lab import dockermode, settings
+from lab import aws, dockermode, settings
 
 IN_DOCKER_MODE = os.environ.get("LAB_MODE") == "docker"
-docker_mode_only = pytest.mark.skipif(not IN_DOCKER_MODE, reason="Docker mode only (make test-docker)")
+docker_mode_only = pytest.mark.skipif(not IN_DOCKER_MODE, reason="Docker mode with the docker CLI (make test-docker)")
 PRODUCER_TIMEOUT_SECONDS = 300  # includes building the producer image the first time
+COMPOSE_UP_SECONDS = 240
+DOCKERFILES = [settings.PROJECT_ROOT / "docker" / name for name in ("localstack.Dockerfile", "tools.Dockerfile")]
+# Settings the lab's containers must not take from the host: each container sets
+# its own, or they only mean something on the host.
+NOT_PASSED_TO_CONTAINERS = {
+    "ENDPOINT_URL",  # each container reaches LocalStack its own way
+    "STATE_DIR", "START_TIMEOUT_SECONDS", "PROVISION_ON_READY",  # host mode's
+    "MODE",  # the tools image sets its own
+    "LOCALSTACK_IMAGE",  # a build argument, not a setting of a running container
+    "FUNCTION_ZIP",  # the image's own zip
+    "COMMAND_PREFIX", "DASHBOARD_LISTEN_HOST",  # set by the image and by the dashboard service
+}
 
 
 def compose(*args: str) -> subprocess.CompletedProcess:
@@ -31,13 +51,67 @@ def localstack_container() -> str:
     return compose("ps", "--quiet", "localstack").stdout.strip()
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class OtherLab:
+    """A second compose project of this file, on ports of its own, beside the suite's."""
+
+    def __init__(self, name: str, **settings_env: str) -> None:
+        self.project = f"{name}-{os.getpid()}"
+        self.port, self.dashboard_port = free_port(), free_port()
+        self.env = {**dockermode.compose_environment(), "LAB_PORT": str(self.port),
+                    "LAB_DASHBOARD_PORT": str(self.dashboard_port), **settings_env}
+
+    def compose(self, *args: str, timeout: float = COMPOSE_UP_SECONDS) -> subprocess.CompletedProcess:
+        return subprocess.run(["docker", "compose", "--project-name", self.project,
+                               "--file", str(settings.COMPOSE_FILE), *args],
+                              env=self.env, capture_output=True, text=True, timeout=timeout)
+
+    def container(self, service: str) -> dict:
+        return inspect("container", self.compose("ps", "--all", "--quiet", service).stdout.strip())
+
+    def down(self) -> None:
+        self.compose("down", "--volumes", "--remove-orphans")
+
+
 @pytest.mark.skipif(
-    subprocess.run(["docker", "compose", "version"], capture_output=True).returncode != 0,
+    shutil.which("docker") is None
+    or subprocess.run(["docker", "compose", "version"], capture_output=True).returncode != 0,
     reason="no docker compose on this machine",
 )
 def test_docker_compose_accepts_the_file():
     result = compose("config", "--quiet")
     assert result.returncode == 0, result.stderr
+
+
+def test_the_containers_get_every_setting_that_shapes_the_lab():
+    """docker-compose.yml passes LAB_* settings on by name; a setting added to
+    lab/settings.py must be passed on, or be named here as host-only."""
+    passed_on = set(yaml.safe_load(settings.COMPOSE_FILE.read_text())["x-lab-settings"])
+    read_by_settings = set(re.findall(r'_env\(\s*"([A-Z_]+)"', (settings.PROJECT_ROOT / "lab" / "settings.py").read_text()))
+    assert {f"LAB_{name}" for name in read_by_settings - NOT_PASSED_TO_CONTAINERS} == passed_on
+
+
+def test_the_compose_file_and_the_dockerfiles_pin_the_same_image_as_the_settings():
+    default = settings.LOCALSTACK_IMAGE if "LAB_LOCALSTACK_IMAGE" not in os.environ else None
+    if default is None:
+        pytest.skip("LAB_LOCALSTACK_IMAGE overrides the pinned image on this machine")
+    assert "@sha256:" in default
+    assert f"${{LAB_LOCALSTACK_IMAGE:-{default}}}" in settings.COMPOSE_FILE.read_text()
+    for dockerfile in DOCKERFILES:
+        assert f"ARG LOCALSTACK_IMAGE={default}\n" in dockerfile.read_text(), dockerfile.name
+
+
+def test_nothing_is_mounted_from_the_host_and_no_docker_socket():
+    services = yaml.safe_load(settings.COMPOSE_FILE.read_text())["services"]
+    for name, service in services.items():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0] if isinstance(volume, str) else volume.get("source", "")
+            assert not source.startswith((".", "/")), f"{name} mounts {source} from the host"
 
 
 @docker_mode_only
@@ -57,19 +131,23 @@ def test_the_lab_network_is_internal_and_the_port_network_does_not_masquerade():
 
 
 @docker_mode_only
-def test_no_docker_socket_is_mounted_and_functions_run_inside_the_container():
-    container = inspect("container", localstack_container())
-    assert not [m for m in container["Mounts"] if "docker.sock" in m.get("Source", "")]
-    assert container["Config"]["Env"].count("LAMBDA_RUNTIME_EXECUTOR=local") == 1
+def test_no_docker_socket_inside_and_functions_run_as_processes_of_the_container(lab_stack):
+    container = localstack_container()
+    assert not [m for m in inspect("container", container)["Mounts"] if "docker.sock" in m.get("Source", "")]
+    order_id = f"inside-{os.getpid()}"
+    aws.client("sqs").send_message(QueueUrl=lab_stack.queue_url,
+                                   MessageBody=json.dumps({"orderId": order_id, "email": "a@b.co"}))
+    wait_for(lambda: order_id in stored_order_ids(lab_stack.bucket), 60, "the order stored")
+    processes = subprocess.run(["docker", "top", container, "-o", "pid,args"], capture_output=True, text=True).stdout
+    assert "awslambdaric app.handler" in processes
 
 
 @docker_mode_only
 def test_the_producer_container_sends_orders_over_the_internal_network(lab_stack):
     result = subprocess.run(
         ["docker", "compose", "--project-name", settings.COMPOSE_PROJECT, "--file", str(settings.COMPOSE_FILE),
-         "run", "--rm", "producer", "--count", "3", "--json", "--quiet"],
-        capture_output=True, text=True, timeout=PRODUCER_TIMEOUT_SECONDS,
-        env={**os.environ, "DOCKER_BUILDKIT": "0", "COMPOSE_BAKE": "false"},
+         "run", "--rm", "--no-deps", "producer", "--count", "3", "--json", "--quiet"],
+        capture_output=True, text=True, timeout=PRODUCER_TIMEOUT_SECONDS, env=dockermode.compose_environment(),
     )
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
@@ -78,10 +156,44 @@ def test_the_producer_container_sends_orders_over_the_internal_network(lab_stack
     wait_for(lambda: stored_order_ids(lab_stack.bucket) >= set(summary["order_ids"]), 60, "3 orders stored")
 
 
-def test_the_compose_file_pins_the_same_image_as_the_settings():
-    compose_text = settings.COMPOSE_FILE.read_text()
-    default = settings.LOCALSTACK_IMAGE if "LAB_LOCALSTACK_IMAGE" not in os.environ else None
-    if default is None:
-        pytest.skip("LAB_LOCALSTACK_IMAGE overrides the pinned image on this machine")
-    assert f"${{LAB_LOCALSTACK_IMAGE:-{default}}}" in compose_text
-    assert "@sha256:" in default
+@docker_mode_only
+def test_docker_compose_up_alone_is_the_whole_lab():
+    """Provisioned, the producer's orders processed and emailed, the dashboard up: all on 127.0.0.1."""
+    lab = OtherLab("lab-alone", LAB_PRODUCER_COUNT="4")
+    try:
+        up = lab.compose("up", "--detach", "--wait")
+        assert up.returncode == 0, up.stderr[-3000:]
+        producer = lab.container("producer")["State"]
+        assert (producer["Status"], producer["ExitCode"]) == ("exited", 0)
+        assert "sent 4 of 4 orders" in lab.compose("logs", "--no-log-prefix", "producer").stdout
+        endpoint = f"http://127.0.0.1:{lab.port}"
+        bucket = settings.Stack().bucket_name
+        stored = aws.client("s3", endpoint).list_objects_v2
+        wait_for(lambda: len(stored(Bucket=bucket, Prefix="orders/").get("Contents", [])) == 4,
+                 60, "the producer's 4 orders stored")
+        wait_for(lambda: len(aws.sent_emails(endpoint)) == 4, 60, "4 emails sent")
+        with urllib.request.urlopen(f"http://127.0.0.1:{lab.dashboard_port}/api/state", timeout=5) as response:
+            assert "samples" in json.loads(response.read())
+        for service, port in (("localstack", 4566), ("dashboard", lab.dashboard_port)):
+            bindings = lab.container(service)["HostConfig"]["PortBindings"]
+            assert [b["HostIp"] for b in bindings[f"{port}/tcp"]] == ["127.0.0.1"], service
+    finally:
+        lab.down()
+
+
+@docker_mode_only
+def test_a_failed_provisioning_stops_the_container_with_one_line_and_no_producer_starts():
+    lab = OtherLab("lab-broken", LAB_VISIBILITY_TIMEOUT="1", LAB_FUNCTION_TIMEOUT="5")
+    try:
+        up = lab.compose("up", "--detach", "--wait")
+        assert up.returncode != 0
+        localstack = lab.container("localstack")["State"]
+        assert (localstack["Status"], localstack["ExitCode"]) == ("exited", 1)
+        reasons = [line for line in lab.compose("logs", "--no-log-prefix", "localstack").stdout.splitlines()
+                   if line.startswith(("lab: provisioning refused", "lab: provisioning failed"))]
+        assert reasons == ["lab: provisioning refused: VISIBILITY_TIMEOUT=1 is shorter than FUNCTION_TIMEOUT=5: "
+                           "AWS refuses such a mapping, because a message would reappear while it is still being "
+                           "processed; raise the visibility timeout"]
+        assert lab.container("producer")["State"]["Status"] == "created"  # never started
+    finally:
+        lab.down()

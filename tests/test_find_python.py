@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from helpers import not_in_tools_container
+
+pytestmark = not_in_tools_container("it checks the host's Pythons, and the tools container is the answer to having none")
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "find-python"
 # The script also looks at these fixed paths; the test of "none found" needs them absent.
 FIXED_CANDIDATES = [f"{d}/python3.{m}" for d in ("/usr/local/bin", "/usr/bin") for m in (12, 13)]

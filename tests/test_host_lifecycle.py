@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from helpers import wait_for
+from helpers import not_in_tools_container, wait_for
 from lab import aws
 from processes import group_members, listening_sockets
 
+pytestmark = not_in_tools_container("host mode's own lifecycle (make test in host mode runs it)")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 COMMAND_TIMEOUT_SECONDS = 180
 LOOPBACK_ADDRESSES = {"127.0.0.1", "::1"}

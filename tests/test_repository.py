@@ -4,6 +4,10 @@ import re
 import subprocess
 from pathlib import Path
 
+from helpers import not_in_tools_container
+
+pytestmark = not_in_tools_container("it lists the files git tracks, and the image has no git checkout")
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRETS = {
     "an AWS access key id": re.compile(rb"\b(?:AKIA|ASIA|AROA|AIDA)[0-9A-Z]{16}\b"),

@@ -12,4 +12,8 @@
   batches at once and long-poll (``esm_concurrency``), and in-flight messages
   return to their queue when their visibility timeout ends, not up to a
   second later (``sqs_visibility``).
+- ``lab_stop_when_not_provisioned`` (hook ``localstack.hooks.on_infra_ready``):
+  in the lab's image, LocalStack stops when the ready hook that provisions the
+  lab failed, so that the container never looks healthy unprovisioned
+  (``provisioned``).
 """

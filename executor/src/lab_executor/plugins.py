@@ -36,3 +36,12 @@ def lab_sqs_like_aws():
     esm_concurrency.apply()
     sqs_visibility.apply()
     ROUTER.add(concurrency.ConcurrencyEndpoint())  # for make status and the dashboard
+
+
+# After LocalStack's own hook that runs the ready.d scripts (priority 0).
+@hooks.on_infra_ready(priority=-100)
+def lab_stop_when_not_provisioned():
+    """Stop LocalStack when the image's provisioning script failed (see provisioned)."""
+    from lab_executor import provisioned
+
+    provisioned.stop_if_not_provisioned()

@@ -1,0 +1,51 @@
+# The lab's LocalStack: the pinned LocalStack 4.14.0 image, plus
+#   - the lab's LocalStack plugins (executor/: the local Lambda executor, SQS
+#     mappings like AWS's, the stop on a failed provisioning) and awslambdaric,
+#   - the code that provisions the lab (lab/, init/) and the worker's zip,
+# all installed here, at build time, from requirements/host.lock's pins.
+# Its ready hook provisions the lab, and it turns healthy only once that worked.
+# docker-compose.yml builds it (LAB_LOCALSTACK_IMAGE names another local build
+# of 4.14.0 as the base). Nothing is mounted from the host.
+ARG LOCALSTACK_IMAGE=localstack/localstack:4.14.0@sha256:3ebc37595918b8accb852f8048fef2aff047d465167edd655528065b07bc364a
+
+# --- The worker's deployment zip: its source and the packages it pins --------
+FROM ${LOCALSTACK_IMAGE} AS function-zip
+ARG PYTHON=/opt/code/localstack/.venv/bin/python
+WORKDIR /opt/lab
+COPY requirements/host.lock requirements/host.lock
+COPY functions/order_worker/requirements.txt functions/order_worker/requirements.txt
+RUN ${PYTHON} -m pip install --no-cache-dir --progress-bar off --no-deps --target /opt/function-packages \
+      --constraint requirements/host.lock --requirement functions/order_worker/requirements.txt
+COPY init/__init__.py init/function_zip.py init/
+COPY functions/order_worker/ functions/order_worker/
+RUN PYTHONPATH=/opt/function-packages ${PYTHON} -m init.function_zip functions/order_worker /opt/order_worker.zip
+
+# --- LocalStack with the lab -------------------------------------------------
+FROM ${LOCALSTACK_IMAGE}
+ARG PYTHON=/opt/code/localstack/.venv/bin/python
+WORKDIR /opt/lab
+# Into LocalStack's own venv, where its plugin loader finds the entry points.
+COPY requirements/host.lock requirements/host.lock
+COPY executor/ /tmp/executor/
+RUN ${PYTHON} -m pip install --no-cache-dir --progress-bar off --constraint requirements/host.lock /tmp/executor \
+ && rm -rf /tmp/executor
+COPY lab/ lab/
+COPY init/ init/
+COPY functions/ functions/
+COPY --from=function-zip /opt/order_worker.zip build/order_worker.zip
+COPY docker/localstack-entrypoint.sh /usr/local/bin/lab-entrypoint
+COPY docker/localstack-healthcheck.sh /usr/local/bin/lab-healthcheck
+# chmod: a checkout on Windows may not keep the executable bit.
+RUN chmod 0755 /usr/local/bin/lab-entrypoint /usr/local/bin/lab-healthcheck init/ready.d/*.sh \
+ && ln -s /opt/lab/init/ready.d/10-provision-lab.sh /etc/localstack/init/ready.d/10-provision-lab.sh
+# What the ready hook needs to provision from here; LocalStack's own settings
+# come from lab/settings.py when the container starts (lab-entrypoint).
+ENV LAB_ROOT=/opt/lab \
+    LAB_HOOK_PYTHON=${PYTHON} \
+    LAB_FUNCTION_ZIP=/opt/lab/build/order_worker.zip \
+    LAB_ENDPOINT_URL=http://127.0.0.1:4566 \
+    LAB_STATE_DIR=/tmp/lab-state \
+    LAB_STOP_WHEN_NOT_PROVISIONED=1 \
+    PYTHONDONTWRITEBYTECODE=1
+HEALTHCHECK --interval=2s --timeout=5s --start-period=10s --retries=90 CMD ["lab-healthcheck"]
+ENTRYPOINT ["lab-entrypoint"]

@@ -29,6 +29,9 @@ COPY requirements/host.lock requirements/host.lock
 COPY executor/ /tmp/executor/
 RUN ${PYTHON} -m pip install --no-cache-dir --progress-bar off --constraint requirements/host.lock /tmp/executor \
  && rm -rf /tmp/executor
+# LocalStack's service catalog, which it otherwise builds at its first request
+# after every start (10 s here); the official image has it already.
+RUN ls /usr/lib/localstack/service-catalog-* >/dev/null 2>&1 || ${PYTHON} -m localstack.aws.spec
 COPY lab/ lab/
 COPY init/ init/
 COPY functions/ functions/

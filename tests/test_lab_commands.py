@@ -24,7 +24,7 @@ def test_every_command_says_so_when_the_lab_is_not_up(command):
     with socket.socket() as probe:  # a port where nothing listens
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    result = lab(*command, env={"LAB_PORT": str(port)})
+    result = lab(*command, env={"LAB_ENDPOINT_URL": f"http://127.0.0.1:{port}"})
     assert result.returncode == 3
     lines = (result.stdout + result.stderr).strip().splitlines()
     assert lines == [f"lab: LocalStack does not answer at http://127.0.0.1:{port}: start the lab with `make up`"]

@@ -34,7 +34,7 @@ else
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help venv build up down test soak bench test-docker bundle load producer status logs trace scenario dashboard dlq redrive pause resume break fix purge lock
+.PHONY: help venv build up down test soak bench bench-docker test-docker bundle load producer status logs trace scenario dashboard dlq redrive pause resume break fix purge lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -82,6 +82,9 @@ soak: $(SETUP) ## N orders (default 20000) with 5% poison and 10% retried, then 
 
 bench: venv ## measure latency, throughput, ceilings and a peer emulator; writes bench/results.json and .png (~10 min)
 	@LAB_MODE=host $(PY) -m bench.run
+
+bench-docker: venv ## Docker mode's costs: first build, rebuild, compose up to healthy, image sizes; writes bench/docker-results.json
+	@$(PY) -m bench.docker_figures
 
 test-docker: $(SETUP) ## the same suite against the Docker compose stack (needs a Docker engine)
 ifeq ($(LAB_RUNNER),venv)

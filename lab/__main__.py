@@ -149,7 +149,7 @@ def test(args) -> int:
         command = [sys.executable, "-m", "pytest", *args.pytest_args]
         console.print(f"Running ({mode_description(mode)}): {' '.join(command[1:])}")
         # The tests learn the mode from LAB_MODE, e.g. to run Docker-only checks.
-        env = {**os.environ, "LAB_MODE": mode.__name__.removeprefix("lab.").removesuffix("mode")}
+        env = {**os.environ, "LAB_MODE": mode.NAME}
         code = subprocess.call(command, env=env)
     verdict = "[green]passed[/]" if code == 0 else f"[red]failed (pytest exit code {code})[/]"
     console.print(f"make test: {verdict} in {time.monotonic() - started_at:.0f} s")

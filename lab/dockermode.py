@@ -18,11 +18,11 @@ from lab import settings
 from lab.hostmode import LifecycleError, port_in_use, require_free_port
 
 console = Console(highlight=False, soft_wrap=True)
+NAME = "docker"  # LAB_MODE's word for it
 ENGINE_CHECK_SECONDS = 10
 LOG_LINES_ON_ERROR = 15
 WAIT_SECONDS = 180
-# The services `make up` starts; the producer is `docker compose up`'s alone
-# (`make producer` sends orders on demand), and tools are run, not started.
+# The services that build the lab's three images (the dashboard runs the tools image).
 IMAGES_BUILT_BY_SERVICE = ("localstack", "tools", "producer")
 
 

@@ -21,6 +21,7 @@ from rich.console import Console
 from lab import aws, settings
 
 console = Console(highlight=False, soft_wrap=True)
+NAME = "host"  # LAB_MODE's word for it
 POLL_SECONDS = 0.5
 LOG_LINES_ON_ERROR = 15
 

@@ -11,6 +11,7 @@ from rich.console import Console
 from lab import aws, settings
 
 console = Console(highlight=False, soft_wrap=True)
+NAME = "tools"  # LAB_MODE's word for it
 
 
 def start() -> bool:

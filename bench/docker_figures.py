@@ -1,0 +1,99 @@
+"""`make bench-docker`: what Docker mode costs a student, measured.
+
+- the first build of the lab's images from nothing but the LocalStack and Python
+  base images (``docker compose build --no-cache``: every step runs, PyPI included);
+- a rebuild when nothing changed (what `make test` pays before each run);
+- ``docker compose up --detach --wait`` until the whole lab is healthy, the
+  producer's orders sent, from images that are built;
+- the size of each image, and what the lab's LocalStack image adds to its base.
+
+It runs its own compose project on ports of its own, so it leaves the lab alone,
+and writes ``bench/docker-results.json``.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+from rich.console import Console
+
+from lab import dockermode, settings
+
+console = Console(highlight=False, soft_wrap=True)
+RESULTS_JSON = settings.PROJECT_ROOT / "bench" / "docker-results.json"
+PROJECT = "lab-bench-docker"
+UP_RUNS = 3
+SERVICES = ("localstack", "tools", "producer")
+TARGET_UP_SECONDS = 30
+TARGET_ADDED_MB = 150
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+ENV = {**dockermode.compose_environment(), "LAB_PORT": str(free_port()), "LAB_DASHBOARD_PORT": str(free_port())}
+
+
+def compose(*args: str) -> subprocess.CompletedProcess:
+    result = subprocess.run(["docker", "compose", "--project-name", PROJECT, "--file", str(settings.COMPOSE_FILE),
+                             "--profile", "tools", *args], env=ENV, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"docker compose {' '.join(args)} failed:\n{result.stderr[-2000:]}")
+    return result
+
+
+def timed(what: str, *args: str) -> float:
+    with console.status(what):
+        started = time.monotonic()
+        compose(*args)
+        seconds = time.monotonic() - started
+    console.print(f"  {what}: {seconds:.1f} s")
+    return seconds
+
+
+def image_mb(image: str) -> float:
+    size = subprocess.run(["docker", "image", "inspect", "--format", "{{.Size}}", image],
+                          capture_output=True, text=True, check=True).stdout
+    return round(int(size) / 1e6, 1)
+
+
+def main() -> int:
+    if not dockermode.engine_answers():
+        console.print("make bench-docker needs a Docker engine")
+        return 2
+    results: dict = {"machine": {"cpus": os.cpu_count()}, "base_image": settings.LOCALSTACK_IMAGE}
+    console.print("Docker mode, measured:")
+    results["first_build_s"] = round(timed("first build, no cache (PyPI included)", "build", "--no-cache", *SERVICES), 1)
+    results["rebuild_unchanged_s"] = round(timed("rebuild with nothing changed", "build", *SERVICES), 1)
+    ups = []
+    try:
+        for run in range(UP_RUNS):
+            compose("down", "--volumes", "--remove-orphans")
+            ups.append(timed(f"docker compose up --detach --wait ({run + 1} of {UP_RUNS})", "up", "--detach", "--wait"))
+    finally:
+        compose("down", "--volumes", "--remove-orphans")
+    results["compose_up_wait_s"] = {"runs": [round(s, 1) for s in ups], "median": round(sorted(ups)[len(ups) // 2], 1),
+                                    "target": TARGET_UP_SECONDS}
+    images = dict(zip(SERVICES, compose("config", "--images", *SERVICES).stdout.split()))
+    results["image_mb"] = {service: image_mb(image) for service, image in images.items()}
+    results["image_mb"]["base"] = image_mb(settings.LOCALSTACK_IMAGE)
+    added = round(results["image_mb"]["localstack"] - results["image_mb"]["base"], 1)
+    results["lab_image_adds_mb"] = {"value": added, "target": TARGET_ADDED_MB}
+    results["tools_image_adds_mb"] = round(results["image_mb"]["tools"] - results["image_mb"]["base"], 1)
+    RESULTS_JSON.write_text(json.dumps(results, indent=2) + "\n")
+    console.print(f"  images (MB): {results['image_mb']}; the lab's LocalStack image adds {added} MB to its base "
+                  f"(target <= {TARGET_ADDED_MB}), the tools image {results['tools_image_adds_mb']} MB")
+    console.print(f"  docker compose up --wait, median of {UP_RUNS}: {results['compose_up_wait_s']['median']} s "
+                  f"(target <= {TARGET_UP_SECONDS})")
+    console.print(f"Wrote {RESULTS_JSON.relative_to(settings.PROJECT_ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

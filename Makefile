@@ -17,6 +17,8 @@ ARGS  ?=
 BUNDLE ?= bundle
 # Extra pip options for `make venv` (`make load` sets them to use the bundle only).
 PIP_SOURCE ?=
+# Extra pytest arguments for `make test` and `make test-docker` (TEST_ARGS="-m offline -n 0").
+TEST_ARGS ?=
 
 ifndef LAB_RUNNER
   LAB_RUNNER := $(if $(or $(wildcard $(PY)),$(shell scripts/find-python 2>/dev/null)),venv,docker)
@@ -75,7 +77,7 @@ else
 endif
 
 test: $(SETUP) ## run the whole test suite (starts LocalStack when it is not running)
-	@$(WITH_LAB) test
+	@$(WITH_LAB) test $(TEST_ARGS)
 
 soak: $(SETUP) ## N orders (default 20000) with 5% poison and 10% retried, then every one accounted for (starts LocalStack if needed)
 	@$(WITH_LAB) soak --count $(if $(filter command line environment,$(origin N)),$(N),20000)
@@ -89,9 +91,9 @@ bench-docker: venv ## Docker mode's costs: first build, rebuild, compose up to h
 test-docker: $(SETUP) ## the same suite against the Docker compose stack (needs a Docker engine)
 ifeq ($(LAB_RUNNER),venv)
 	@scripts/lab-in-docker build
-	@LAB_MODE=docker $(PY) -m lab test
+	@LAB_MODE=docker $(PY) -m lab test $(TEST_ARGS)
 else
-	@$(WITH_LAB) test
+	@$(WITH_LAB) test $(TEST_ARGS)
 endif
 
 bundle: $(SETUP) ## while online: write bundle/ (BUNDLE=dir) with everything needed offline (images, wheels)

@@ -5,6 +5,7 @@ import uuid
 
 import pytest
 
+from helpers import log_lines
 from init.provision import provision, teardown
 from lab import aws, settings
 from lab.settings import Stack
@@ -25,9 +26,9 @@ def localstack():
 
 
 @pytest.fixture
-def make_stack(localstack):
+def make_stack(localstack, request):
     """Provision an isolated stack: make_stack(**overrides) -> Deployed."""
-    created = []
+    created = request.node.lab_stacks = []
 
     def make(source_dir=settings.FUNCTION_SOURCE_DIR, **overrides):
         stack = Stack(suffix=unique_suffix(), **{**TEST_STACK, **overrides})
@@ -37,6 +38,26 @@ def make_stack(localstack):
     yield make
     for stack in created:
         teardown(stack)
+
+
+FAILURE_LOG_LINES = 300
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test's report carries its functions' logs (START, REPORT with
+    durations and init times, the worker's line per delivery), read before the
+    stacks are torn down: the evidence for a failure seen once under load."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    for stack in getattr(item, "lab_stacks", []):
+        try:
+            lines = log_lines(stack.function_name)[-FAILURE_LOG_LINES:]
+        except Exception as error:  # noqa: BLE001 -- the report must not hide the failure itself
+            lines = [f"(could not read the log: {error})"]
+        report.sections.append((f"log of {stack.function_name} (last {FAILURE_LOG_LINES} lines)", "\n".join(lines)))
 
 
 @pytest.fixture

@@ -16,9 +16,10 @@ from helpers import wait_for
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 STEP_TIMEOUT_SECONDS = 600
-pytestmark = pytest.mark.skipif(
-    os.environ.get("LAB_MODE") != "docker", reason="needs Docker for the images (make test-docker)"
-)
+pytestmark = [
+    pytest.mark.offline,  # several minutes: CI runs it on its own, `make test-docker TEST_ARGS="-m offline"`
+    pytest.mark.skipif(os.environ.get("LAB_MODE") != "docker", reason="needs Docker for the images (make test-docker)"),
+]
 # pip may only use the bundle: an index nobody answers on, and no machine config.
 OFFLINE_PIP = {"PIP_INDEX_URL": "http://127.0.0.1:9/simple", "PIP_EXTRA_INDEX_URL": "", "PIP_FIND_LINKS": "",
                "PIP_CONFIG_FILE": os.devnull, "LAB_DASHBOARD": "0"}

@@ -41,8 +41,10 @@ ENV = {**dockermode.compose_environment(), "LAB_PORT": str(free_port()), "LAB_DA
 
 
 def compose(*args: str) -> subprocess.CompletedProcess:
+    # The tools profile for building and naming the images: `up` starts what `docker compose up` starts.
+    profile = ["--profile", "tools"] if args[0] in ("build", "config") else []
     result = subprocess.run(["docker", "compose", "--project-name", PROJECT, "--file", str(settings.COMPOSE_FILE),
-                             "--profile", "tools", *args], env=ENV, capture_output=True, text=True)
+                             *profile, *args], env=ENV, capture_output=True, text=True)
     if result.returncode != 0:
         raise SystemExit(f"docker compose {' '.join(args)} failed:\n{result.stderr[-2000:]}")
     return result
@@ -80,7 +82,8 @@ def main() -> int:
         compose("down", "--volumes", "--remove-orphans")
     results["compose_up_wait_s"] = {"runs": [round(s, 1) for s in ups], "median": round(sorted(ups)[len(ups) // 2], 1),
                                     "target": TARGET_UP_SECONDS}
-    images = dict(zip(SERVICES, compose("config", "--images", *SERVICES).stdout.split()))
+    services = json.loads(compose("config", "--format", "json").stdout)["services"]
+    images = {service: services[service]["image"] for service in SERVICES}
     results["image_mb"] = {service: image_mb(image) for service, image in images.items()}
     results["image_mb"]["base"] = image_mb(settings.LOCALSTACK_IMAGE)
     added = round(results["image_mb"]["localstack"] - results["image_mb"]["base"], 1)

@@ -201,6 +201,7 @@ def function_environment(stack: Stack) -> dict[str, str]:
         "POWERTOOLS_SERVICE_NAME": stack.function_base,
         # The worker must know whether the mapping reads partial batch responses.
         "PARTIAL_BATCH_RESPONSE": str(stack.report_batch_item_failures).lower(),
+        "TIME_MARGIN_MS": str(stack.time_margin_ms),
         **stack.function_environment,
     }
 

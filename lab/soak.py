@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from init.provision import Deployed, provision, teardown
-from lab import aws
+from lab import aws, settings
 from lab.observe import log_events, object_ids, trace
 from lab.processes import MemorySampler
 from lab.settings import Stack
@@ -31,11 +31,13 @@ POISON_SHARE = 0.05
 FAIL_SHARE = 0.10
 SLOW_SHARE = 0.01
 SLOW_MS = 500
-# Room for a batch of ten on a busy machine (AWS's advice: a timeout well above
-# the work). A batch that times out is retried whole; those extra failed
-# deliveries count toward maxReceiveCount and can land in the one window where
-# an email goes out twice: effects of overload, not of losing messages.
-SOAK_STACK = dict(function_timeout=10, visibility_timeout=10)
+# The worker stops starting records when its time runs short, so a batch does
+# not time out as a whole; the visibility timeout covers the function timeout
+# and a cold start on a busy machine (with visibility equal to the timeout, a
+# batch that started cold was delivered again while it ran).
+SOAK_FUNCTION_TIMEOUT = 5
+SOAK_STACK = dict(function_timeout=SOAK_FUNCTION_TIMEOUT,
+                  visibility_timeout=SOAK_FUNCTION_TIMEOUT + settings.COLD_START_ALLOWANCE_SECONDS)
 
 
 @dataclass

@@ -26,12 +26,14 @@ def not_in_tools_container(why: str):
     return pytest.mark.skipif(IN_TOOLS_CONTAINER, reason=f"not in the tools container: {why}")
 
 
-def wait_for(condition: Callable[[], T], timeout: float, what: str) -> T:
-    """lab.waiting.wait_for, failing the test (not erroring) when the deadline passes."""
+def wait_for(condition: Callable[[], T], timeout: float, what: str, describe: Callable[[], object] | None = None) -> T:
+    """lab.waiting.wait_for, failing the test (not erroring) when the deadline
+    passes; describe() says what the state was then, when the condition's own
+    value cannot (a comparison that is just False)."""
     try:
         return _wait_for(condition, timeout, what)
     except TimeoutError as error:
-        raise AssertionError(str(error)) from None
+        raise AssertionError(f"{error}; then: {describe()}" if describe else str(error)) from None
 
 
 def stored_order_ids(bucket: str) -> set[str]:

@@ -112,6 +112,14 @@ def test_an_exception_has_lambdas_error_shape(probe):
     assert isinstance(error["stackTrace"], list) and error["stackTrace"]
 
 
+def test_an_exception_with_a_long_message_is_reported_as_itself(probe):
+    """awslambdaric also sends an error's cause in a header; Lambda's runtime API
+    takes a long one (the lab's took 64 KB at most, and the runtime then died)."""
+    message = "no " * 70_000  # 210 KB, as a validation error quoting a large body would be
+    response, error = invoke(probe, {"action": "raise", "message": message})
+    assert (error["errorType"], error["errorMessage"]) == ("ValueError", message)
+
+
 def test_logs_reach_cloudwatch_with_start_end_and_report_lines(probe):
     marker = uuid.uuid4().hex
     _, context = invoke(probe, {"action": "context", "marker": marker})

@@ -1,8 +1,9 @@
 """Failure handling, each behaviour on a stack of its own, proven by its effects:
 stored orders, emails, what the worker logged per delivery, what is in the DLQ.
 
-Test stacks use a 3 s function timeout, a 5 s visibility timeout and
-maxReceiveCount 3 (conftest.TEST_STACK), so a retry takes about 5 s.
+Test stacks use a 3 s function timeout, a 10 s visibility timeout (the
+timeout, and room for a cold start on a busy machine) and maxReceiveCount 3
+(conftest.TEST_STACK), so a retry takes about 10 s.
 """
 
 import json
@@ -15,6 +16,7 @@ from helpers import (
     assert_stays,
     deliveries,
     emails_for,
+    log_lines,
     log_records,
     order,
     queue_depth,
@@ -193,6 +195,32 @@ def test_a_timeout_or_a_crash_leaves_the_batch_to_be_retried(stack, fail_mode):
         (1, "failed"), (2, "processed"),
     ]
     wait_for(lambda: len(emails_for([failing, bystander])) == 2, RETRIES_TIMEOUT_SECONDS, "one email each")
+    wait_for(lambda: queue_is_empty(stack.queue_url), RETRIES_TIMEOUT_SECONDS, "an empty queue")
+    assert dlq_messages(stack) == []
+
+
+def test_a_batch_with_more_work_than_time_returns_the_records_it_cannot_start(make_stack):
+    """Ten orders of 500 ms each in one batch, on a 3 s function: the worker stops
+    starting records with less than TIME_MARGIN_MS left, so the batch does not
+    time out; the records it did not start come back, and each order is
+    processed exactly once."""
+    stack = make_stack(enabled=False)
+    orders = [new_id("slow") for _ in range(10)]
+    send_batch(stack.queue_url, [order(order_id, sleep_ms=500) for order_id in orders])
+    set_mapping_enabled(aws.client("lambda"), stack.mapping_uuid, True)
+    function = stack.stack.function_name
+
+    wait_for(lambda: stored_order_ids(stack.bucket) == set(orders), RETRIES_TIMEOUT_SECONDS, "all ten orders stored")
+    processed = wait_for(
+        lambda: len(found := [r for r in deliveries(function) if r["outcome"] == "processed"]) >= 10 and found,
+        RETRIES_TIMEOUT_SECONDS, "ten orders processed in the worker's log",
+    )
+    assert sorted(r["order_id"] for r in processed) == sorted(orders), "each order processed exactly once"
+    deferred = [r for r in deliveries(function) if r.get("error") == "NotEnoughTime"]
+    assert deferred, "the first batch could not start every record in 3 s"
+    assert {r["receive_count"] for r in deferred} <= {1, 2}, "a deferred record is started on a later delivery"
+    assert not [line for line in log_lines(function) if "Status: timeout" in line], "no invocation timed out"
+    wait_for(lambda: len(emails_for(orders)) == 10, RETRIES_TIMEOUT_SECONDS, "one email each")
     wait_for(lambda: queue_is_empty(stack.queue_url), RETRIES_TIMEOUT_SECONDS, "an empty queue")
     assert dlq_messages(stack) == []
 

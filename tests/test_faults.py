@@ -69,8 +69,12 @@ def test_hostile_bodies_go_to_the_dlq_with_a_reason_and_valid_orders_beside_them
     hostile_ids = set(send_batch(stack.queue_url, hostile[:5]) + send_batch(stack.queue_url, hostile[5:]))
     send_batch(stack.queue_url, [order(order_id) for order_id in valid])
 
-    wait_for(lambda: {m["MessageId"] for m in aws.peek_messages(stack.dlq_url)} == hostile_ids,
-             TIMEOUT_SECONDS, "every hostile body in the DLQ")
+    def in_dlq() -> set[str]:
+        return {m["MessageId"] for m in aws.peek_messages(stack.dlq_url)}
+
+    wait_for(lambda: in_dlq() == hostile_ids, TIMEOUT_SECONDS, "every hostile body in the DLQ",
+             describe=lambda: {"missing from the DLQ": hostile_ids - in_dlq(), "unexpected": in_dlq() - hostile_ids,
+                               "source queue": aws.queue_depth(stack.queue_url)})
     assert stored_order_ids(stack.bucket) == set(valid)
     failed = wait_for(
         lambda: (found := [r for r in deliveries(stack.stack.function_name) if r["outcome"] == "failed"])

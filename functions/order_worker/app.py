@@ -18,7 +18,10 @@ before the receipt records it, the claim expires and the retry sends the
 email again. SES has no idempotency key to close it; docs/LAB.md discusses it.
 
 Failures are per record (Powertools' batch processors with partial batch
-responses): only the records that failed return to the queue. From a FIFO
+responses): only the records that failed return to the queue. A record is
+not started when less than ``TIME_MARGIN_MS`` of the invocation is left: it
+returns to the queue untried, rather than time the whole batch out (after a
+timeout every record of the batch is delivered again, finished ones too). From a FIFO
 queue, a failed record also holds back the rest of its message group (so the
 group's order is kept) but not the other groups.
 
@@ -67,6 +70,8 @@ ORDER_BUCKET = os.environ["ORDER_BUCKET"]
 SENDER_EMAIL = os.environ["SENDER_EMAIL"]
 MAX_QUANTITY_PER_ORDER = int(os.environ.get("MAX_QUANTITY_PER_ORDER", "100"))
 PARTIAL_BATCH_RESPONSE = os.environ.get("PARTIAL_BATCH_RESPONSE", "true").lower() == "true"
+# The least time a record is started with: what one order takes on a busy machine, with room.
+TIME_MARGIN_MS = int(os.environ.get("TIME_MARGIN_MS", "1000"))
 ORDER_PREFIX = "orders/"
 EMAIL_RECEIPT_PREFIX = "emails/"
 # S3 answers these when a conditional put finds the key already there.
@@ -126,6 +131,17 @@ class EmailInProgress(Exception):
     """A concurrent delivery of the same order holds the email claim."""
 
 
+class NotEnoughTime(Exception):
+    """Too little of the invocation is left to start this record: it returns to the queue untried."""
+
+
+def require_time_for_a_record(lambda_context) -> None:
+    left = lambda_context.get_remaining_time_in_millis()
+    if left < TIME_MARGIN_MS:
+        raise NotEnoughTime(f"{left} ms of the invocation left, less than TIME_MARGIN_MS={TIME_MARGIN_MS}: "
+                            "returned to the queue untried")
+
+
 class BatchFailed(Exception):
     """Some records failed and the mapping cannot be told which: retry the whole batch."""
 
@@ -140,7 +156,8 @@ def parse_order(body: str) -> dict:
     try:
         validate(event=order, schema=ORDER_SCHEMA)
     except SchemaValidationError as error:
-        raise PoisonMessage(f"not a valid order: {error}") from None
+        # What is wrong, without the offending value: a body can be 1 MiB.
+        raise PoisonMessage(f"not a valid order: {error.validation_message or error}") from None
     return order
 
 
@@ -250,6 +267,7 @@ def record_handler(record: SQSRecord, lambda_context=None) -> None:
         order_id=order_id_hint(record.body),
     )
     try:
+        require_time_for_a_record(lambda_context)
         order = parse_order(record.body)
         if order.get("sleep_ms"):
             time.sleep(order["sleep_ms"] / 1000)

@@ -18,6 +18,7 @@ It plays the part that Lambda's init process plays on AWS:
 """
 
 import base64
+import http.client
 import json
 import math
 import os
@@ -41,6 +42,12 @@ PARENT_CHECK_SECONDS = 1.0
 OUTPUT_POLL_SECONDS = 0.2
 # Calls home must never use a proxy from the environment.
 NO_PROXY_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+# awslambdaric sends an error's cause in a header (Lambda-Runtime-Function-XRay-Error-Cause),
+# and a long error message makes it long. Python's HTTP server refuses a header
+# line over 64 KB (431), and the runtime then dies; Lambda's runtime API takes
+# it. 1 MiB, as the Go server of AWS's runtime interface emulator. The setting
+# is the http module's own, in this process only.
+http.client._MAXLINE = 1024 * 1024
 
 
 @dataclass

@@ -426,7 +426,8 @@ def main() -> int:
         queue_url = sqs.get_queue_url(QueueName=lab_stack.queue_name)["QueueUrl"]
         dlq_url = sqs.get_queue_url(QueueName=lab_stack.dlq_name)["QueueUrl"]
 
-        shared = provision(Stack(suffix="bench-shared", function_timeout=30, visibility_timeout=30),
+        shared = provision(Stack(suffix="bench-shared", function_timeout=30,
+                                 visibility_timeout=30 + settings.COLD_START_ALLOWANCE_SECONDS),
                            source_dir=SHARED_HANDLER)
         step(f"invoke latency: {COLD_INVOKES} cold, {WARM_INVOKES} warm")
         cold_ms, warm_ms = invoke_latency(shared.stack.function_name)

@@ -15,7 +15,7 @@ import subprocess
 from rich.console import Console
 
 from lab import settings
-from lab.hostmode import LifecycleError, port_in_use, require_free_port
+from lab.hostmode import LifecycleError, require_free_port, start_dashboard_unless_running
 
 console = Console(highlight=False, soft_wrap=True)
 NAME = "docker"  # LAB_MODE's word for it
@@ -113,22 +113,16 @@ def start() -> bool:
 
 
 def start_dashboard() -> None:
-    """The dashboard is a service of its own in Docker mode (LAB_DASHBOARD=0: not started)."""
-    url = f"http://{settings.HOST}:{settings.DASHBOARD_PORT}/"
-    if not settings.DASHBOARD:
-        return
-    if running("dashboard"):
-        console.print(f"Dashboard: {url} (already running)")
-        return
-    if port_in_use(settings.HOST, settings.DASHBOARD_PORT):
-        console.print(f"[yellow]Dashboard not started: port {settings.DASHBOARD_PORT} is in use "
-                      "(LAB_DASHBOARD_PORT=<port> chooses another, LAB_DASHBOARD=0 turns it off)[/]")
-        return
-    with console.status("Starting the dashboard container"):
-        result = compose("up", "--detach", "--wait", "--wait-timeout", "60", "--no-deps", "dashboard", capture=True)
-    if result.returncode != 0:
-        raise explain_failure("dashboard", result)
-    console.print(f"Dashboard: {url} (updates every second)")
+    """In Docker mode the dashboard is a service of its own."""
+
+    def launch() -> None:
+        with console.status("Starting the dashboard container"):
+            result = compose("up", "--detach", "--wait", "--wait-timeout", "60", "--no-deps", "dashboard",
+                             capture=True)
+        if result.returncode != 0:
+            raise explain_failure("dashboard", result)
+
+    start_dashboard_unless_running(lambda: running("dashboard"), launch)
 
 
 def stop() -> bool:

@@ -228,20 +228,31 @@ def stop() -> bool:
     return pid is not None
 
 
-def start_dashboard() -> None:
-    """`make up` starts the dashboard as a process of its own; `make down` stops it."""
+def start_dashboard_unless_running(is_running, launch) -> None:
+    """`make up`'s dashboard, however a mode runs it: is_running() tells, launch() starts it."""
+    url = f"http://{settings.HOST}:{settings.DASHBOARD_PORT}/"
     if not settings.DASHBOARD:
         return
-    if process_alive(settings.DASHBOARD_PID_FILE, b"dashboard"):
-        console.print(f"Dashboard: http://{settings.HOST}:{settings.DASHBOARD_PORT}/ (already running)")
+    if is_running():
+        console.print(f"Dashboard: {url} (already running)")
         return
     if port_in_use(settings.HOST, settings.DASHBOARD_PORT):
         console.print(f"[yellow]Dashboard not started: port {settings.DASHBOARD_PORT} is in use "
                       "(LAB_DASHBOARD_PORT=<port> chooses another, LAB_DASHBOARD=0 turns it off)[/]")
         return
-    settings.STATE_DIR.mkdir(parents=True, exist_ok=True)
-    with open(settings.DASHBOARD_LOG, "ab") as log:
-        process = subprocess.Popen([sys.executable, "-m", "lab", "dashboard"], stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True, cwd=settings.PROJECT_ROOT)
-    settings.DASHBOARD_PID_FILE.write_text(str(process.pid))
-    console.print(f"Dashboard: http://{settings.HOST}:{settings.DASHBOARD_PORT}/ (updates every second)")
+    launch()
+    console.print(f"Dashboard: {url} (updates every second)")
+
+
+def start_dashboard() -> None:
+    """In host mode the dashboard is a process of its own; `make down` stops it."""
+
+    def launch() -> None:
+        settings.STATE_DIR.mkdir(parents=True, exist_ok=True)
+        with open(settings.DASHBOARD_LOG, "ab") as log:
+            process = subprocess.Popen([sys.executable, "-m", "lab", "dashboard"], stdout=log,
+                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                                       cwd=settings.PROJECT_ROOT)
+        settings.DASHBOARD_PID_FILE.write_text(str(process.pid))
+
+    start_dashboard_unless_running(lambda: process_alive(settings.DASHBOARD_PID_FILE, b"dashboard"), launch)

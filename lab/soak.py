@@ -56,6 +56,7 @@ class SoakResult:
     peak_functions_mb: float
     most_environments: int
     maximum_concurrency: int
+    peak_concurrency: int | None  # batches in flight at once, as the lab's executor saw them
     localstack_mb_first_quarter: float
     localstack_mb_last_quarter: float
 
@@ -86,6 +87,7 @@ def run(deployed: Deployed, count: int, run_id: str) -> SoakResult:
                  deadline, "every order processed or in the DLQ")
     seconds = time.monotonic() - started
     memory.stop()
+    concurrency = aws.concurrent_executions(stack.function_name, seconds)
 
     stored, receipts = (object_ids(stack.bucket_name, prefix) for prefix in ("orders/", "emails/"))
     in_dlq = dlq_ids()
@@ -114,6 +116,7 @@ def run(deployed: Deployed, count: int, run_id: str) -> SoakResult:
         in_dlq=sum(in_dlq.values()), problems=problems,
         peak_localstack_mb=memory.peak(1), peak_functions_mb=memory.peak(2), most_environments=int(memory.peak(3)),
         maximum_concurrency=stack.maximum_concurrency,
+        peak_concurrency=concurrency["peak"] if concurrency else None,
         localstack_mb_first_quarter=first, localstack_mb_last_quarter=last,
     )
 
@@ -142,6 +145,7 @@ def report(result: SoakResult) -> None:
          f"{result.localstack_mb_first_quarter:.0f} / {result.localstack_mb_last_quarter:.0f} MB"),
         ("function processes peak RSS", f"{result.peak_functions_mb:.0f} MB"),
         ("execution environments (most at once)", f"{result.most_environments} (MaximumConcurrency {result.maximum_concurrency})"),
+        ("batches in flight (most at once)", f"{result.peak_concurrency}"),
     ):
         table.add_row(name, str(value))
     console.print(table)

@@ -1,6 +1,7 @@
 """Fixtures: every integration test gets a stack of its own, made by the same
 provisioning code as `make up`, under a unique suffix, and removed afterwards."""
 
+import fcntl
 import os
 import uuid
 
@@ -103,6 +104,11 @@ def stack(make_stack):
 
 
 @pytest.fixture(scope="session")
-def lab_stack(localstack):
-    """The stack `make up` creates (provisioned here if it is missing; never torn down)."""
-    return provision(Stack())
+def lab_stack(localstack, tmp_path_factory):
+    """The stack `make up` creates (provisioned here if it is missing; never torn down).
+    Provisioning is idempotent one run after another, not two at once: each xdist
+    worker has this fixture, so they take turns, under a lock they share."""
+    lock_file = tmp_path_factory.getbasetemp().parent / "lab-stack.lock"
+    with open(lock_file, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return provision(Stack())

@@ -22,3 +22,5 @@ def test_two_thousand_orders_every_one_accounted_for(make_stack, capsys):
     # invoke, and frees one just after its result: under load a poller's next
     # batch can find its environment not yet free. A few extra, not one per batch.
     assert 0 < result.most_environments <= 2 * result.maximum_concurrency, "execution environments leak"
+    # A backlog keeps every poller of the mapping busy.
+    assert result.peak_concurrency == result.maximum_concurrency

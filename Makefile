@@ -56,6 +56,7 @@ $(STAMP): requirements/host.lock pyproject.toml executor/pyproject.toml
 	  || { echo "pip install failed: see $(VENV)/install.log (PyPI must be reachable for this one step)"; exit 1; }
 	@$(PY) -m pip install --quiet --require-virtualenv $(PIP_SOURCE) --no-deps -e . -e executor >>$(VENV)/install.log 2>&1 \
 	  || { echo "installing the lab's own packages failed: see $(VENV)/install.log"; exit 1; }
+	@scripts/prepare-runtimes $(VENV) $(PIP_SOURCE)
 	@touch $(STAMP)
 	@echo "$(VENV) is ready."
 

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections import deque
+from pathlib import Path
 
 from rich.console import Console
 
@@ -46,6 +47,9 @@ def localstack_environment() -> dict[str, str]:
             # For the ready hook: where the lab is, and the Python that has its packages.
             "LAB_ROOT": str(settings.PROJECT_ROOT),
             "LAB_HOOK_PYTHON": sys.executable,
+            # The interpreters of the other Python versions functions may declare
+            # (scripts/prepare-runtimes, run by `make venv`, fills it).
+            "LAB_RUNTIMES_DIR": str(Path(sys.prefix) / "lab-runtimes"),
         }
     )
     env.update(settings.localstack_config())

@@ -62,6 +62,7 @@ def pytest_collection_modifyitems(items):
 
 FAILURE_LOG_LINES = 300
 LOCALSTACK_WARNINGS = (" WARN ", " ERROR ", "Traceback", "lab:")
+LOG_NOT_READABLE = "(LocalStack's log is not readable from here)"
 
 
 def localstack_warnings() -> list[str]:
@@ -73,7 +74,7 @@ def localstack_warnings() -> list[str]:
         text = dockermode.compose("logs", "--no-color", "--no-log-prefix", "--tail", "5000", "localstack",
                                   capture=True).stdout
     else:
-        return ["(LocalStack's log is not readable from here)"]
+        return [LOG_NOT_READABLE]
     return [line for line in text.splitlines() if any(mark in line for mark in LOCALSTACK_WARNINGS)]
 
 

@@ -4,14 +4,17 @@ The probe function (tests/functions/executor_probe) does what its event asks.
 """
 
 import base64
+import contextlib
 import json
+import os
+import sys
 import uuid
 from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import unique_suffix
+from conftest import LOG_NOT_READABLE, localstack_warnings, unique_suffix
 from helpers import log_lines, wait_for
 from init.function_zip import build_zip
 from init.provision import LAMBDA_TRUST_POLICY
@@ -23,15 +26,15 @@ PROBE_MEMORY_MB = 192
 LOGS_TIMEOUT_SECONDS = 20
 
 
-@pytest.fixture(scope="module")
-def probe(localstack):
-    """A deployed probe function; yields its name."""
+@contextlib.contextmanager
+def deployed_probe(runtime: str = settings.FUNCTION_RUNTIME):
+    """A probe function declaring this runtime, deployed for the duration; gives its name."""
     lambda_, iam = aws.client("lambda"), aws.client("iam")
     name = f"executor-probe-{unique_suffix()}"
     role_arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST_POLICY))["Role"]["Arn"]
     lambda_.create_function(
         FunctionName=name,
-        Runtime=settings.FUNCTION_RUNTIME,
+        Runtime=runtime,
         Role=role_arn,
         Handler="app.handler",
         Code={"ZipFile": build_zip(PROBE_SOURCE)},
@@ -39,9 +42,18 @@ def probe(localstack):
         MemorySize=PROBE_MEMORY_MB,
     )
     lambda_.get_waiter("function_active_v2").wait(FunctionName=name)
-    yield name
-    lambda_.delete_function(FunctionName=name)
-    iam.delete_role(RoleName=name)
+    try:
+        yield name
+    finally:
+        lambda_.delete_function(FunctionName=name)
+        iam.delete_role(RoleName=name)
+
+
+@pytest.fixture(scope="module")
+def probe(localstack):
+    """A deployed probe function; yields its name."""
+    with deployed_probe() as name:
+        yield name
 
 
 def invoke(name: str, event: dict) -> tuple[dict, dict]:
@@ -118,6 +130,27 @@ def test_an_exception_with_a_long_message_is_reported_as_itself(probe):
     message = "no " * 70_000  # 210 KB, as a validation error quoting a large body would be
     response, error = invoke(probe, {"action": "raise", "message": message})
     assert (error["errorType"], error["errorMessage"]) == ("ValueError", message)
+
+
+def runtime_prepared(runtime: str) -> bool:
+    """Whether `make venv` prepared an interpreter for this version (host mode only:
+    the Docker image carries LocalStack's Python alone)."""
+    return os.environ.get("LAB_MODE") == "host" and (Path(sys.prefix) / "lab-runtimes" / runtime / "python").exists()
+
+
+def test_a_function_runs_on_the_python_it_declares(probe):
+    """python3.12 on Python 3.12 where there is one; else on LocalStack's, with a warning."""
+    _, own = invoke(probe, {"action": "context"})
+    with deployed_probe("python3.12") as older:
+        _, context = invoke(older, {"action": "context"})
+        if runtime_prepared("python3.12"):
+            assert context["python"] == "3.12"
+        else:
+            assert context["python"] == own["python"]
+            warnings = localstack_warnings()
+            if warnings != [LOG_NOT_READABLE]:
+                assert [line for line in warnings if f"{older} declares python3.12" in line]
+    assert own["python"] == settings.FUNCTION_RUNTIME.removeprefix("python")
 
 
 def test_logs_reach_cloudwatch_with_start_end_and_report_lines(probe):

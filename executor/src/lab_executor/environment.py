@@ -99,13 +99,20 @@ class Runtime:
         self.partial_line = b""
         read_fd, write_fd = os.pipe()
         env = dict(os.environ)
+        python = env.pop("LAB_RUNTIME_PYTHON", None) or sys.executable
+        runtime_path = [p for p in env.pop("LAB_RUNTIME_PATH", "").split(os.pathsep) if p]
         env.pop("LAB_EXECUTOR_PORT", None)
         env["AWS_LAMBDA_RUNTIME_API"] = f"{LOOPBACK}:{environment.port}"
+        inherited = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+        if python != sys.executable:
+            # Another Python version: of this process's path only the installed
+            # packages (boto3...), never this version's standard library.
+            inherited = [p for p in inherited if p.rstrip("/").endswith(("site-packages", "dist-packages"))]
         # The function's own code and bundled packages come first, as in /var/task on AWS.
-        env["PYTHONPATH"] = os.pathsep.join([environment.task_root, env.get("PYTHONPATH", "")])
+        env["PYTHONPATH"] = os.pathsep.join([environment.task_root, *runtime_path, *inherited])
         env["PYTHONUNBUFFERED"] = "1"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "awslambdaric", env["_HANDLER"]],
+            [python, "-m", "awslambdaric", env["_HANDLER"]],
             env=env,
             cwd=environment.task_root,
             stdin=subprocess.DEVNULL,

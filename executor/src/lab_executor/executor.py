@@ -34,6 +34,7 @@ from localstack.services.lambda_.invocation.runtime_executor import (
 )
 from localstack.utils.net import get_free_tcp_port
 
+from lab_executor import runtimes
 from lab_executor.concurrency import TRACKER
 
 LOG = logging.getLogger(__name__)
@@ -83,6 +84,8 @@ class LocalRuntimeExecutor(RuntimeExecutor):
 
         env = {name: os.environ[name] for name in INHERITED_VARIABLES if name in os.environ}
         env.update({name: str(value) for name, value in env_vars.items()})
+        interpreter = runtimes.interpreter_for(self.function_version.config.runtime,
+                                               self.function_version.id.function_name)
         env.update(
             {
                 "LAMBDA_TASK_ROOT": code_dir,
@@ -90,6 +93,9 @@ class LocalRuntimeExecutor(RuntimeExecutor):
                 # The environment process must find this package and awslambdaric
                 # wherever LocalStack found them (a venv, or a mounted folder).
                 "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+                # The Python the function's runtime runs on (see runtimes).
+                "LAB_RUNTIME_PYTHON": interpreter.executable,
+                "LAB_RUNTIME_PATH": os.pathsep.join(interpreter.extra_path),
             }
         )
         self.log_path.parent.mkdir(parents=True, exist_ok=True)

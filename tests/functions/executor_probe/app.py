@@ -3,6 +3,7 @@
 import ctypes
 import logging
 import os
+import sys
 import time
 
 logger = logging.getLogger()
@@ -39,4 +40,5 @@ def handler(event, context):
         "invocations_in_this_process": INVOCATIONS_IN_THIS_PROCESS,
         "task_root": os.environ.get("LAMBDA_TASK_ROOT"),
         "cwd": os.getcwd(),
+        "python": f"{sys.version_info[0]}.{sys.version_info[1]}",
     }

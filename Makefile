@@ -78,7 +78,7 @@ else
 endif
 
 test: $(SETUP) ## run the whole test suite (starts LocalStack when it is not running)
-	@$(WITH_LAB) test $(TEST_ARGS)
+	@$(WITH_LAB) test -- $(TEST_ARGS)
 
 soak: $(SETUP) ## N orders (default 20000) with 5% poison and 10% retried, then every one accounted for (starts LocalStack if needed)
 	@$(WITH_LAB) soak --count $(if $(filter command line environment,$(origin N)),$(N),20000)
@@ -92,9 +92,9 @@ bench-docker: venv ## Docker mode's costs: first build, rebuild, compose up to h
 test-docker: $(SETUP) ## the same suite against the Docker compose stack (needs a Docker engine)
 ifeq ($(LAB_RUNNER),venv)
 	@scripts/lab-in-docker build
-	@LAB_MODE=docker $(PY) -m lab test $(TEST_ARGS)
+	@LAB_MODE=docker $(PY) -m lab test -- $(TEST_ARGS)
 else
-	@$(WITH_LAB) test $(TEST_ARGS)
+	@$(WITH_LAB) test -- $(TEST_ARGS)
 endif
 
 bundle: $(SETUP) ## while online: write bundle/ (BUNDLE=dir) with everything needed offline (images, wheels)

@@ -146,7 +146,9 @@ def localstack_running():
 def test(args) -> int:
     started_at = time.monotonic()
     with localstack_running() as mode:
-        command = [sys.executable, "-m", "pytest", *args.pytest_args]
+        # `lab test -- -m offline`: what follows "--" is pytest's, options included.
+        pytest_args = args.pytest_args[1:] if args.pytest_args[:1] == ["--"] else args.pytest_args
+        command = [sys.executable, "-m", "pytest", *pytest_args]
         console.print(f"Running ({mode_description(mode)}): {' '.join(command[1:])}")
         # The tests learn the mode from LAB_MODE, e.g. to run Docker-only checks.
         env = {**os.environ, "LAB_MODE": mode.NAME}

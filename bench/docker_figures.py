@@ -37,7 +37,14 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-ENV = {**dockermode.compose_environment(), "LAB_PORT": str(free_port()), "LAB_DASHBOARD_PORT": str(free_port())}
+ENV: dict[str, str] = {}  # compose's environment, made by main()
+
+
+def bench_environment() -> dict[str, str]:
+    return {**dockermode.compose_environment(), "LAB_PORT": str(free_port()), "LAB_DASHBOARD_PORT": str(free_port()),
+            # The images it builds are the lab's, labelled as `make up` expects them.
+            "LAB_SOURCE_HASH": subprocess.run([str(dockermode.IN_DOCKER_SCRIPT), "source-hash"], capture_output=True,
+                                              text=True, check=True).stdout.strip()}
 
 
 def compose(*args: str) -> subprocess.CompletedProcess:
@@ -69,6 +76,7 @@ def main() -> int:
     if not dockermode.engine_answers():
         console.print("make bench-docker needs a Docker engine")
         return 2
+    ENV.update(bench_environment())
     results: dict = {"machine": {"cpus": os.cpu_count()}, "base_image": settings.LOCALSTACK_IMAGE}
     console.print("Docker mode, measured:")
     results["first_build_s"] = round(timed("first build, no cache (PyPI included)", "build", "--no-cache", *SERVICES), 1)

@@ -52,3 +52,7 @@ ENV LAB_ROOT=/opt/lab \
     PYTHONDONTWRITEBYTECODE=1
 HEALTHCHECK --interval=2s --timeout=5s --start-period=10s --retries=90 CMD ["lab-healthcheck"]
 ENTRYPOINT ["lab-entrypoint"]
+# What the image was built from (scripts/lab-in-docker source-hash): `make up`
+# rebuilds when this folder's code no longer matches it. Last, so the cache holds.
+ARG LAB_SOURCE_HASH=unknown
+LABEL lab.source="${LAB_SOURCE_HASH}"

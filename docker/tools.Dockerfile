@@ -24,3 +24,7 @@ ENV LAB_MODE=tools \
 HEALTHCHECK NONE
 ENTRYPOINT []
 CMD ["lab", "--help"]
+# What the image was built from (scripts/lab-in-docker source-hash): `make up`
+# rebuilds when this folder's code no longer matches it. Last, so the cache holds.
+ARG LAB_SOURCE_HASH=unknown
+LABEL lab.source="${LAB_SOURCE_HASH}"

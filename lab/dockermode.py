@@ -22,8 +22,8 @@ NAME = "docker"  # LAB_MODE's word for it
 ENGINE_CHECK_SECONDS = 10
 LOG_LINES_ON_ERROR = 15
 WAIT_SECONDS = 180
-# The services that build the lab's three images (the dashboard runs the tools image).
-IMAGES_BUILT_BY_SERVICE = ("localstack", "tools", "producer")
+# Builds the lab's images (and tells whether they are current) for both ways in.
+IN_DOCKER_SCRIPT = settings.PROJECT_ROOT / "scripts" / "lab-in-docker"
 
 
 def engine_answers() -> bool:
@@ -60,16 +60,11 @@ def running(service: str = "localstack") -> bool:
     return result.returncode == 0 and bool(result.stdout.strip())
 
 
-def missing_images() -> list[str]:
-    """The services whose image is not on this machine yet."""
-    listed = compose("config", "--images", *IMAGES_BUILT_BY_SERVICE, capture=True).stdout.split()
-    return [image for image in listed
-            if subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode != 0]
-
-
-def build(services: tuple[str, ...] = IMAGES_BUILT_BY_SERVICE) -> None:
-    """Build the lab's images, showing docker's own progress (layers come from the cache when nothing changed)."""
-    if compose("build", *services).returncode != 0:
+def ensure_images() -> None:
+    """Build the lab's images unless they were built from this folder's code
+    (scripts/lab-in-docker knows how to tell), showing docker's own progress."""
+    result = subprocess.run([str(IN_DOCKER_SCRIPT), "ensure-images"], env=compose_environment())
+    if result.returncode != 0:
         raise LifecycleError(
             "Building the lab's images failed (see the lines above). The first build needs "
             "the LocalStack image and PyPI; offline, load the images with `make load`."
@@ -96,10 +91,7 @@ def start() -> bool:
     if compose("ps", "--all", "--quiet", "localstack", capture=True).stdout.strip():
         console.print(f"[yellow]{settings.STATE_GONE_MESSAGE}[/]")  # the container exists but is not running
     require_free_port()
-    if missing := missing_images():
-        console.print(f"Building the lab's images ({', '.join(missing)}): the first time takes a few minutes "
-                      "and needs PyPI; later runs reuse them.")
-        build()
+    ensure_images()
     with console.status(
         "Starting the localstack container and waiting until it is healthy "
         f"(its ready hook provisions the lab; up to {WAIT_SECONDS} s)"

@@ -92,7 +92,7 @@ bench-docker: venv ## Docker mode's costs: first build, rebuild, compose up to h
 test-docker: $(SETUP) ## the same suite against the Docker compose stack (needs a Docker engine)
 ifeq ($(LAB_RUNNER),venv)
 	@scripts/lab-in-docker build
-	@scripts/lab-in-docker require-current "`make test-docker`"
+	@scripts/lab-in-docker require-current '`make test-docker`'
 	@LAB_MODE=docker $(PY) -m lab test -- $(TEST_ARGS)
 else
 	@$(WITH_LAB) test -- $(TEST_ARGS)

@@ -37,3 +37,34 @@ def test_no_credentials_but_localstacks_dummy_ones_in_the_repository():
         content = path.read_bytes()
         found += [f"{path.relative_to(PROJECT_ROOT)}: {what}" for what, pattern in SECRETS.items() if pattern.search(content)]
     assert found == []
+
+
+def unquoted_backticks(recipe_line: str) -> bool:
+    """Does the shell run a command substitution `...` in this recipe line?
+
+    A backtick outside single quotes and not escaped is one: the Makefile's
+    messages name commands in backticks, and one written "`make x`" instead of
+    '`make x`' or "\\`make x\\`" runs make x again, inside itself, without end.
+    """
+    in_single = escaped = False
+    for char in recipe_line:
+        if escaped:
+            escaped = False
+        elif char == "\\" and not in_single:
+            escaped = True
+        elif char == "'":
+            in_single = not in_single
+        elif char == "`" and not in_single:
+            return True
+    return False
+
+
+def test_the_backtick_check_finds_a_command_substitution():
+    assert unquoted_backticks('\t@scripts/x require-current "`make test-docker`"')
+    assert not unquoted_backticks("\t@scripts/x require-current '`make test-docker`'")
+    assert not unquoted_backticks('\t@echo "run \\`make load\\` there"')
+
+
+def test_no_makefile_recipe_runs_a_command_in_backticks():
+    recipes = [line for line in (PROJECT_ROOT / "Makefile").read_text().splitlines() if line.startswith("\t")]
+    assert [line.strip() for line in recipes if unquoted_backticks(line)] == []

@@ -57,6 +57,13 @@ def count_timeouts(function_name: str) -> int:
     return sum("Task timed out" in event["message"] for event in log_events(function_name, 0))
 
 
+def function_log(function_name: str) -> str:
+    """The function's whole log, for a failure to show what happened."""
+    from lab.observe import log_events
+
+    return "".join(event["message"] for event in log_events(function_name, 0)) or "(the function's log is empty)"
+
+
 def worker_receive_counts(function_name: str, order_id: str | None = None) -> list[int]:
     from lab.observe import log_events, parse_record
 
@@ -182,7 +189,8 @@ def heavy_work() -> dict:
                 dlq = wait_for(lambda: aws.peek_messages(deployed.dlq_url), WAIT_SECONDS, "the order in the DLQ")
                 timeouts = wait_for(lambda: count_timeouts(deployed.stack.function_name) >= deployed.stack.max_receive_count
                                     and count_timeouts(deployed.stack.function_name),
-                                    WAIT_SECONDS, "the timeouts in the log")
+                                    WAIT_SECONDS, "the timeouts in the log",
+                                    describe=lambda: function_log(deployed.stack.function_name))
                 results[phase] = {"timeouts": timeouts, "in_dlq": len(dlq), "stored": stored_orders(deployed)}
                 say("effect", f"{timeouts} timeouts, each retried after the visibility timeout, then the DLQ")
             else:

@@ -8,8 +8,10 @@ T = TypeVar("T")
 POLL_SECONDS = 0.25
 
 
-def wait_for(condition: Callable[[], T], timeout: float, what: str) -> T:
-    """Poll until condition() is truthy and return its value; fail saying what was awaited."""
+def wait_for(condition: Callable[[], T], timeout: float, what: str,
+             describe: Callable[[], object] | None = None) -> T:
+    """Poll until condition() is truthy and return its value; fail saying what was
+    awaited, and what describe() tells of the state at the deadline."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
@@ -17,4 +19,5 @@ def wait_for(condition: Callable[[], T], timeout: float, what: str) -> T:
         if last:
             return last
         time.sleep(POLL_SECONDS)
-    raise TimeoutError(f"timed out after {timeout} s waiting for {what}; last value: {last!r}")
+    state = f"\n{describe()}" if describe else ""
+    raise TimeoutError(f"timed out after {timeout} s waiting for {what}; last value: {last!r}{state}")

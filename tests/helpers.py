@@ -31,9 +31,9 @@ def wait_for(condition: Callable[[], T], timeout: float, what: str, describe: Ca
     passes; describe() says what the state was then, when the condition's own
     value cannot (a comparison that is just False)."""
     try:
-        return _wait_for(condition, timeout, what)
+        return _wait_for(condition, timeout, what, describe=describe and (lambda: f"then: {describe()}"))
     except TimeoutError as error:
-        raise AssertionError(f"{error}; then: {describe()}" if describe else str(error)) from None
+        raise AssertionError(str(error)) from None
 
 
 def stored_order_ids(bucket: str) -> set[str]:

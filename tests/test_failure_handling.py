@@ -225,6 +225,23 @@ def test_a_batch_with_more_work_than_time_returns_the_records_it_cannot_start(ma
     assert dlq_messages(stack) == []
 
 
+def test_the_first_record_of_an_invocation_always_starts(make_stack):
+    """A margin no record can meet (2,999 ms on a 3 s function, as when a busy
+    machine starts the handler late): the first record of each invocation still
+    starts, so each order is tried and stored, and none reaches the DLQ untried."""
+    stack = make_stack(enabled=False, time_margin_ms=2999)
+    orders = [new_id("first") for _ in range(3)]
+    send_batch(stack.queue_url, [order(order_id) for order_id in orders])
+    set_mapping_enabled(aws.client("lambda"), stack.mapping_uuid, True)
+    function = stack.stack.function_name
+
+    wait_for(lambda: stored_order_ids(stack.bucket) == set(orders), RETRIES_TIMEOUT_SECONDS, "all three orders stored")
+    wait_for(lambda: queue_is_empty(stack.queue_url), RETRIES_TIMEOUT_SECONDS, "an empty queue")
+    processed = [r["order_id"] for r in deliveries(function) if r["outcome"] == "processed"]
+    assert sorted(processed) == sorted(orders), "each order processed exactly once"
+    assert dlq_messages(stack) == []
+
+
 def test_the_same_order_sent_twice_is_stored_once_and_emailed_once(stack):
     order_id = new_id("twice")
     sqs = aws.client("sqs")

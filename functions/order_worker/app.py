@@ -21,7 +21,10 @@ Failures are per record (Powertools' batch processors with partial batch
 responses): only the records that failed return to the queue. A record is
 not started when less than ``TIME_MARGIN_MS`` of the invocation is left: it
 returns to the queue untried, rather than time the whole batch out (after a
-timeout every record of the batch is delivered again, finished ones too). From a FIFO
+timeout every record of the batch is delivered again, finished ones too). The
+first record of an invocation always starts: returned untried, it would spend a
+receive and come back to the same time, and a slow start could carry it to the
+DLQ without ever trying it. From a FIFO
 queue, a failed record also holds back the rest of its message group (so the
 group's order is kept) but not the other groups.
 
@@ -135,7 +138,14 @@ class NotEnoughTime(Exception):
     """Too little of the invocation is left to start this record: it returns to the queue untried."""
 
 
+# The invocation whose first record has started (records of a batch run one after another).
+invocation_started = {"request_id": None}
+
+
 def require_time_for_a_record(lambda_context) -> None:
+    if invocation_started["request_id"] != lambda_context.aws_request_id:
+        invocation_started["request_id"] = lambda_context.aws_request_id
+        return  # the first record of this invocation
     left = lambda_context.get_remaining_time_in_millis()
     if left < TIME_MARGIN_MS:
         raise NotEnoughTime(f"{left} ms of the invocation left, less than TIME_MARGIN_MS={TIME_MARGIN_MS}: "

@@ -1,13 +1,12 @@
 """Fixtures: every integration test gets a stack of its own, made by the same
 provisioning code as `make up`, under a unique suffix, and removed afterwards."""
 
-import fcntl
 import os
 import uuid
 
 import pytest
 
-from helpers import log_lines
+from helpers import log_lines, one_at_a_time
 from init.provision import provision, teardown
 from lab import aws, dockermode, settings
 from lab.settings import Stack
@@ -109,7 +108,5 @@ def lab_stack(localstack, tmp_path_factory):
     """The stack `make up` creates (provisioned here if it is missing; never torn down).
     Provisioning is idempotent one run after another, not two at once: each xdist
     worker has this fixture, so they take turns, under a lock they share."""
-    lock_file = tmp_path_factory.getbasetemp().parent / "lab-stack.lock"
-    with open(lock_file, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with one_at_a_time(tmp_path_factory, "lab-stack"):
         return provision(Stack())

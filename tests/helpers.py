@@ -1,5 +1,7 @@
 """Waiting and observing: the only ways a test here learns what happened."""
 
+import contextlib
+import fcntl
 import json
 import os
 import time
@@ -24,6 +26,20 @@ IN_TOOLS_CONTAINER = os.environ.get("LAB_MODE") == "tools"
 
 def not_in_tools_container(why: str):
     return pytest.mark.skipif(IN_TOOLS_CONTAINER, reason=f"not in the tools container: {why}")
+
+
+def only_in_host_mode(why: str):
+    """For tests of host mode itself: `make test` in host mode runs them; in Docker
+    mode they would only start more LocalStacks beside the one under test."""
+    return pytest.mark.skipif(os.environ.get("LAB_MODE") != "host", reason=f"host mode only: {why}")
+
+
+@contextlib.contextmanager
+def one_at_a_time(tmp_path_factory, name: str):
+    """A lock the xdist workers share, by name: what holds it runs in one worker at a time."""
+    with open(tmp_path_factory.getbasetemp().parent / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def wait_for(condition: Callable[[], T], timeout: float, what: str, describe: Callable[[], object] | None = None) -> T:

@@ -18,7 +18,7 @@ import urllib.request
 import pytest
 import yaml
 
-from helpers import stored_order_ids, wait_for
+from helpers import one_at_a_time, stored_order_ids, wait_for
 from lab import aws, dockermode, settings
 
 IN_DOCKER_MODE = os.environ.get("LAB_MODE") == "docker"
@@ -157,8 +157,16 @@ def test_the_producer_container_sends_orders_over_the_internal_network(lab_stack
     wait_for(lambda: stored_order_ids(lab_stack.bucket) >= set(summary["order_ids"]), 60, "3 orders stored")
 
 
+@pytest.fixture
+def second_lab_alone(tmp_path_factory):
+    """Two more LocalStacks starting at once beside the lab under test starved its
+    functions on two cores (cold starts of 10 s, orders of 0.4 s): one at a time."""
+    with one_at_a_time(tmp_path_factory, "second-lab"):
+        yield
+
+
 @docker_mode_only
-def test_docker_compose_up_alone_is_the_whole_lab():
+def test_docker_compose_up_alone_is_the_whole_lab(second_lab_alone):
     """Provisioned, the producer's orders processed and emailed, the dashboard up: all on 127.0.0.1."""
     lab = OtherLab("lab-alone", LAB_PRODUCER_COUNT="4")
     try:
@@ -183,7 +191,7 @@ def test_docker_compose_up_alone_is_the_whole_lab():
 
 
 @docker_mode_only
-def test_a_failed_provisioning_stops_the_container_with_one_line_and_no_producer_starts():
+def test_a_failed_provisioning_stops_the_container_with_one_line_and_no_producer_starts(second_lab_alone):
     lab = OtherLab("lab-broken", LAB_VISIBILITY_TIMEOUT="1", LAB_FUNCTION_TIMEOUT="5")
     try:
         up = lab.compose("up", "--detach", "--wait")

@@ -111,7 +111,10 @@ def test_partial_batch_response_returns_only_the_failed_records(make_stack):
     first = [r for r in deliveries(function) if r["receive_count"] == 1]
     assert len(first) == 10 and len({r["function_request_id"] for r in first}) == 1
     for order_id in valid:
-        assert [r["outcome"] for r in deliveries(function, order_id=order_id)] == ["processed"]
+        # A processed record is never delivered again. One the worker had no time
+        # left to start (NotEnoughTime, on a busy machine) comes back untried.
+        tried = [r["outcome"] for r in deliveries(function, order_id=order_id) if r.get("error") != "NotEnoughTime"]
+        assert tried == ["processed"]
     for message_id in poison:
         assert receive_counts(deliveries(function, message_id=message_id)) == [1, 2, 3]
     wait_for(lambda: len(emails_for(valid)) == 8, RETRIES_TIMEOUT_SECONDS, "8 emails")

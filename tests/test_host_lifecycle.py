@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from helpers import not_in_tools_container, wait_for
+from helpers import only_in_host_mode, wait_for
 from lab import aws
 from processes import group_members, listening_sockets
 
-pytestmark = not_in_tools_container("host mode's own lifecycle (make test in host mode runs it)")
+pytestmark = only_in_host_mode("its own lifecycle")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 COMMAND_TIMEOUT_SECONDS = 180
 LOOPBACK_ADDRESSES = {"127.0.0.1", "::1"}

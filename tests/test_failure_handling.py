@@ -399,30 +399,30 @@ def test_fifo_deduplicates_identical_bodies_with_content_based_deduplication(mak
 
 
 BACK_PRESSURE_RATE = 50  # orders per second the producer aims at
-BACK_PRESSURE_ORDERS = 150
-SLOW_ORDER_MS = 100  # a batch of 10 takes a second; two at a time: 20 orders/s, far slower than the producer
+BACK_PRESSURE_ORDERS = 100
+# One 300 ms order per invocation, two at a time: the worker takes under 7 orders
+# a second, while the producer sends at 50 (over 20 even on a busy machine).
+SLOW_ORDER_MS = 300
+DRAIN_SECONDS = 120  # 100 orders at under 7 a second, on a machine that may be busy
 
 
 def test_a_slow_consumer_never_slows_the_producer(make_stack):
+    """The producer's sends never wait for the consumer: when it has sent every
+    order, most are still waiting in the queue. Rates are printed, not compared
+    (a timing is the bench's job)."""
     from producer.cli import parse_args, send
 
-    def produce(deployed):
-        return send(parse_args([
-            "--count", str(BACK_PRESSURE_ORDERS), "--rate", str(BACK_PRESSURE_RATE),
-            "--sleep-ms", str(SLOW_ORDER_MS), "--queue", deployed.stack.queue_name, "--quiet",
-        ]))
-
-    unconsumed = make_stack(enabled=False)
-    baseline = produce(unconsumed)
-    consumed = make_stack(maximum_concurrency=2)
-    loaded = produce(consumed)
-
-    assert baseline.failed == loaded.failed == 0
-    assert abs(loaded.per_second - baseline.per_second) <= 0.2 * baseline.per_second, (
-        f"{loaded.per_second:.1f} msg/s while consumed vs {baseline.per_second:.1f} msg/s unconsumed"
-    )
+    consumed = make_stack(maximum_concurrency=2, batch_size=1)
+    loaded = send(parse_args([
+        "--count", str(BACK_PRESSURE_ORDERS), "--rate", str(BACK_PRESSURE_RATE),
+        "--sleep-ms", str(SLOW_ORDER_MS), "--queue", consumed.stack.queue_name, "--quiet",
+    ]))
     depth = queue_depth(consumed.queue_url)
+    stored_then = len(stored_order_ids(consumed.bucket))
+    print(f"producer: {loaded.per_second:.1f} orders/s; when it ended, {stored_then} stored and {depth} in the queue")
+
+    assert (loaded.sent, loaded.failed) == (BACK_PRESSURE_ORDERS, 0)
     assert depth["visible"] + depth["in_flight"] > BACK_PRESSURE_ORDERS / 2, f"the queue did not fill up: {depth}"
     # once the producer stops, the slow worker catches up
-    wait_for(lambda: queue_is_empty(consumed.queue_url), RETRIES_TIMEOUT_SECONDS, "the queue drained to zero")
+    wait_for(lambda: queue_is_empty(consumed.queue_url), DRAIN_SECONDS, "the queue drained to zero")
     assert stored_order_ids(consumed.bucket) == set(loaded.order_ids)

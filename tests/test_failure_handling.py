@@ -26,7 +26,7 @@ from helpers import (
     wait_for,
 )
 from init.provision import set_mapping_enabled
-from lab import aws, operations
+from lab import aws, operations, settings
 
 RETRIES_TIMEOUT_SECONDS = 90  # a few visibility periods, plus the poller's back-off
 BATCH_RESPONSE_PROBE = Path(__file__).parent / "functions" / "batch_response_probe"
@@ -203,13 +203,17 @@ def test_a_timeout_or_a_crash_leaves_the_batch_to_be_retried(stack, fail_mode):
 
 
 def test_a_batch_with_more_work_than_time_returns_the_records_it_cannot_start(make_stack):
-    """Ten orders of 500 ms each in one batch, on a 3 s function: the worker stops
+    """Ten orders of 800 ms each in one batch, on a 10 s function: the worker stops
     starting records with less than TIME_MARGIN_MS left, so the batch does not
     time out; the records it did not start come back, and each order is
     processed exactly once."""
-    stack = make_stack(enabled=False)
+    # A margin of 3 s leaves an order room to take three times its usual time (a
+    # busy machine stretched a 500 ms order past a 1 s margin once, and the whole
+    # batch timed out).
+    stack = make_stack(enabled=False, function_timeout=10, time_margin_ms=3000,
+                       visibility_timeout=10 + settings.COLD_START_ALLOWANCE_SECONDS)
     orders = [new_id("slow") for _ in range(10)]
-    send_batch(stack.queue_url, [order(order_id, sleep_ms=500) for order_id in orders])
+    send_batch(stack.queue_url, [order(order_id, sleep_ms=800) for order_id in orders])
     set_mapping_enabled(aws.client("lambda"), stack.mapping_uuid, True)
     function = stack.stack.function_name
 
@@ -220,7 +224,7 @@ def test_a_batch_with_more_work_than_time_returns_the_records_it_cannot_start(ma
     )
     assert sorted(r["order_id"] for r in processed) == sorted(orders), "each order processed exactly once"
     deferred = [r for r in deliveries(function) if r.get("error") == "NotEnoughTime"]
-    assert deferred, "the first batch could not start every record in 3 s"
+    assert deferred, "the first batch could not start every record in 10 s"
     assert {r["receive_count"] for r in deferred} <= {1, 2}, "a deferred record is started on a later delivery"
     assert not [line for line in log_lines(function) if "Status: timeout" in line], "no invocation timed out"
     wait_for(lambda: len(emails_for(orders)) == 10, RETRIES_TIMEOUT_SECONDS, "one email each")

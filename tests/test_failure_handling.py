@@ -133,7 +133,10 @@ def test_without_report_batch_item_failures_the_whole_batch_is_retried(make_stac
     for order_id in valid:
         records = deliveries(function, order_id=order_id)
         assert receive_counts(records) == [1, 2, 3], order_id
-        assert [r["stored_now"] for r in sorted(records, key=lambda r: r["receive_count"])] == [True, False, False]
+        # A record the worker had no time left to start (NotEnoughTime, on a busy
+        # machine) was not tried: the others store it once, then find it stored.
+        tried = [r for r in sorted(records, key=lambda r: r["receive_count"]) if r.get("error") != "NotEnoughTime"]
+        assert [r["stored_now"] for r in tried] == [True] + [False] * (len(tried) - 1), order_id
     # idempotency: one stored order and one email each, however often delivered
     assert stored_order_ids(stack.bucket) == set(valid)
     assert sorted(e["Destination"]["ToAddresses"][0] for e in emails_for(valid)) == sorted(

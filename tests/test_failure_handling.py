@@ -252,6 +252,31 @@ def test_the_first_record_of_an_invocation_always_starts(make_stack):
     assert dlq_messages(stack) == []
 
 
+def test_a_record_starts_only_with_twice_the_slowest_record_left(make_stack):
+    """Orders of 1.5 s on a 4 s function with a 1 s margin: after the first, at
+    most 2.5 s is left, more than the margin but less than twice the order just
+    timed, so each invocation processes one order and returns the rest untried
+    (a fixed margin alone would start a second and leave under 1 s for a third
+    that, on a busy machine, ran into the timeout after sending its email)."""
+    stack = make_stack(enabled=False, function_timeout=4, time_margin_ms=1000,
+                       visibility_timeout=4 + settings.COLD_START_ALLOWANCE_SECONDS)
+    orders = [new_id("slowest") for _ in range(3)]
+    send_batch(stack.queue_url, [order(order_id, sleep_ms=1500) for order_id in orders])
+    set_mapping_enabled(aws.client("lambda"), stack.mapping_uuid, True)
+    function = stack.stack.function_name
+
+    wait_for(lambda: stored_order_ids(stack.bucket) == set(orders), RETRIES_TIMEOUT_SECONDS, "all three orders stored")
+    wait_for(lambda: queue_is_empty(stack.queue_url), RETRIES_TIMEOUT_SECONDS, "an empty queue")
+    records = deliveries(function)
+    processed = [r for r in records if r["outcome"] == "processed"]
+    assert sorted(r["order_id"] for r in processed) == sorted(orders), "each order processed exactly once"
+    per_invocation = {r["function_request_id"] for r in processed}
+    assert len(per_invocation) == 3, "no invocation started a second 1.5 s order with under 3 s left"
+    assert [r for r in records if r.get("error") == "NotEnoughTime"], "the other records returned untried"
+    assert not [line for line in log_lines(function) if "Status: timeout" in line], "no invocation timed out"
+    assert dlq_messages(stack) == []
+
+
 def test_the_same_order_sent_twice_is_stored_once_and_emailed_once(stack):
     order_id = new_id("twice")
     sqs = aws.client("sqs")

@@ -19,12 +19,13 @@ email again. SES has no idempotency key to close it; docs/LAB.md discusses it.
 
 Failures are per record (Powertools' batch processors with partial batch
 responses): only the records that failed return to the queue. A record is
-not started when less than ``TIME_MARGIN_MS`` of the invocation is left: it
-returns to the queue untried, rather than time the whole batch out (after a
-timeout every record of the batch is delivered again, finished ones too). The
-first record of an invocation always starts: returned untried, it would spend a
-receive and come back to the same time, and a slow start could carry it to the
-DLQ without ever trying it. From a FIFO
+not started when the time left is less than twice the slowest record so far in
+the invocation, or than ``TIME_MARGIN_MS``: it returns to the queue untried,
+rather than time the whole batch out (after a timeout every record of the batch
+is delivered again, finished ones too, and an email sent just before it would
+be sent again). The first record of an invocation always starts: returned
+untried, it would spend a receive and come back to the same time, and a slow
+start could carry it to the DLQ without ever trying it. From a FIFO
 queue, a failed record also holds back the rest of its message group (so the
 group's order is kept) but not the other groups.
 
@@ -138,18 +139,27 @@ class NotEnoughTime(Exception):
     """Too little of the invocation is left to start this record: it returns to the queue untried."""
 
 
-# The invocation whose first record has started (records of a batch run one after another).
-invocation_started = {"request_id": None}
+# The invocation whose records are running (one after another) and the longest
+# one of them took: on a busy machine a record can take several times its usual
+# time, for every record at once, and a fixed margin alone let one run into the
+# timeout between sending its email and recording it (the email went twice).
+invocation = {"request_id": None, "slowest_ms": 0}
 
 
 def require_time_for_a_record(lambda_context) -> None:
-    if invocation_started["request_id"] != lambda_context.aws_request_id:
-        invocation_started["request_id"] = lambda_context.aws_request_id
+    if invocation["request_id"] != lambda_context.aws_request_id:
+        invocation.update(request_id=lambda_context.aws_request_id, slowest_ms=0)
         return  # the first record of this invocation
+    needed = max(TIME_MARGIN_MS, 2 * invocation["slowest_ms"])
     left = lambda_context.get_remaining_time_in_millis()
-    if left < TIME_MARGIN_MS:
-        raise NotEnoughTime(f"{left} ms of the invocation left, less than TIME_MARGIN_MS={TIME_MARGIN_MS}: "
-                            "returned to the queue untried")
+    if left < needed:
+        raise NotEnoughTime(f"{left} ms of the invocation left, less than {needed} ms (twice the slowest record "
+                            f"so far, at least TIME_MARGIN_MS={TIME_MARGIN_MS}): returned to the queue untried")
+
+
+def time_the_record(started: float) -> None:
+    took_ms = (time.monotonic() - started) * 1000
+    invocation["slowest_ms"] = max(invocation["slowest_ms"], int(took_ms))
 
 
 class BatchFailed(Exception):
@@ -276,6 +286,7 @@ def record_handler(record: SQSRecord, lambda_context=None) -> None:
         sent_timestamp=int(record.attributes.sent_timestamp),
         order_id=order_id_hint(record.body),
     )
+    started = time.monotonic()
     try:
         require_time_for_a_record(lambda_context)
         order = parse_order(record.body)
@@ -300,6 +311,7 @@ def record_handler(record: SQSRecord, lambda_context=None) -> None:
         )
         raise
     finally:
+        time_the_record(started)
         logger.remove_keys(["message_id", "receive_count", "sent_timestamp", "order_id"])
 
 

@@ -36,7 +36,7 @@ else
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help venv build up down test soak bench bench-docker test-docker bundle load producer status logs trace scenario dashboard dlq redrive pause resume break fix purge lock
+.PHONY: help venv build up down unit test soak bench bench-docker test-docker bundle load producer status logs trace scenario dashboard dlq redrive pause resume break fix purge lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -77,7 +77,14 @@ else
 	@scripts/lab-in-docker down
 endif
 
-test: $(SETUP) ## run the whole test suite (starts LocalStack when it is not running)
+unit: $(SETUP) ## the unit tests only: seconds, no LocalStack, no network (run before every commit)
+ifeq ($(LAB_RUNNER),venv)
+	@$(LAB) unit
+else
+	@scripts/lab-in-docker unit
+endif
+
+test: $(SETUP) ## the whole suite: the unit tests, then the integration tests (starts LocalStack when it is not running)
 	@$(WITH_LAB) test -- $(TEST_ARGS)
 
 soak: $(SETUP) ## N orders (default 20000) with 5% poison and 10% retried, then every one accounted for (starts LocalStack if needed)

@@ -7,6 +7,7 @@ ceiling on this machine is also given as a fraction of it, because absolute
 numbers move from machine to machine.
 """
 
+import contextlib
 import json
 import os
 import statistics
@@ -23,12 +24,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from init.provision import provision, set_mapping_enabled, teardown
 from lab import aws, settings
 from lab.processes import MemorySampler
+from lab.provision import set_mapping_enabled, temporary_stack
 from lab.settings import Stack
 from lab.waiting import wait_for
-from producer.cli import Summary, parse_args, send
+from producer import Options, Summary, send
 
 console = Console(highlight=False, soft_wrap=True)
 BENCH_DIR = settings.PROJECT_ROOT / "bench"
@@ -53,7 +54,7 @@ PEER_VENV = settings.BUILD_DIR / "ministack-venv"
 PEER_PORT = int(os.environ.get("BENCH_PEER_PORT", 4599))
 PEER_ENDPOINT = f"http://127.0.0.1:{PEER_PORT}"
 
-TARGETS = {  # figure: (comparison, target, unit) -- from issue 6
+TARGETS = {  # figure: (comparison, target, unit): what the lab promises its users
     "e2e_latency_p50_ms": ("<=", 100, "ms"),
     "e2e_latency_p95_ms": ("<=", 250, "ms"),
     "trivial_throughput_msgs_per_s": (">=", 500, "msg/s"),
@@ -177,12 +178,11 @@ def throughput(queue_name: str, queue_url: str, endpoint: str | None = None,
                progress: list | None = None) -> float:
     """Send THROUGHPUT_MESSAGES as fast as the producer can; msg/s until the queue is empty."""
     step(f"{THROUGHPUT_MESSAGES} messages to {queue_name}, as fast as the producer sends them")
-    args = ["--count", str(THROUGHPUT_MESSAGES), "--queue", queue_name, "--quiet"]
-    if endpoint:
-        args += ["--endpoint-url", endpoint]
+    options = Options(count=THROUGHPUT_MESSAGES, queue=queue_name, quiet=True,
+                      **({"endpoint_url": endpoint} if endpoint else {}))
     summary = Summary(queue_url=queue_url, requested=THROUGHPUT_MESSAGES)
     started = time.perf_counter()
-    sending = threading.Thread(target=send, args=(parse_args(args), summary), daemon=True)
+    sending = threading.Thread(target=send, args=(options, summary), daemon=True)
     sending.start()
     if progress is not None:  # processed so far = sent so far - still in the queue
         threading.Thread(target=_sample_processed, args=(queue_url, started, summary, progress), daemon=True).start()
@@ -420,15 +420,16 @@ def main() -> int:
     up_seconds = time_make_up()
     memory = MemorySampler(interval=0.5).start()
     progress: dict[str, list] = {}
+    stacks = contextlib.ExitStack()  # the bench's own stacks, removed at the end
     try:
         lab_stack = Stack()
         sqs = aws.client("sqs")
         queue_url = sqs.get_queue_url(QueueName=lab_stack.queue_name)["QueueUrl"]
         dlq_url = sqs.get_queue_url(QueueName=lab_stack.dlq_name)["QueueUrl"]
 
-        shared = provision(Stack(suffix="bench-shared", function_timeout=30,
-                                 visibility_timeout=30 + settings.COLD_START_ALLOWANCE_SECONDS),
-                           source_dir=SHARED_HANDLER)
+        shared = stacks.enter_context(temporary_stack(
+            "bench-shared", SHARED_HANDLER, function_timeout=30,
+            visibility_timeout=30 + settings.COLD_START_ALLOWANCE_SECONDS))
         step(f"invoke latency: {COLD_INVOKES} cold, {WARM_INVOKES} warm")
         cold_ms, warm_ms = invoke_latency(shared.stack.function_name)
 
@@ -445,8 +446,8 @@ def main() -> int:
         trivial = throughput(shared.stack.queue_name, shared.queue_url, progress=progress["shared handler, batch 10"])
         progress["real worker, batch 10"] = []
         real = throughput(lab_stack.queue_name, queue_url, progress=progress["real worker, batch 10"])
-        big = provision(Stack(suffix="bench-batch100", batch_size=100, batching_window=1, function_timeout=60,
-                              visibility_timeout=120))
+        big = stacks.enter_context(temporary_stack(
+            "bench-batch100", batch_size=100, batching_window=1, function_timeout=60, visibility_timeout=120))
         progress["real worker, batch 100, window 1 s"] = []
         batch100 = throughput(big.stack.queue_name, big.queue_url, progress=progress["real worker, batch 100, window 1 s"])
         set_mapping_enabled(aws.client("lambda"), big.mapping_uuid, False)
@@ -472,9 +473,8 @@ def main() -> int:
             "settings": {"batch_size": lab_stack.batch_size, "maximum_concurrency": lab_stack.maximum_concurrency,
                          "messages": THROUGHPUT_MESSAGES, "latency_messages": LATENCY_MESSAGES},
         })
-        for stack in (shared.stack, big.stack):
-            teardown(stack)
     finally:
+        stacks.close()
         memory.stop()
         step("make down")
         subprocess.run([sys.executable, "-m", "lab", "down"], check=False, stdout=subprocess.DEVNULL)

@@ -1,7 +1,7 @@
 # The lab's LocalStack: the pinned LocalStack 4.14.0 image, plus
 #   - the lab's LocalStack plugins (executor/: the local Lambda executor, SQS
 #     mappings like AWS's, the stop on a failed provisioning) and awslambdaric,
-#   - the code that provisions the lab (lab/, init/) and the worker's zip,
+#   - the code that provisions the lab (lab/; init/ready.d/ runs it) and the worker's zip,
 # all installed here, at build time, from requirements/host.lock's pins.
 # Its ready hook provisions the lab, and it turns healthy only once that worked.
 # docker-compose.yml builds it (LAB_LOCALSTACK_IMAGE names another local build
@@ -16,9 +16,9 @@ COPY requirements/host.lock requirements/host.lock
 COPY functions/order_worker/requirements.txt functions/order_worker/requirements.txt
 RUN ${PYTHON} -m pip install --no-cache-dir --progress-bar off --no-deps --target /opt/function-packages \
       --constraint requirements/host.lock --requirement functions/order_worker/requirements.txt
-COPY init/__init__.py init/function_zip.py init/
+COPY lab/__init__.py lab/errors.py lab/function_zip.py lab/
 COPY functions/order_worker/ functions/order_worker/
-RUN PYTHONPATH=/opt/function-packages ${PYTHON} -m init.function_zip functions/order_worker /opt/order_worker.zip
+RUN PYTHONPATH=/opt/function-packages ${PYTHON} -m lab.function_zip functions/order_worker /opt/order_worker.zip
 
 # --- LocalStack with the lab -------------------------------------------------
 FROM ${LOCALSTACK_IMAGE}

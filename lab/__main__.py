@@ -11,17 +11,21 @@ import subprocess
 import sys
 import time
 
-from botocore.exceptions import BotoCoreError, ClientError
-from rich.console import Console
+from pathlib import Path
 
-console = Console(highlight=False, soft_wrap=True)
-EXIT_REFUSED = 2
-EXIT_FAILED = 3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from lab import dashboard as board
+from lab import dockermode, hostmode, observe, operations, processes, scenarios, settings, toolsmode
+from lab.bundle import write_bundle
+from lab.console import console
+from lab.errors import LabError, Refused
+from lab.errors import LifecycleError
+from lab.provision import provision
+from lab.settings import SettingsError, Stack
 
 
 def display_path(path) -> str:
-    from lab import settings
-
     return str(path.relative_to(settings.PROJECT_ROOT) if path.is_relative_to(settings.PROJECT_ROOT) else path)
 
 
@@ -29,10 +33,6 @@ def chosen_mode():
     """The module that runs LocalStack: the one already running, else LAB_MODE,
     else Docker when an engine answers, else host mode. Inside the tools
     container (LAB_MODE=tools), docker compose runs it from outside."""
-    from lab import dockermode, hostmode, settings, toolsmode
-    from lab.hostmode import LifecycleError
-    from lab.settings import SettingsError
-
     if settings.MODE not in ("", "docker", "host", "tools"):
         raise SettingsError(f"LAB_MODE={settings.MODE!r} is neither docker nor host")
     if settings.MODE == "host":
@@ -53,16 +53,12 @@ def chosen_mode():
 
 
 def mode_description(mode) -> str:
-    from lab import hostmode
-
     if mode is hostmode:
         return "host mode: LocalStack from .venv, Lambda as local processes"
     return "Docker mode: LocalStack in a container, Lambda as processes inside it"
 
 
 def print_summary(deployed, mode) -> None:
-    from lab import hostmode, settings
-
     stack = deployed.stack
     rows = [
         ("Endpoint", settings.STUDENT_ENDPOINT_URL),
@@ -103,8 +99,6 @@ def show_step(message: str, waiting: bool = False) -> None:
 
 
 def up(_args) -> int:
-    from init.provision import provision
-
     mode = chosen_mode()
     mode.start()
     console.print("Provisioning the lab (create or update; safe to repeat):")
@@ -120,10 +114,8 @@ def start(_args) -> int:
 
 
 def down(_args) -> int:
-    from lab import dockermode, hostmode, settings
-
     # Whatever runs, unless LAB_MODE names one mode.
-    hostmode.stop_pid_file(settings.DASHBOARD_PID_FILE, b"dashboard")
+    processes.stop_pid_file(settings.DASHBOARD_PID_FILE, b"dashboard")
     stopped_docker = settings.MODE != "host" and dockermode.engine_answers() and dockermode.stop()
     stopped_host = settings.MODE != "docker" and hostmode.stop()
     if not (stopped_docker or stopped_host):
@@ -143,96 +135,96 @@ def localstack_running():
             mode.stop()
 
 
-def test(args) -> int:
+UNIT_TESTS = "tests/unit"
+INTEGRATION_TESTS = "tests/integration"
+
+
+def run_unit_tests() -> int:
+    """The fast tier: no LocalStack, no network, one process (xdist's start costs more than it saves)."""
+    command = [sys.executable, "-m", "pytest", UNIT_TESTS, "-n", "0", "-q"]
+    console.print(f"Running the unit tests (no LocalStack): {' '.join(command[1:])}")
+    return subprocess.call(command, cwd=settings.PROJECT_ROOT)
+
+
+def unit(_args) -> int:
     started_at = time.monotonic()
-    with localstack_running() as mode:
-        # `lab test -- -m offline`: what follows "--" is pytest's, options included.
-        pytest_args = args.pytest_args[1:] if args.pytest_args[:1] == ["--"] else args.pytest_args
-        command = [sys.executable, "-m", "pytest", *pytest_args]
-        console.print(f"Running ({mode_description(mode)}): {' '.join(command[1:])}")
-        # The tests learn the mode from LAB_MODE, e.g. to run Docker-only checks.
-        env = {**os.environ, "LAB_MODE": mode.NAME}
-        code = subprocess.call(command, env=env)
+    code = run_unit_tests()
+    verdict = "[green]passed[/]" if code == 0 else f"[red]failed (pytest exit code {code})[/]"
+    console.print(f"make unit: {verdict} in {time.monotonic() - started_at:.0f} s")
+    return code
+
+
+def names_tests(pytest_args: list[str]) -> bool:
+    """True when the arguments name tests (a file, a folder, file::test) rather than only options."""
+    return any(not arg.startswith("-") and os.path.exists(arg.split("::")[0]) for arg in pytest_args)
+
+
+def test(args) -> int:
+    """Both tiers: the unit tests first (seconds), then the integration tests against LocalStack."""
+    started_at = time.monotonic()
+    # `lab test -- -m offline`: what follows "--" is pytest's, options included.
+    pytest_args = args.pytest_args[1:] if args.pytest_args[:1] == ["--"] else args.pytest_args
+    code = 0 if names_tests(pytest_args) else run_unit_tests()
+    if code == 0:
+        with localstack_running() as mode:
+            command = [sys.executable, "-m", "pytest", *pytest_args]
+            if not names_tests(pytest_args):
+                command.append(INTEGRATION_TESTS)
+            console.print(f"Running ({mode_description(mode)}): {' '.join(command[1:])}")
+            # The tests learn the mode from LAB_MODE, e.g. to run Docker-only checks.
+            env = {**os.environ, "LAB_MODE": mode.NAME}
+            code = subprocess.call(command, env=env)
     verdict = "[green]passed[/]" if code == 0 else f"[red]failed (pytest exit code {code})[/]"
     console.print(f"make test: {verdict} in {time.monotonic() - started_at:.0f} s")
     return code
 
 
 def soak(args) -> int:
-    from lab import soak as soaking
-
     with localstack_running():
-        return soaking.main(args.count)
+        # bench/ uses the lab and the producer; the lab does not import it back.
+        return subprocess.call([sys.executable, "-m", "bench.soak", "--count", str(args.count)],
+                               cwd=settings.PROJECT_ROOT)
 
 
-def operation(name: str):
-    """A command that runs lab.operations.<name> on the stack `make up` created."""
-
-    def run(args) -> int:
-        from lab import operations
-        from lab.settings import Stack
-
-        getattr(operations, name)(Stack(), *args.operation_args)
+def on_the_lab_stack(function, *fixed_args):
+    """A command that runs function(stack, *fixed_args) on the stack `make up` created."""
+    def run(_args) -> int:
+        function(Stack(), *fixed_args)
         return 0
 
     return run
 
 
-def observe(name: str, *args) -> int:
-    from lab import observe as watching
-    from lab.settings import Stack
-
-    getattr(watching, name)(Stack(), *args)
-    return 0
-
-
 def scenario(args) -> int:
-    from lab import scenarios
-
     if args.name not in scenarios.SCENARIOS:
         names = ", ".join(scenarios.SCENARIOS)
-        console.print(f"lab: which scenario? make scenario NAME=<name>, with one of: {names}")
-        return EXIT_REFUSED
+        raise Refused(f"which scenario? make scenario NAME=<name>, with one of: {names}")
     scenarios.run(args.name)
     return 0
 
 
 def dashboard(args) -> int:
-    from lab import dashboard as board
-    from lab import settings
-    from lab.settings import Stack
-
     board.serve(Stack(), args.port or settings.DASHBOARD_PORT)
     return 0
 
 
 def localstack_exports(_args) -> int:
     """LocalStack's settings as shell exports, for the lab image's entrypoint."""
-    from lab import settings
-
     settings.print_localstack_exports()
     return 0
 
 
 def bundle(args) -> int:
-    from pathlib import Path
-
-    from lab.bundle import write_bundle
-
     write_bundle(Path(args.target).resolve())
     return 0
 
 
 def purge(args) -> int:
-    from lab import operations
-    from lab.settings import Stack
-
     stack = Stack()
     if not args.yes:
         if not sys.stdin.isatty():
-            console.print("lab: purge deletes every message in the queues and asks first; "
+            raise Refused("purge deletes every message in the queues and asks first; "
                           "without a terminal, confirm with `make purge YES=1`")
-            return EXIT_REFUSED
         answer = console.input(f"Delete every message in {stack.queue_name} and {stack.dlq_name}? [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
             console.print("Nothing purged.")
@@ -247,25 +239,25 @@ def main(argv=None) -> int:
     commands.add_parser("up", help="start LocalStack (host mode) and provision the lab").set_defaults(run=up)
     commands.add_parser("start", help="start LocalStack only, without provisioning").set_defaults(run=start)
     commands.add_parser("down", help="stop LocalStack and remove its state").set_defaults(run=down)
-    for name, function, help_text, operation_args in (
-        ("dlq", "show_dlq", "list the DLQ's messages without receiving them", ()),
-        ("redrive", "redrive", "move the DLQ's messages back to the queue, with progress", ()),
-        ("pause", "set_mapping", "disable the event source mapping", (False,)),
-        ("resume", "set_mapping", "enable the event source mapping", (True,)),
-        ("break", "set_worker_rule", "misconfigure the worker: reject orders of more than 1 item", ("1",)),
-        ("fix", "set_worker_rule", "undo `break`", (None,)),
+    for name, run, help_text in (
+        ("dlq", on_the_lab_stack(operations.show_dlq), "list the DLQ's messages without receiving them"),
+        ("redrive", on_the_lab_stack(operations.redrive), "move the DLQ's messages back to the queue, with progress"),
+        ("pause", on_the_lab_stack(operations.set_mapping, False), "disable the event source mapping"),
+        ("resume", on_the_lab_stack(operations.set_mapping, True), "enable the event source mapping"),
+        ("break", on_the_lab_stack(operations.set_worker_rule, "1"),
+         "misconfigure the worker: reject orders of more than 1 item"),
+        ("fix", on_the_lab_stack(operations.set_worker_rule, None), "undo `break`"),
     ):
-        command = commands.add_parser(name, help=help_text)
-        command.set_defaults(run=operation(function), operation_args=operation_args)
+        commands.add_parser(name, help=help_text).set_defaults(run=run)
     status_parser = commands.add_parser("status", help="queues, mapping, effects and invocations, live")
     status_parser.add_argument("--once", action="store_true", help="print once and exit")
-    status_parser.set_defaults(run=lambda args: observe("status", args.once))
+    status_parser.set_defaults(run=lambda args: on_the_lab_stack(observe.status, args.once)(args))
     logs_parser = commands.add_parser("logs", help="follow the worker's log, one line per record")
     logs_parser.add_argument("--no-follow", action="store_true", help="print the last minutes and exit")
-    logs_parser.set_defaults(run=lambda args: observe("follow_logs", not args.no_follow))
+    logs_parser.set_defaults(run=lambda args: on_the_lab_stack(observe.follow_logs, not args.no_follow)(args))
     trace_parser = commands.add_parser("trace", help="the life of one order")
     trace_parser.add_argument("order_id")
-    trace_parser.set_defaults(run=lambda args: observe("trace", args.order_id))
+    trace_parser.set_defaults(run=lambda args: on_the_lab_stack(observe.trace, args.order_id)(args))
     scenario_parser = commands.add_parser("scenario", help="show a classic mistake, then its fix")
     scenario_parser.add_argument("name", nargs="?", default="")
     scenario_parser.set_defaults(run=scenario)
@@ -286,29 +278,17 @@ def main(argv=None) -> int:
     test_parser = commands.add_parser("test", help="run the test suite, starting LocalStack if needed")
     test_parser.add_argument("pytest_args", nargs=argparse.REMAINDER)
     test_parser.set_defaults(run=test)
+    commands.add_parser("unit", help="run the unit tests only: seconds, no LocalStack").set_defaults(run=unit)
     args = parser.parse_args(argv)
-
     try:
-        from init.function_zip import BuildError
-        from lab import settings
-        from lab.aws import LabNotUp
-        from lab.hostmode import LifecycleError
-        from lab.operations import QueueMissing
-        from lab.settings import SettingsError
-    except ValueError as error:  # a bad LAB_* variable, found while reading the settings
-        console.print(f"[red]lab:[/] {error}")
-        return EXIT_REFUSED
-    try:
+        settings.check()  # a bad LAB_* variable, found while reading the settings
         return args.run(args)
-    except SettingsError as error:
-        console.print(f"[red]lab: refused:[/] {error}")
-        return EXIT_REFUSED
-    except (LifecycleError, LabNotUp, BuildError, QueueMissing) as error:
-        console.print(f"[red]lab:[/] {error}")
-        return EXIT_FAILED
+    except LabError as error:
+        console.print(f"[red]lab: {error.label}[/]{error}")
+        return error.exit_code
     except (BotoCoreError, ClientError, TimeoutError) as error:
         console.print(f"[red]lab:[/] {error} (see {settings.LOCALSTACK_LOG})")
-        return EXIT_FAILED
+        return LabError.exit_code
     except KeyboardInterrupt:
         console.print("lab: interrupted")
         return 130

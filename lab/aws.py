@@ -9,12 +9,13 @@ import boto3
 from botocore.config import Config
 
 from lab import settings
+from lab.errors import LabError
 
 # Fail fast when LocalStack is not there, instead of botocore's long retries.
 CLIENT_CONFIG = Config(connect_timeout=3, read_timeout=60, retries={"max_attempts": 3})
 
 
-class LabNotUp(RuntimeError):
+class LabNotUp(LabError):
     """LocalStack does not answer at the lab's endpoint."""
 
 

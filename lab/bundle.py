@@ -11,12 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from rich.console import Console
 
 from lab import settings
-from lab.hostmode import LifecycleError
+from lab.console import console
+from lab.errors import LifecycleError
 
-console = Console(highlight=False, soft_wrap=True)
 # The Python versions Lambda runs besides the venv's own, as in scripts/prepare-runtimes.
 OTHER_RUNTIME_VERSIONS = [v for v in ("3.10", "3.11", "3.12", "3.13", "3.14")
                           if v != f"{sys.version_info[0]}.{sys.version_info[1]}"]

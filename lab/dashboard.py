@@ -12,12 +12,11 @@ from collections import deque
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
-from rich.console import Console
 
 from lab import aws, observe, settings
+from lab.console import console
 from lab.settings import Stack
 
-console = Console(highlight=False, soft_wrap=True)
 STATIC_DIR = settings.PROJECT_ROOT / "dashboard" / "static"
 SAMPLE_SECONDS = 1.0
 HISTORY_SAMPLES = 600  # ten minutes

@@ -12,12 +12,12 @@ the same services with ``scripts/lab-in-docker`` instead.
 import os
 import subprocess
 
-from rich.console import Console
 
 from lab import settings
-from lab.hostmode import LifecycleError, require_free_port, start_dashboard_unless_running
+from lab.console import console
+from lab.errors import LifecycleError
+from lab.hostmode import require_free_port, start_dashboard_unless_running
 
-console = Console(highlight=False, soft_wrap=True)
 NAME = "docker"  # LAB_MODE's word for it
 ENGINE_CHECK_SECONDS = 10
 LOG_LINES_ON_ERROR = 15

@@ -6,29 +6,22 @@ Lambda environment it starts belongs to that group, so stopping the group
 leaves nothing behind.
 """
 
-import errno
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
 from collections import deque
 from pathlib import Path
 
-from rich.console import Console
 
-from lab import aws, settings
+from lab import aws, processes, settings
+from lab.console import console
+from lab.errors import LifecycleError
 
-console = Console(highlight=False, soft_wrap=True)
 NAME = "host"  # LAB_MODE's word for it
 POLL_SECONDS = 0.5
 LOG_LINES_ON_ERROR = 15
-
-
-class LifecycleError(RuntimeError):
-    """LocalStack could not be started or stopped; the message says what to do."""
 
 
 def localstack_environment() -> dict[str, str]:
@@ -56,48 +49,14 @@ def localstack_environment() -> dict[str, str]:
     return env
 
 
-def process_alive(pid_file, command_part: bytes) -> int | None:
-    """The pid in the file, if that process still runs and its command line has command_part."""
-    try:
-        pid = int(pid_file.read_text())
-        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-            if command_part in cmdline.read():
-                return pid
-    except (OSError, ValueError):
-        pass
-    return None
-
-
 def running_pid() -> int | None:
     """The pid of the LocalStack this lab started, if it is still running."""
-    return process_alive(settings.LOCALSTACK_PID_FILE, b"localstack.runtime.main")
-
-
-def stop_pid_file(pid_file, command_part: bytes) -> None:
-    """Stop a helper process the lab started (the dashboard), if it runs."""
-    if pid := process_alive(pid_file, command_part):
-        stop_process_group(pid)
-    pid_file.unlink(missing_ok=True)
-
-
-def port_in_use(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as error:
-            if error.errno == errno.EADDRINUSE:
-                return True
-            raise LifecycleError(
-                f"Cannot listen on {host}:{port} ({error.strerror or error}): "
-                "LAB_HOST must be an address of this machine, normally 127.0.0.1"
-            ) from None
-    return False
+    return processes.process_alive(settings.LOCALSTACK_PID_FILE, b"localstack.runtime.main")
 
 
 def require_free_port() -> None:
     """Refuse to start when something else holds the lab's port (both modes)."""
-    if port_in_use(settings.HOST, settings.PORT):
+    if processes.port_in_use(settings.HOST, settings.PORT):
         raise LifecycleError(
             f"Port {settings.PORT} on {settings.HOST} is already in use by another program "
             f"(another LocalStack? see `ss -ltnp 'sport = :{settings.PORT}'`): stop it, "
@@ -175,7 +134,7 @@ def wait_until_ready(process: subprocess.Popen) -> None:
                 break
             time.sleep(POLL_SECONDS)
         else:
-            stop_process_group(process.pid)
+            processes.stop_process_group(process.pid)
             raise LifecycleError(
                 f"LocalStack did not become ready within {settings.START_TIMEOUT_SECONDS} s "
                 f"(raise LAB_START_TIMEOUT_SECONDS on a slow machine). "
@@ -191,40 +150,12 @@ def _ready() -> bool:
         return False
 
 
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.waitpid(pgid, os.WNOHANG)  # reap it if it is our child (make test)
-    except ChildProcessError:
-        pass
-    try:
-        os.killpg(pgid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-
-
-def stop_process_group(pgid: int) -> None:
-    """SIGTERM the group (LocalStack stops its function environments), SIGKILL what stays."""
-    for sig, grace in ((signal.SIGTERM, settings.STOP_TIMEOUT_SECONDS), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(pgid, sig)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            if not _group_alive(pgid):
-                return
-            time.sleep(POLL_SECONDS / 5)
-    if _group_alive(pgid):
-        raise LifecycleError(f"Processes of group {pgid} survived SIGKILL; see `ps -g {pgid}`")
-
-
 def stop() -> bool:
     """Stop LocalStack and remove its state. Returns True if something was running."""
     pid = running_pid()
     if pid:
         with console.status(f"Stopping LocalStack (pid {pid}) and its Lambda environments"):
-            stop_process_group(pid)
+            processes.stop_process_group(pid)
     if settings.STATE_DIR.exists():
         shutil.rmtree(settings.STATE_DIR)
     if pid:
@@ -240,7 +171,7 @@ def start_dashboard_unless_running(is_running, launch) -> None:
     if is_running():
         console.print(f"Dashboard: {url} (already running)")
         return
-    if port_in_use(settings.HOST, settings.DASHBOARD_PORT):
+    if processes.port_in_use(settings.HOST, settings.DASHBOARD_PORT):
         console.print(f"[yellow]Dashboard not started: port {settings.DASHBOARD_PORT} is in use "
                       "(LAB_DASHBOARD_PORT=<port> chooses another, LAB_DASHBOARD=0 turns it off)[/]")
         return
@@ -259,4 +190,4 @@ def start_dashboard() -> None:
                                        cwd=settings.PROJECT_ROOT)
         settings.DASHBOARD_PID_FILE.write_text(str(process.pid))
 
-    start_dashboard_unless_running(lambda: process_alive(settings.DASHBOARD_PID_FILE, b"dashboard"), launch)
+    start_dashboard_unless_running(lambda: processes.process_alive(settings.DASHBOARD_PID_FILE, b"dashboard"), launch)

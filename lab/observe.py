@@ -12,15 +12,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from rich.console import Console, Group
+from rich.console import Group
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
 from lab import aws
+from lab.console import console
 from lab.settings import Stack
 
-console = Console(highlight=False, soft_wrap=True)
 REFRESH_SECONDS = 1.0
 RECENT_LOG_SECONDS = 300  # how far back status and logs look
 RECENT_INVOCATIONS = 8

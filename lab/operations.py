@@ -8,15 +8,15 @@ LocalStack to answer (``aws.require_up``).
 import time
 from dataclasses import dataclass
 
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from init.provision import find_mapping, queue_arn, set_mapping_enabled
 from lab import aws, settings
+from lab.console import console
+from lab.errors import LabError
+from lab.provision import find_mapping, queue_arn, set_mapping_enabled
 from lab.settings import Stack
 
-console = Console(highlight=False, soft_wrap=True)
 REDRIVE_TIMEOUT_SECONDS = 120
 POLL_SECONDS = 0.5
 PREVIEW_CHARACTERS = 60
@@ -26,8 +26,8 @@ BROKEN_RULE_VALUE = "1"
 TERMINAL_MOVE_STATES = {"COMPLETED", "FAILED", "CANCELLED"}
 
 
-class QueueMissing(RuntimeError):
-    pass
+class QueueMissing(LabError):
+    """The queue a command works on does not exist: `make up` creates it."""
 
 
 def queue_url(name: str) -> str:

@@ -5,10 +5,17 @@ processes this way. It works in both modes: a container's processes are in the
 host's /proc too.
 """
 
+import errno
 import os
+import signal
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
+
+from lab import settings
+from lab.errors import LifecycleError
+from lab.waiting import POLL_SECONDS
 
 LOCALSTACK_MARKER = b"localstack.runtime.main"  # in LocalStack's command line
 
@@ -93,3 +100,120 @@ class MemorySampler:
             return sum(row[1] for row in rows) / len(rows) if rows else 0.0
 
         return mean(self.rows[:quarter]), mean(self.rows[-quarter:])
+
+
+def process_alive(pid_file, command_part: bytes) -> int | None:
+    """The pid in the file, if that process still runs and its command line has command_part."""
+    try:
+        pid = int(pid_file.read_text())
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            if command_part in cmdline.read():
+                return pid
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def stop_pid_file(pid_file, command_part: bytes) -> None:
+    """Stop a helper process the lab started (the dashboard), if it runs."""
+    if pid := process_alive(pid_file, command_part):
+        stop_process_group(pid)
+    pid_file.unlink(missing_ok=True)
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.waitpid(pgid, os.WNOHANG)  # reap it if it is our child (make test)
+    except ChildProcessError:
+        pass
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def stop_process_group(pgid: int) -> None:
+    """SIGTERM the group (LocalStack stops its function environments), SIGKILL what stays."""
+    for sig, grace in ((signal.SIGTERM, settings.STOP_TIMEOUT_SECONDS), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            if not group_alive(pgid):
+                return
+            time.sleep(POLL_SECONDS / 5)
+    if group_alive(pgid):
+        raise LifecycleError(f"Processes of group {pgid} survived SIGKILL; see `ps -g {pgid}`")
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return True
+            raise LifecycleError(
+                f"Cannot listen on {host}:{port} ({error.strerror or error}): "
+                "LAB_HOST must be an address of this machine, normally 127.0.0.1"
+            ) from None
+    return False
+
+
+TCP_LISTEN = "0A"
+
+
+def group_members(pgid: int) -> list[int]:
+    members = []
+    for pid in pids():
+        entry = str(pid)
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                # the command name may contain spaces; the fields after it do not
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:
+            members.append(int(entry))
+    return members
+
+
+def socket_inodes(pid: int) -> set[int]:
+    inodes = set()
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if target.startswith("socket:["):
+                inodes.add(int(target[8:-1]))
+    except OSError:
+        pass
+    return inodes
+
+
+def _address(hex_address: str) -> tuple[str, int]:
+    host, port = hex_address.split(":")
+    raw = bytes.fromhex(host)
+    if len(raw) == 4:
+        return socket.inet_ntop(socket.AF_INET, raw[::-1]), int(port, 16)
+    # IPv6: four 32-bit words, each in host (little-endian) order
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, 16, 4))
+    return socket.inet_ntop(socket.AF_INET6, words), int(port, 16)
+
+
+def listening_sockets(pgid: int) -> list[tuple[str, str, int]]:
+    """(protocol, address, port) of every TCP socket listening, and every UDP
+    socket bound, by a member of the process group."""
+    inodes = set().union(*(socket_inodes(pid) for pid in group_members(pgid)))
+    found = []
+    for protocol in ("tcp", "tcp6", "udp", "udp6"):
+        with open(f"/proc/net/{protocol}") as table:
+            for line in list(table)[1:]:
+                parts = line.split()
+                local, state, inode = parts[1], parts[3], int(parts[9])
+                if inode in inodes and (protocol.startswith("udp") or state == TCP_LISTEN):
+                    found.append((protocol, *_address(local)))
+    return found

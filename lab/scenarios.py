@@ -11,14 +11,12 @@ import time
 import uuid
 from collections.abc import Callable
 
-from rich.console import Console
 
-from init.provision import provision, teardown
 from lab import aws, settings
-from lab.settings import Stack
+from lab.console import console
+from lab.provision import provision, temporary_stack
 from lab.waiting import wait_for
 
-console = Console(highlight=False, soft_wrap=True)
 NAIVE_WORKER_DIR = settings.PROJECT_ROOT / "functions" / "naive_worker"
 WAIT_SECONDS = 90
 RECEIVE_WAIT_SECONDS = 1
@@ -27,20 +25,6 @@ RECEIVE_WAIT_SECONDS = 1
 def say(kind: str, text: str) -> None:
     colour = {"mistake": "red", "effect": "yellow", "fix": "green", "after": "green"}.get(kind, "white")
     console.print(f"[bold {colour}]{kind.upper():>8}[/]  {text}")
-
-
-class scenario_stack:
-    """A stack that exists for the length of a `with` block."""
-
-    def __init__(self, label: str, source_dir=settings.FUNCTION_SOURCE_DIR, **settings_):
-        self.stack = Stack(suffix=f"scn-{label}-{uuid.uuid4().hex[:6]}", **settings_)
-        self.source_dir = source_dir
-
-    def __enter__(self):
-        return provision(self.stack, source_dir=self.source_dir)
-
-    def __exit__(self, *_exc):
-        teardown(self.stack)
 
 
 def emails_about(order_id: str) -> int:
@@ -118,7 +102,7 @@ def short_visibility() -> dict:
     work, short, long = 3, 1, 10
     results = {}
     for phase, visibility in (("mistake", short), ("fix", long)):
-        with scenario_stack("visibility", enabled=False) as deployed:
+        with temporary_stack("scn-visibility", enabled=False) as deployed:
             order_id, body = new_order("slow")
             aws.client("sqs").send_message(QueueUrl=deployed.queue_url, MessageBody=body)
             if phase == "mistake":
@@ -135,7 +119,7 @@ def short_visibility() -> dict:
 
 
 def no_dlq() -> dict:
-    with scenario_stack("nodlq", dead_letter_queue=False, function_timeout=3, visibility_timeout=3) as deployed:
+    with temporary_stack("scn-nodlq", dead_letter_queue=False, function_timeout=3, visibility_timeout=3) as deployed:
         order_id, _ = new_order("poison")
         say("mistake", "a queue with no dead-letter queue, and a message the worker can never process")
         aws.client("sqs").send_message(QueueUrl=deployed.queue_url, MessageBody=json.dumps({"orderId": order_id}))
@@ -154,7 +138,7 @@ def no_dlq() -> dict:
 def exactly_once() -> dict:
     results = {}
     for phase, source in (("mistake", NAIVE_WORKER_DIR), ("fix", settings.FUNCTION_SOURCE_DIR)):
-        with scenario_stack("once", source_dir=source) as deployed:
+        with temporary_stack("scn-once", source_dir=source) as deployed:
             order_id, body = new_order("dup")
             if phase == "mistake":
                 say("mistake", "a worker that assumes each message arrives once (no idempotent write)")
@@ -180,7 +164,7 @@ def heavy_work() -> dict:
         # The lesson is the timeout: the visibility covers a cold start too, or a
         # busy machine would show redeliveries before any timeout.
         visibility = timeout + settings.COLD_START_ALLOWANCE_SECONDS
-        with scenario_stack("heavy", function_timeout=timeout, visibility_timeout=visibility) as deployed:
+        with temporary_stack("scn-heavy", function_timeout=timeout, visibility_timeout=visibility) as deployed:
             order_id, body = new_order("heavy", sleep_ms=3000)
             say("mistake" if phase == "mistake" else "fix",
                 f"work of 3 s in a function with a {timeout} s timeout (visibility {visibility} s)")
@@ -205,7 +189,7 @@ def forgot_delete() -> dict:
     results = {}
     visibility, run_seconds = 2, 9
     for phase, delete in (("mistake", False), ("fix", True)):
-        with scenario_stack("nodelete", enabled=False) as deployed:
+        with temporary_stack("scn-nodelete", enabled=False) as deployed:
             order_id, body = new_order("again")
             aws.client("sqs").send_message(QueueUrl=deployed.queue_url, MessageBody=body)
             say("mistake" if phase == "mistake" else "fix",

@@ -21,6 +21,8 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+from lab.errors import Refused
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # The file docker compose reads for its variables; absent inside the lab's
 # images, where compose passes its values as environment variables instead.
@@ -28,8 +30,18 @@ DOTENV_FILE = PROJECT_ROOT / ".env"
 _DOTENV = {name: value for name, value in dotenv_values(DOTENV_FILE).items() if value is not None}
 
 
-class SettingsError(ValueError):
+class SettingsError(Refused):
     """A setting that AWS (or the lab) would refuse; the message says what to do."""
+
+
+# Bad LAB_* values found while reading the settings: importing this module never
+# fails; `check()` (every lab command calls it first) reports the first one.
+PROBLEMS: list[str] = []
+
+
+def check() -> None:
+    if PROBLEMS:
+        raise SettingsError(PROBLEMS[0])
 
 
 def _lab_variable(name: str) -> str | None:
@@ -44,7 +56,8 @@ def _env(name: str, default, cast=str):
     try:
         return cast(raw)
     except ValueError:
-        raise SettingsError(f"LAB_{name}={raw!r} is not a valid {cast.__name__}; unset it or fix it") from None
+        PROBLEMS.append(f"LAB_{name}={raw!r} is not a valid {cast.__name__}; unset it or fix it")
+        return default
 
 
 # --- Where LocalStack runs ---------------------------------------------------
@@ -263,6 +276,7 @@ class Stack:
 
     def validate(self) -> None:
         """Refuse what AWS would refuse, with a line that says what to do."""
+        check()  # a LAB_* variable that could not be read
 
         def within(name, value, bounds):
             low, high = bounds

@@ -6,11 +6,10 @@ There, docker compose runs LocalStack and the dashboard from outside
 stops anything.
 """
 
-from rich.console import Console
 
 from lab import aws, settings
+from lab.console import console
 
-console = Console(highlight=False, soft_wrap=True)
 NAME = "tools"  # LAB_MODE's word for it
 
 

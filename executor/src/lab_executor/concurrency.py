@@ -41,7 +41,9 @@ class Tracker:
         since = now - window_seconds
         with self.lock:
             intervals = [(s, e) for s, e in self.ended[function] if e >= since]
-            intervals += [(s, now) for s in self.running[function].values()]
+            # Still running: it ends after every edge in the window (an end at `now`
+            # would sort before a start at `now` and hide an invocation just begun).
+            intervals += [(s, float("inf")) for s in self.running[function].values()]
             running = len(self.running[function])
         edges = sorted([(max(s, since), 1) for s, _ in intervals] + [(e, -1) for _, e in intervals])
         current = peak = 0

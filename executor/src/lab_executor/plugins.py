@@ -29,10 +29,17 @@ def lab_sqs_like_aws():
     """ScalingConfig.MaximumConcurrency and long polling for SQS mappings (see
     esm_concurrency); visibility timeouts that end on time (see sqs_visibility);
     concurrent executions served at /_lab/concurrency (see concurrency)."""
+    import logging
+
+    from localstack.runtime.current import get_current_runtime
     from localstack.services.edge import ROUTER
 
-    from lab_executor import concurrency, esm_concurrency, sqs_visibility
+    from lab_executor import concurrency, esm_concurrency, sqs_visibility, version
 
+    if refusal := version.unsupported_localstack():
+        logging.getLogger(__name__).error(refusal)
+        get_current_runtime().exit(1)
+        return
     esm_concurrency.apply()
     sqs_visibility.apply()
     ROUTER.add(concurrency.ConcurrencyEndpoint())  # for make status and the dashboard

@@ -1,1 +1,0 @@
-"""Provisioning: idempotent create-or-update of every resource of a lab stack."""

@@ -1,0 +1,82 @@
+"""Fixtures: every integration test gets a stack of its own, made by the same
+provisioning code as `make up`, under a unique suffix, and removed afterwards."""
+
+import contextlib
+
+import pytest
+
+from helpers import TEST_STACK, localstack_warnings, log_lines, one_at_a_time
+from lab import aws, settings
+from lab.provision import provision, temporary_stack
+from lab.settings import Stack
+
+@pytest.fixture(scope="session")
+def localstack():
+    if not aws.is_up():
+        pytest.exit("LocalStack is not running: run the suite with `make test` (it starts it)", returncode=3)
+
+
+@pytest.fixture
+def make_stack(localstack, request):
+    """Provision an isolated stack: make_stack(**overrides) -> Deployed."""
+    created = request.node.lab_stacks = []  # for the report of a failure (its logs)
+    with contextlib.ExitStack() as stacks:
+
+        def make(source_dir=settings.FUNCTION_SOURCE_DIR, **overrides):
+            deployed = stacks.enter_context(temporary_stack("t", source_dir, **{**TEST_STACK, **overrides}))
+            created.append(deployed.stack)
+            return deployed
+
+        yield make
+
+
+# The longest tests, started first: xdist hands tests out in this order, and a
+# two-minute test that starts last makes the whole run two minutes longer.
+LONGEST_FIRST = ("test_lab_guide.py", "test_soak.py", "test_host_lifecycle.py", "test_scenarios.py",
+                 "test_dashboard.py", "test_scaling.py", "test_docker_mode.py")
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item) -> int:
+        name = item.path.name
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the rest keep their order
+
+
+FAILURE_LOG_LINES = 300
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test's report carries its functions' logs (START, REPORT with
+    durations and init times, the worker's line per delivery), read before the
+    stacks are torn down: the evidence for a failure seen once under load."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    stacks = getattr(item, "lab_stacks", [])
+    for stack in stacks:
+        try:
+            lines = log_lines(stack.function_name)[-FAILURE_LOG_LINES:]
+        except Exception as error:  # noqa: BLE001 -- the report must not hide the failure itself
+            lines = [f"(could not read the log: {error})"]
+        report.sections.append((f"log of {stack.function_name} (last {FAILURE_LOG_LINES} lines)", "\n".join(lines)))
+    if stacks:
+        warnings = localstack_warnings()[-FAILURE_LOG_LINES:]
+        report.sections.append(("LocalStack's warnings and errors (last lines)", "\n".join(warnings)))
+
+
+@pytest.fixture
+def stack(make_stack):
+    return make_stack()
+
+
+@pytest.fixture(scope="session")
+def lab_stack(localstack, tmp_path_factory):
+    """The stack `make up` creates (provisioned here if it is missing; never torn down).
+    Provisioning is idempotent one run after another, not two at once: each xdist
+    worker has this fixture, so they take turns, under a lock they share."""
+    with one_at_a_time(tmp_path_factory, "lab-stack"):
+        return provision(Stack())

@@ -1,0 +1,148 @@
+"""Waiting and observing: the only ways a test here learns what happened."""
+
+import contextlib
+import fcntl
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable
+from typing import TypeVar
+
+import pytest
+
+from lab import aws, dockermode, settings
+from lab.aws import queue_depth, queue_is_empty  # noqa: F401 -- the tests' names for them
+from lab.observe import log_events, object_ids
+
+from lab.waiting import POLL_SECONDS
+from lab.waiting import wait_for as _wait_for
+
+T = TypeVar("T")
+
+# `make test` on a machine with only Docker runs the suite in the tools container
+# (LAB_MODE=tools): there is no host to check there, no docker CLI, no git and no browser.
+IN_TOOLS_CONTAINER = os.environ.get("LAB_MODE") == "tools"
+
+
+def not_in_tools_container(why: str):
+    return pytest.mark.skipif(IN_TOOLS_CONTAINER, reason=f"not in the tools container: {why}")
+
+
+def only_in_host_mode(why: str):
+    """For tests of host mode itself: `make test` in host mode runs them; in Docker
+    mode they would only start more LocalStacks beside the one under test."""
+    return pytest.mark.skipif(os.environ.get("LAB_MODE") != "host", reason=f"host mode only: {why}")
+
+
+@contextlib.contextmanager
+def one_at_a_time(tmp_path_factory, name: str):
+    """A lock the xdist workers share, by name: what holds it runs in one worker at a time."""
+    with open(tmp_path_factory.getbasetemp().parent / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def wait_for(condition: Callable[[], T], timeout: float, what: str, describe: Callable[[], object] | None = None) -> T:
+    """lab.waiting.wait_for, failing the test (not erroring) when the deadline
+    passes; describe() says what the state was then, when the condition's own
+    value cannot (a comparison that is just False)."""
+    try:
+        return _wait_for(condition, timeout, what, describe=describe and (lambda: f"then: {describe()}"))
+    except TimeoutError as error:
+        raise AssertionError(str(error)) from None
+
+
+def stored_order_ids(bucket: str) -> set[str]:
+    return set(object_ids(bucket, "orders/"))
+
+
+def emails_for(order_ids) -> list[dict]:
+    """Emails in LocalStack's SES outbox about these orders (subject names the order)."""
+    wanted = set(order_ids)
+    return [message for message in aws.sent_emails() if aws.emailed_order_id(message) in wanted]
+
+
+def assert_stays(condition: Callable[[], bool], seconds: float, what: str) -> None:
+    """Check a condition again and again for a while; fail as soon as it is false.
+
+    For claims that something does *not* happen (a disabled mapping consumes
+    nothing, a deleted message never comes back): the window is the period in
+    which it would have happened."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert condition(), f"{what} stopped being true"
+        time.sleep(POLL_SECONDS)  # look again until the window closes (a wait with a deadline)
+
+
+def log_lines(function_name: str, containing: str = "") -> list[str]:
+    """The lines a function logged to CloudWatch Logs, oldest first, read as
+    `make logs` reads them; none before its first invocation."""
+    lines = [event["message"].rstrip("\n") for event in log_events(function_name, since_ms=0)]
+    return [line for line in lines if containing in line]  # LocalStack 4.14.0 ignores filterPattern
+
+
+def log_records(function_name: str) -> list[dict]:
+    """The JSON lines a function logged (the worker's, the probes'), oldest first."""
+    records = []
+    for line in log_lines(function_name):
+        if line.startswith("{"):
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                continue  # a line that only looks like JSON
+    return records
+
+
+def deliveries(function_name: str, **match) -> list[dict]:
+    """The worker's one-line-per-delivery records that match, e.g. order_id="42"."""
+    return [
+        record
+        for record in log_records(function_name)
+        if "outcome" in record and all(record.get(key) == value for key, value in match.items())
+    ]
+
+
+def send_batch(queue_url: str, bodies: list[str], **entry_fields) -> list[str]:
+    """SendMessageBatch (at most 10); returns the message ids, failing on any failed entry."""
+    response = aws.client("sqs").send_message_batch(
+        QueueUrl=queue_url,
+        Entries=[{"Id": str(i), "MessageBody": body, **entry_fields} for i, body in enumerate(bodies)],
+    )
+    assert not response.get("Failed"), response["Failed"]
+    by_id = {entry["Id"]: entry["MessageId"] for entry in response["Successful"]}
+    return [by_id[str(i)] for i in range(len(bodies))]
+
+
+def order(order_id: str, **fields) -> str:
+    return json.dumps({"orderId": order_id, "email": f"{order_id}@example.com", **fields})
+
+
+# Short timeouts keep retries quick. The visibility timeout covers the function
+# timeout and a cold start on a busy machine (settings.COLD_START_ALLOWANCE_SECONDS):
+# with 5 s, cold starts of 4-5.6 s under load made batches arrive twice.
+TEST_FUNCTION_TIMEOUT = 3
+TEST_STACK = dict(function_timeout=TEST_FUNCTION_TIMEOUT,
+                  visibility_timeout=TEST_FUNCTION_TIMEOUT + settings.COLD_START_ALLOWANCE_SECONDS,
+                  max_receive_count=3)
+
+
+def unique_suffix() -> str:
+    return "t" + uuid.uuid4().hex[:8]
+
+
+LOCALSTACK_WARNINGS = (" WARN ", " ERROR ", "Traceback", "lab:")
+LOG_NOT_READABLE = "(LocalStack's log is not readable from here)"
+
+
+def localstack_warnings() -> list[str]:
+    """LocalStack's warnings and errors, from its log: the file in host mode,
+    the container's log in Docker mode (inside the tools container, neither)."""
+    if settings.LOCALSTACK_LOG.exists():
+        text = settings.LOCALSTACK_LOG.read_text(errors="replace")
+    elif os.environ.get("LAB_MODE") == "docker":
+        text = dockermode.compose("logs", "--no-color", "--no-log-prefix", "--tail", "5000", "localstack",
+                                  capture=True).stdout
+    else:
+        return [LOG_NOT_READABLE]
+    return [line for line in text.splitlines() if any(mark in line for mark in LOCALSTACK_WARNINGS)]

@@ -1,0 +1,130 @@
+"""docs/LAB.md cannot drift from the code: every ```console block in it is run,
+in order, against a lab of its own, and its output compared with what the guide
+shows.
+
+The comparison is loose where runs differ: ids, times, durations, rates and the
+port; `…` in a shown line stands for anything, and a line `...` for any lines.
+Each shown line must appear, in order, among the lines the command printed. A
+block after `<!-- check: wait N -->` is run again until it matches, for up to N
+seconds: the guide says how long a student may have to wait.
+"""
+
+import os
+import re
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+GUIDE = PROJECT_ROOT / "docs" / "LAB.md"
+COMMAND_TIMEOUT_SECONDS = 180
+RETRY_SECONDS = 1.0
+BOX_DRAWING = re.compile(r"[│┃┏┓┗┛━─┡┩╇┳┻╋└┘┌┐├┤┼╭╮╰╯]")
+VARIABLE_PARTS = [  # (pattern in the escaped guide line, what it becomes)
+    (r"[0-9a-f]{8}\\-[0-9a-f]{4}\\-[0-9a-f]{4}\\-[0-9a-f]{4}\\-[0-9a-f]{12}", r"[0-9a-f-]{36}"),
+    (r"\d\d:\d\d:\d\d(?:\\\.\d+)?", r"\d\d:\d\d:\d\d(?:\.\d+)?"),
+    (r"\d{4}\\-\d\d\\-\d\d", r"\d{4}-\d\d-\d\d"),
+    (r"\d+(?:\\\.\d+)?(?=\\ (?:s|ms|msg/s)\b)", r"\d+(?:\.\d+)?"),
+    (r"127\\\.0\\\.0\\\.1:\d+", r"127\.0\.0\.1:\d+"),
+    (r"\b(?=[0-9a-f]*\d)[0-9a-f]{8,}\b", r"[0-9a-f]{8,}"),
+    (r"(?:\\ )?…", r".*"),
+]
+
+
+def normalize(line: str) -> str:
+    return " ".join(BOX_DRAWING.sub(" ", line).split())
+
+
+def line_pattern(shown: str) -> re.Pattern:
+    pattern = re.escape(normalize(shown))
+    for variable, replacement in VARIABLE_PARTS:
+        pattern = re.sub(variable, lambda _match, r=replacement: r, pattern)
+    return re.compile(pattern)
+
+
+def parse_guide(text: str) -> list[tuple[str, list[str], float]]:
+    """(command, shown output lines, seconds to keep retrying) of every console block."""
+    steps = []
+    wait = 0.0
+    lines = iter(text.splitlines())
+    for line in lines:
+        if match := re.match(r"<!-- check: wait (\d+) -->", line.strip()):
+            wait = float(match[1])
+        elif line.strip() == "```console":
+            block = []
+            for inner in lines:
+                if inner.strip() == "```":
+                    break
+                block.append(inner)
+            command, shown = None, []
+            for inner in block:
+                if inner.startswith("$ "):
+                    if command:
+                        steps.append((command, shown, wait))
+                    command, shown = inner[2:], []
+                else:
+                    shown.append(inner)
+            if command:
+                steps.append((command, shown, wait))
+            wait = 0.0
+    return steps
+
+
+def matches(shown: list[str], printed: str) -> tuple[bool, str]:
+    actual = [normalize(line) for line in printed.splitlines()]
+    position = 0
+    for expected in shown:
+        if not expected.strip() or expected.strip() == "...":
+            continue
+        pattern = line_pattern(expected)
+        while position < len(actual) and not pattern.fullmatch(actual[position]):
+            position += 1
+        if position == len(actual):
+            return False, expected
+        position += 1
+    return True, ""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_the_guide_parses_into_commands():
+    steps = parse_guide(GUIDE.read_text())
+    assert len(steps) >= 15
+    assert steps[0][0] == "make up"
+    # Settings go before the command, as a student types them: LAB_BATCHING_WINDOW=20 make up
+    assert all(re.match(r"(LAB_[A-Z_]+=\S+ )*(make |\.venv/bin/|curl )", command) for command, _, _ in steps)
+
+
+def test_every_command_in_the_guide_prints_what_the_guide_shows(tmp_path):
+    if os.environ.get("LAB_MODE") in ("docker", "tools"):
+        pytest.skip("the guide's run uses a host-mode lab of its own; make test in host mode runs it")
+    port = free_port()
+    env = {
+        **os.environ,
+        "LAB_MODE": "host", "LAB_PORT": str(port), "LAB_STATE_DIR": str(tmp_path / "state"),
+        "LAB_DASHBOARD_PORT": str(free_port()),
+        "LOCALSTACK_HOST": f"127.0.0.1:{port}",  # for awslocal
+        "COLUMNS": "200",  # rich: wide tables, no wrapping
+    }
+    try:
+        for command, shown, wait in parse_guide(GUIDE.read_text()):
+            runnable = command.replace("127.0.0.1:4566", f"127.0.0.1:{port}")
+            deadline = time.monotonic() + wait
+            while True:
+                result = subprocess.run(runnable, shell=True, cwd=PROJECT_ROOT, env=env, text=True,
+                                        capture_output=True, timeout=COMMAND_TIMEOUT_SECONDS, stdin=subprocess.DEVNULL)
+                printed = result.stdout + result.stderr
+                ok, missing = matches(shown, printed)
+                if ok or time.monotonic() > deadline:
+                    break
+                time.sleep(RETRY_SECONDS)  # a wait with a deadline, announced in the guide
+            assert ok, f"`{command}` did not print {missing!r}; it printed:\n{printed[-3000:]}"
+    finally:
+        subprocess.run(["make", "down"], cwd=PROJECT_ROOT, env=env, capture_output=True, timeout=COMMAND_TIMEOUT_SECONDS)

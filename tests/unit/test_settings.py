@@ -1,0 +1,47 @@
+"""Settings: what AWS would refuse is refused before anything is created, with
+a line that says what to do; a bad LAB_* variable never breaks an import."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from lab.settings import SettingsError, Stack
+from unit_support import PROJECT_ROOT
+
+
+@pytest.mark.parametrize(
+    "overrides, says",
+    [
+        (dict(visibility_timeout=2, function_timeout=3), "shorter than FUNCTION_TIMEOUT"),
+        (dict(max_receive_count=0), "MAX_RECEIVE_COUNT=0 is outside 1..1000"),
+        (dict(maximum_concurrency=1), "MAXIMUM_CONCURRENCY=1 is outside 2..1000"),
+        (dict(batch_size=11, batching_window=0), "BATCH_SIZE=11 needs BATCHING_WINDOW"),
+        (dict(fifo=True, batch_size=20, batching_window=1), "a FIFO queue allows batches of at most 10"),
+        (dict(time_margin_ms=5000, function_timeout=5), "TIME_MARGIN_MS=5000 must be"),
+        (dict(function_timeout=901, visibility_timeout=1000), "FUNCTION_TIMEOUT=901 is outside"),
+    ],
+)
+def test_settings_aws_would_refuse_are_refused_with_what_to_do(overrides, says):
+    with pytest.raises(SettingsError, match=says):
+        Stack(**overrides).validate()
+
+
+def test_the_defaults_and_a_large_batch_with_a_window_are_accepted():
+    Stack().validate()
+    Stack(batch_size=100, batching_window=1).validate()
+
+
+def lab(*args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lab", *args], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                          env={**os.environ, **env}, timeout=60)
+
+
+def test_a_bad_variable_is_one_line_from_any_command_and_importing_still_works():
+    imported = subprocess.run([sys.executable, "-c", "import lab.settings, lab.provision"],
+                              env={**os.environ, "LAB_PORT": "four"}, capture_output=True, text=True)
+    assert imported.returncode == 0, imported.stderr
+    result = lab("dlq", LAB_PORT="four")
+    assert result.returncode == 2
+    assert result.stdout.strip().splitlines() == ["lab: refused: LAB_PORT='four' is not a valid int; unset it or fix it"]

@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import time
-
 from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -19,8 +18,7 @@ from lab import dashboard as board
 from lab import dockermode, hostmode, observe, operations, processes, scenarios, settings, toolsmode
 from lab.bundle import write_bundle
 from lab.console import console
-from lab.errors import LabError, Refused
-from lab.errors import LifecycleError
+from lab.errors import LabError, LifecycleError, Refused
 from lab.provision import provision
 from lab.settings import SettingsError, Stack
 
@@ -146,12 +144,15 @@ def run_unit_tests() -> int:
     return subprocess.call(command, cwd=settings.PROJECT_ROOT)
 
 
+def verdict(target: str, code: int, started_at: float) -> int:
+    said = "[green]passed[/]" if code == 0 else f"[red]failed (pytest exit code {code})[/]"
+    console.print(f"make {target}: {said} in {time.monotonic() - started_at:.0f} s")
+    return code
+
+
 def unit(_args) -> int:
     started_at = time.monotonic()
-    code = run_unit_tests()
-    verdict = "[green]passed[/]" if code == 0 else f"[red]failed (pytest exit code {code})[/]"
-    console.print(f"make unit: {verdict} in {time.monotonic() - started_at:.0f} s")
-    return code
+    return verdict("unit", run_unit_tests(), started_at)
 
 
 def names_tests(pytest_args: list[str]) -> bool:
@@ -174,9 +175,7 @@ def test(args) -> int:
             # The tests learn the mode from LAB_MODE, e.g. to run Docker-only checks.
             env = {**os.environ, "LAB_MODE": mode.NAME}
             code = subprocess.call(command, env=env)
-    verdict = "[green]passed[/]" if code == 0 else f"[red]failed (pytest exit code {code})[/]"
-    console.print(f"make test: {verdict} in {time.monotonic() - started_at:.0f} s")
-    return code
+    return verdict("test", code, started_at)
 
 
 def soak(args) -> int:
@@ -188,6 +187,7 @@ def soak(args) -> int:
 
 def on_the_lab_stack(function, *fixed_args):
     """A command that runs function(stack, *fixed_args) on the stack `make up` created."""
+
     def run(_args) -> int:
         function(Stack(), *fixed_args)
         return 0

@@ -218,8 +218,9 @@ class Stack:
     # Batches of this mapping in flight at once (ScalingConfig.MaximumConcurrency);
     # 5 is where AWS starts. Enforced by the lab's plugin (executor/esm_concurrency.py).
     maximum_concurrency: int = _env("MAXIMUM_CONCURRENCY", 5, int)
-    # The worker starts a record only with this much of its invocation left
-    # (the rest of the batch returns to the queue untried, instead of a timeout).
+    # The least time the worker starts a record with (it also wants twice the
+    # slowest record of the invocation so far); the rest of the batch returns to
+    # the queue untried, instead of a timeout.
     time_margin_ms: int = _env("TIME_MARGIN_MS", 1000, int)
     report_batch_item_failures: bool = True
     # FIFO: queue and DLQ are both .fifo (AWS requires the same type).

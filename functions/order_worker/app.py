@@ -146,7 +146,7 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
     logger.append_keys(message_id=record.message_id, receive_count=receive_count,
                        sent_timestamp=int(record.attributes.sent_timestamp),
                        order_id=order_id_hint(record.body))
-    started = time.monotonic()
+    started, stored_now = time.monotonic(), None
     try:
         require_time_for_a_record(lambda_context)
         order = parse_order(record.body)
@@ -156,9 +156,9 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
             emailed_now = send_confirmation_once(order, lambda_context)
         logger.info("order processed", extra={"outcome": "processed", "stored_now": stored_now,
                                               "email_sent_now": emailed_now})
-    except Exception as error:
+    except Exception as error:  # whether this delivery stored the order, when it got that far
         logger.warning("order failed", extra={"outcome": "failed", "error": type(error).__name__,
-                                              "reason": str(error)})
+                                              "reason": str(error), "stored_now": stored_now})
         raise
     finally:
         invocation["slowest_ms"] = max(invocation["slowest_ms"], int((time.monotonic() - started) * 1000))

@@ -288,15 +288,16 @@ def test_the_same_order_sent_twice_is_stored_once_and_emailed_once(stack):
         sqs.send_message(QueueUrl=stack.queue_url, MessageBody=order(order_id))
 
     # The two may be delivered at once, to two environments: the one that loses
-    # the email claim fails (EmailInProgress) and is processed on its retry.
+    # the email claim fails (EmailInProgress) and is processed on its retry. It
+    # may be the one that stored the order: count the stores of every delivery.
     def processed():
         return [r for r in deliveries(stack.stack.function_name, order_id=order_id) if r["outcome"] == "processed"]
 
     records = wait_for(lambda: len(processed()) == 2 and processed(), RETRIES_TIMEOUT_SECONDS, "both messages processed")
-    assert sorted(r["stored_now"] for r in records) == [False, True]
     assert sorted(r["email_sent_now"] for r in records) == [False, True]
-    failed = [r for r in deliveries(stack.stack.function_name, order_id=order_id) if r["outcome"] == "failed"]
-    assert all(r["error"] == "EmailInProgress" for r in failed)
+    every_delivery = deliveries(stack.stack.function_name, order_id=order_id)
+    assert [r["stored_now"] for r in every_delivery].count(True) == 1, "one delivery wrote the order"
+    assert all(r["error"] == "EmailInProgress" for r in every_delivery if r["outcome"] == "failed")
     assert len(emails_for([order_id])) == 1
 
 

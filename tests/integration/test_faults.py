@@ -16,8 +16,9 @@ from helpers import (
     stored_order_ids,
     wait_for,
 )
-from lab import aws
+from lab import aws, settings
 from lab.processes import command_line, pids, runs_function
+from lab.provision import set_mapping_enabled
 
 TIMEOUT_SECONDS = 90
 
@@ -27,24 +28,40 @@ def runtime_pids(function_name: str) -> list[int]:
     return [pid for pid in pids() if b"awslambdaric" in command_line(pid) and runs_function(pid, function_name)]
 
 
-def test_a_runtime_killed_from_outside_mid_batch_leaves_the_batch_to_be_retried(stack):
-    slow, quick = f"killed-{uuid.uuid4().hex[:6]}", f"mate-{uuid.uuid4().hex[:6]}"
-    function = stack.stack.function_name
-    send_batch(stack.queue_url, [order(slow, sleep_ms=2500), order(quick)])
+def email_recorded(bucket: str, order_id: str) -> bool:
+    """The worker has sent the order's email and recorded it (its last step for an order)."""
+    try:
+        receipt = aws.client("s3").get_object(Bucket=bucket, Key=f"emails/{order_id}.json")["Body"].read()
+    except aws.client("s3").exceptions.NoSuchKey:
+        return False
+    return b"sesMessageId" in receipt
 
-    # Mid-batch: the messages are in flight and the handler is sleeping on the slow order.
-    wait_for(lambda: aws.client("sqs").get_queue_attributes(
-        QueueUrl=stack.queue_url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
-    )["Attributes"]["ApproximateNumberOfMessagesNotVisible"] != "0", TIMEOUT_SECONDS, "the batch in flight")
+
+def test_a_runtime_killed_from_outside_mid_batch_leaves_the_batch_to_be_retried(make_stack):
+    """One batch, a quick order then a slow one: once the quick one's email is
+    recorded, the handler is sleeping on the slow one, and its runtime is killed
+    there. The whole batch comes back: the quick order changes nothing the second
+    time, the slow one is processed on its retry; one email each."""
+    # A 6 s function, so that on the retry the slow order has time after the quick one.
+    stack = make_stack(enabled=False, function_timeout=6, visibility_timeout=6 + settings.COLD_START_ALLOWANCE_SECONDS)
+    quick, slow = f"mate-{uuid.uuid4().hex[:6]}", f"killed-{uuid.uuid4().hex[:6]}"
+    function = stack.stack.function_name
+    send_batch(stack.queue_url, [order(quick), order(slow, sleep_ms=2500)])
+    set_mapping_enabled(aws.client("lambda"), stack.mapping_uuid, True)  # one receive takes both: one batch
+
+    wait_for(lambda: email_recorded(stack.bucket, quick), TIMEOUT_SECONDS, "the batch's first order done")
     for pid in wait_for(lambda: runtime_pids(function), TIMEOUT_SECONDS, "the function's runtime process"):
         os.kill(pid, signal.SIGKILL)
 
-    wait_for(lambda: stored_order_ids(stack.bucket) == {slow, quick}, TIMEOUT_SECONDS, "both orders stored")
     processed = wait_for(
         lambda: [r for r in deliveries(function, order_id=slow) if r["outcome"] == "processed"],
         TIMEOUT_SECONDS, "the slow order processed",
     )
     assert [r["receive_count"] for r in processed] == [2], "processed on the retry, once"
+    again = wait_for(lambda: [r for r in deliveries(function, order_id=quick) if r["receive_count"] == 2],
+                     TIMEOUT_SECONDS, "the quick order delivered again")
+    assert [(r["outcome"], r["stored_now"], r["email_sent_now"]) for r in again] == [("processed", False, False)]
+    assert stored_order_ids(stack.bucket) == {slow, quick}
     wait_for(lambda: len(emails_for([slow, quick])) == 2, TIMEOUT_SECONDS, "one email each")
     wait_for(lambda: queue_is_empty(stack.queue_url), TIMEOUT_SECONDS, "an empty queue")
     assert aws.peek_messages(stack.dlq_url) == []

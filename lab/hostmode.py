@@ -14,7 +14,6 @@ import time
 from collections import deque
 from pathlib import Path
 
-
 from lab import aws, processes, settings
 from lab.console import console
 from lab.errors import LifecycleError

@@ -1,8 +1,9 @@
-"""Processes on this machine, read from /proc (Linux).
+"""Processes on this machine: the lab's helpers for finding, watching and
+stopping them, and for the ports and sockets they hold, read from /proc (Linux).
 
-`make soak`, `make bench` and the tests watch LocalStack and the functions'
-processes this way. It works in both modes: a container's processes are in the
-host's /proc too.
+Host mode starts and stops LocalStack and the dashboard with these; `make soak`,
+`make bench` and the tests watch LocalStack and the functions' processes. It
+works in both modes: a container's processes are in the host's /proc too.
 """
 
 import errno
@@ -106,12 +107,9 @@ def process_alive(pid_file, command_part: bytes) -> int | None:
     """The pid in the file, if that process still runs and its command line has command_part."""
     try:
         pid = int(pid_file.read_text())
-        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-            if command_part in cmdline.read():
-                return pid
     except (OSError, ValueError):
-        pass
-    return None
+        return None
+    return pid if command_part in command_line(pid) else None
 
 
 def stop_pid_file(pid_file, command_part: bytes) -> None:

@@ -165,12 +165,11 @@ def test(args) -> int:
     started_at = time.monotonic()
     # `lab test -- -m offline`: what follows "--" is pytest's, options included.
     pytest_args = args.pytest_args[1:] if args.pytest_args[:1] == ["--"] else args.pytest_args
-    code = 0 if names_tests(pytest_args) else run_unit_tests()
+    chosen = names_tests(pytest_args)  # named tests run alone; otherwise both tiers
+    code = 0 if chosen else run_unit_tests()
     if code == 0:
         with localstack_running() as mode:
-            command = [sys.executable, "-m", "pytest", *pytest_args]
-            if not names_tests(pytest_args):
-                command.append(INTEGRATION_TESTS)
+            command = [sys.executable, "-m", "pytest", *pytest_args, *([] if chosen else [INTEGRATION_TESTS])]
             console.print(f"Running ({mode_description(mode)}): {' '.join(command[1:])}")
             # The tests learn the mode from LAB_MODE, e.g. to run Docker-only checks.
             env = {**os.environ, "LAB_MODE": mode.NAME}

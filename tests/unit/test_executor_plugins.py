@@ -48,3 +48,38 @@ def test_the_plugins_refuse_any_localstack_but_the_one_they_patch():
 
     assert unsupported_localstack() is None  # the venv's (or the image's) LocalStack
     assert unsupported_localstack("4.15.0").startswith("lab: the lab's LocalStack plugins need LocalStack 4.14.0")
+
+
+def test_the_ses_outbox_can_be_read_while_an_email_goes_out():
+    provider = pytest.importorskip("localstack.services.ses.provider")
+    from lab_executor import ses_outbox
+
+    class SendsWhileRead(dict):
+        """An email whose filter check sends another one, as a request thread would during the read."""
+
+        def get(self, key, default=None):
+            provider.EMAILS[f"sent-during-the-read-{len(provider.EMAILS)}"] = {"Id": "later"}
+            return super().get(key, default)
+
+    reader = provider.SesServiceApiResource()
+    request = type("Request", (), {"args": {}})()
+    saved = dict(provider.EMAILS)
+    try:
+        provider.EMAILS.clear()
+        provider.EMAILS["first"] = SendsWhileRead(Id="first")
+        with pytest.raises(RuntimeError, match="changed size during iteration"):
+            reader.on_get(request)  # LocalStack's own: the 500 the suite saw
+
+        provider.EMAILS.clear()
+        provider.EMAILS["first"] = SendsWhileRead(Id="first")
+        patch = ses_outbox.apply()
+        try:
+            assert [m["Id"] for m in reader.on_get(request)["messages"]] == ["first"]
+        finally:
+            patch.undo()
+        with pytest.raises(RuntimeError):
+            reader.on_get(request)  # LocalStack's own again: the patch is undone
+    finally:
+        provider.EMAILS.clear()
+        provider.EMAILS.update(saved)
+

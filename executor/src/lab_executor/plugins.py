@@ -28,13 +28,14 @@ class LoopbackTwistedServerPlugin(RuntimeServerPlugin):
 def lab_sqs_like_aws():
     """ScalingConfig.MaximumConcurrency and long polling for SQS mappings (see
     esm_concurrency); visibility timeouts that end on time (see sqs_visibility);
-    concurrent executions served at /_lab/concurrency (see concurrency)."""
+    concurrent executions served at /_lab/concurrency (see concurrency); an SES
+    outbox that can be read while emails go out (see ses_outbox)."""
     import logging
 
     from localstack.runtime.current import get_current_runtime
     from localstack.services.edge import ROUTER
 
-    from lab_executor import concurrency, esm_concurrency, sqs_visibility, version
+    from lab_executor import concurrency, esm_concurrency, ses_outbox, sqs_visibility, version
 
     if refusal := version.unsupported_localstack():
         logging.getLogger(__name__).error(refusal)
@@ -42,6 +43,7 @@ def lab_sqs_like_aws():
         return
     esm_concurrency.apply()
     sqs_visibility.apply()
+    ses_outbox.apply()
     ROUTER.add(concurrency.ConcurrencyEndpoint())  # for make status and the dashboard
 
 

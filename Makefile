@@ -36,7 +36,7 @@ else
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help venv build up down unit test soak bench bench-docker test-docker bundle load producer status logs trace scenario dashboard dlq redrive pause resume break fix purge lock
+.PHONY: help venv build up stop down unit test soak bench bench-snapshot bench-docker test-docker bundle load producer status logs trace scenario dashboard dlq redrive pause resume break fix purge lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -70,7 +70,14 @@ else
 	@scripts/lab-in-docker up
 endif
 
-down: ## stop everything `make up` started and remove its state
+stop: ## stop the lab, keeping its state (queues, messages, orders, emails, function): `make up` brings it back
+ifeq ($(LAB_RUNNER),venv)
+	@$(LAB) stop
+else
+	@scripts/lab-in-docker stop
+endif
+
+down: ## stop everything `make up` started and remove its state (the queues, messages and orders too)
 ifeq ($(LAB_RUNNER),venv)
 	@$(LAB) down
 else
@@ -92,6 +99,9 @@ soak: $(SETUP) ## N orders (default 20000) with 5% poison and 10% retried, then 
 
 bench: venv ## measure latency, throughput, ceilings and a peer emulator; writes bench/results.json and .png (~10 min)
 	@LAB_MODE=host $(PY) -m bench.run
+
+bench-snapshot: venv ## what keeping the lab's state costs: snapshot size, save and load time for 20,000 orders, a crash's loss window (~10 min)
+	@$(PY) -m bench.snapshot_figures
 
 bench-docker: venv ## Docker mode's costs: first build, rebuild, compose up to healthy, image sizes; writes bench/docker-results.json
 	@$(PY) -m bench.docker_figures

@@ -48,6 +48,7 @@ ENV LAB_ROOT=/opt/lab \
     LAB_FUNCTION_ZIP=/opt/lab/build/order_worker.zip \
     LAB_ENDPOINT_URL=http://127.0.0.1:4566 \
     LAB_STATE_DIR=/tmp/lab-state \
+    LAB_SNAPSHOT_DIR=/var/lib/localstack/lab-snapshot \
     LAB_STOP_WHEN_NOT_PROVISIONED=1 \
     PYTHONDONTWRITEBYTECODE=1
 HEALTHCHECK --interval=2s --timeout=5s --start-period=10s --retries=90 CMD ["lab-healthcheck"]

@@ -15,7 +15,7 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lab import dashboard as board
-from lab import dockermode, hostmode, observe, operations, processes, scenarios, settings, toolsmode
+from lab import dockermode, hostmode, observe, operations, processes, saved_state, scenarios, settings, toolsmode
 from lab.bundle import write_bundle
 from lab.console import console
 from lab.errors import LabError, LifecycleError, Refused
@@ -88,6 +88,7 @@ def print_summary(deployed, mode) -> None:
         f"  curl -s {settings.STUDENT_ENDPOINT_URL}/_aws/ses                the emails sent\n"
         f"  {run}awslocal logs filter-log-events --log-group-name /aws/lambda/{stack.function_name} \\\n"
         "      --query 'events[].message' --output text        the worker's logs\n"
+        "  make stop                           stop, keeping every queue, message, order and email for the next make up\n"
         "  make down                           stop everything and remove its state"
     )
 
@@ -96,9 +97,15 @@ def show_step(message: str, waiting: bool = False) -> None:
     console.print(f"  {'[dim]...[/]' if waiting else '[green]✓[/]'} {message}")
 
 
+def say_what_was_restored() -> None:
+    if line := saved_state.restored_line():
+        console.print(line)
+
+
 def up(_args) -> int:
     mode = chosen_mode()
     mode.start()
+    say_what_was_restored()
     console.print("Provisioning the lab (create or update; safe to repeat):")
     deployed = provision(report=show_step)
     print_summary(deployed, mode)
@@ -108,24 +115,36 @@ def up(_args) -> int:
 
 def start(_args) -> int:
     chosen_mode().start()
+    say_what_was_restored()
     return 0
 
 
-def down(_args) -> int:
+def stop_everything(keep_state: bool) -> int:
     # Whatever runs, unless LAB_MODE names one mode.
     processes.stop_pid_file(settings.DASHBOARD_PID_FILE, b"dashboard")
-    stopped_docker = settings.MODE != "host" and dockermode.engine_answers() and dockermode.stop()
-    stopped_host = settings.MODE != "docker" and hostmode.stop()
+    stopped_docker = (settings.MODE != "host" and dockermode.engine_answers()
+                      and dockermode.stop(keep_state=keep_state))
+    stopped_host = settings.MODE != "docker" and hostmode.stop(keep_state=keep_state)
     if not (stopped_docker or stopped_host):
         console.print("Nothing to stop: the lab's LocalStack is not running.")
     return 0
 
 
+def down(_args) -> int:
+    return stop_everything(keep_state=False)
+
+
+def stop(_args) -> int:
+    """Like down, but the lab's saved state stays for the next `make up`."""
+    return stop_everything(keep_state=True)
+
+
 @contextlib.contextmanager
 def localstack_running():
-    """LocalStack up for the duration: started here, and stopped after, when it was not running."""
+    """LocalStack up for the duration: started here, and stopped after, when it
+    was not running. One started here is removed after: it takes no snapshots."""
     mode = chosen_mode()
-    started_here = mode.start()
+    started_here = mode.start(snapshots=False)
     try:
         yield mode
     finally:
@@ -237,7 +256,8 @@ def main(argv=None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("up", help="start LocalStack (host mode) and provision the lab").set_defaults(run=up)
     commands.add_parser("start", help="start LocalStack only, without provisioning").set_defaults(run=start)
-    commands.add_parser("down", help="stop LocalStack and remove its state").set_defaults(run=down)
+    commands.add_parser("stop", help="stop LocalStack, keeping the lab's state for the next up").set_defaults(run=stop)
+    commands.add_parser("down", help="stop LocalStack and remove the lab's state").set_defaults(run=down)
     for name, run, help_text in (
         ("dlq", on_the_lab_stack(operations.show_dlq), "list the DLQ's messages without receiving them"),
         ("redrive", on_the_lab_stack(operations.redrive), "move the DLQ's messages back to the queue, with progress"),

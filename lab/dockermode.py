@@ -47,11 +47,11 @@ def compose_environment() -> dict[str, str]:
     }
 
 
-def compose(*args: str, capture: bool = False) -> subprocess.CompletedProcess:
+def compose(*args: str, capture: bool = False, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         ["docker", "compose", "--project-name", settings.COMPOSE_PROJECT,
          "--file", str(settings.COMPOSE_FILE), "--profile", "tools", *args],
-        env=compose_environment(), capture_output=capture, text=True,
+        env={**compose_environment(), **(env or {})}, capture_output=capture, text=True,
     )
 
 
@@ -83,13 +83,12 @@ def explain_failure(service: str, result: subprocess.CompletedProcess) -> Lifecy
     return LifecycleError(f"The {service} container did not become healthy ({last}). Last lines of its log:\n{logs.stdout}")
 
 
-def start() -> bool:
-    """Start the localstack service unless it runs. Returns True if this call started it."""
+def start(snapshots: bool = True) -> bool:
+    """Start the localstack service unless it runs. Returns True if this call started it.
+    Without snapshots it saves the lab's state only when it stops."""
     if running():
         console.print(f"The lab's LocalStack container is already running at {settings.ENDPOINT_URL}; nothing to start.")
         return False
-    if compose("ps", "--all", "--quiet", "localstack", capture=True).stdout.strip():
-        console.print(f"[yellow]{settings.STATE_GONE_MESSAGE}[/]")  # the container exists but is not running
     require_free_port()
     ensure_images()
     with console.status(
@@ -97,7 +96,7 @@ def start() -> bool:
         f"(its ready hook provisions the lab; up to {WAIT_SECONDS} s)"
     ):
         result = compose("up", "--detach", "--wait", "--wait-timeout", str(WAIT_SECONDS), "--no-deps",
-                         "localstack", capture=True)
+                         "localstack", capture=True, env=None if snapshots else settings.NO_SNAPSHOTS)
     if result.returncode != 0:
         raise explain_failure("localstack", result)
     console.print(f"LocalStack {settings.LOCALSTACK_VERSION} is up in Docker at {settings.ENDPOINT_URL}.")
@@ -117,8 +116,17 @@ def start_dashboard() -> None:
     start_dashboard_unless_running(lambda: running("dashboard"), launch)
 
 
-def stop() -> bool:
-    """Stop and remove the lab's containers, network and state volume."""
+def stop(keep_state: bool = False) -> bool:
+    """Stop the lab's containers (LocalStack saves its state as it stops) and,
+    unless keep_state, remove them with their network and state volume."""
+    if keep_state:
+        if not compose("ps", "--quiet", capture=True).stdout.strip():
+            return False
+        with console.status("Stopping the lab's containers; LocalStack saves the lab's state"):
+            compose("stop", capture=True)
+        console.print(f"Stopped the lab's containers; the lab's state is kept in the Docker volume "
+                      f"{settings.COMPOSE_PROJECT}_localstack-state.")
+        return True
     listed = compose("ps", "--all", "--quiet", capture=True)
     if listed.returncode != 0 or not listed.stdout.strip():
         return False

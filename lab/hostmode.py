@@ -84,18 +84,19 @@ def install_ready_hooks() -> None:
 PREVIOUS_LOG = settings.STATE_DIR / "localstack.previous.log"
 
 
-def start() -> bool:
-    """Start LocalStack unless it runs already. Returns True if this call started it."""
+def start(snapshots: bool = True) -> bool:
+    """Start LocalStack unless it runs already. Returns True if this call started it.
+    Without snapshots it saves the lab's state only when it stops."""
     if pid := running_pid():
         console.print(
             f"LocalStack is already running (pid {pid}) at {settings.ENDPOINT_URL}; nothing to start."
         )
         return False
     require_free_port()
-    if settings.LOCALSTACK_PID_FILE.exists():  # and not running: see running_pid()
-        console.print(f"[yellow]{settings.STATE_GONE_MESSAGE}[/] (The last log is {PREVIOUS_LOG.name}.)")
+    if settings.LOCALSTACK_PID_FILE.exists():  # and not running: see running_pid(); what came back is said later
         if settings.LOCALSTACK_LOG.exists():
             settings.LOCALSTACK_LOG.replace(PREVIOUS_LOG)
+            console.print(f"LocalStack's log from before it stopped: {PREVIOUS_LOG}")
         settings.LOCALSTACK_PID_FILE.unlink()
     settings.STATE_DIR.mkdir(parents=True, exist_ok=True)
     if settings.PROVISION_ON_READY:
@@ -103,7 +104,7 @@ def start() -> bool:
     with open(settings.LOCALSTACK_LOG, "ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "localstack.runtime.main"],
-            env=localstack_environment(),
+            env={**localstack_environment(), **({} if snapshots else settings.NO_SNAPSHOTS)},
             cwd=settings.STATE_DIR,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -149,17 +150,26 @@ def _ready() -> bool:
         return False
 
 
-def stop() -> bool:
-    """Stop LocalStack and remove its state. Returns True if something was running."""
+def stop(keep_state: bool = False) -> bool:
+    """Stop LocalStack (it saves its state as it stops) and, unless keep_state,
+    remove that state. Returns True if something was running."""
     pid = running_pid()
     if pid:
-        with console.status(f"Stopping LocalStack (pid {pid}) and its Lambda environments"):
+        with console.status(f"Stopping LocalStack (pid {pid}) and its Lambda environments; it saves the lab's state"):
             processes.stop_process_group(pid)
-    if settings.STATE_DIR.exists():
+        settings.LOCALSTACK_PID_FILE.unlink(missing_ok=True)  # a clean stop: nothing to report at the next start
+    if keep_state:
+        if pid:
+            console.print(f"Stopped LocalStack (pid {pid}); the lab's state is kept in {settings.SNAPSHOT_DIR}.")
+        return pid is not None
+    removed = settings.STATE_DIR.exists()
+    if removed:
         shutil.rmtree(settings.STATE_DIR)
     if pid:
         console.print(f"Stopped LocalStack (pid {pid}) and removed {settings.STATE_DIR}.")
-    return pid is not None
+    elif removed:  # what `make stop` kept
+        console.print(f"Removed the lab's saved state ({settings.STATE_DIR}).")
+    return pid is not None or removed
 
 
 def start_dashboard_unless_running(is_running, launch) -> None:

@@ -134,9 +134,9 @@ def queue_state(name: str) -> dict:
     }
 
 
-def object_ids(bucket: str, prefix: str) -> Counter:
+def object_ids(bucket: str, prefix: str, endpoint_url: str | None = None) -> Counter:
     """The keys under a prefix, without the prefix and .json: the order ids of orders/ or emails/."""
-    pages = aws.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    pages = aws.client("s3", endpoint_url).get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
     return Counter(item["Key"].removeprefix(prefix).removesuffix(".json")
                    for page in pages for item in page.get("Contents", []))
 

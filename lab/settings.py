@@ -71,22 +71,29 @@ SECRET_ACCESS_KEY = "test"
 ACCOUNT_ID = "000000000000"
 
 LOCALSTACK_VERSION = "4.14.0"
-# Runtime state of host mode (LocalStack's files, pid, log): `make down` removes it.
+# Runtime state of host mode (LocalStack's files, pid, log, the lab's snapshot):
+# `make stop` keeps it, `make down` removes it.
 STATE_DIR = Path(_env("STATE_DIR", str(PROJECT_ROOT / ".lab")))
 LOCALSTACK_LOG = STATE_DIR / "localstack.log"
 LOCALSTACK_PID_FILE = STATE_DIR / "localstack.pid"
+# The lab's LocalStack plugin (executor/.../persistence.py) saves its state here
+# every SNAPSHOT_INTERVAL_SECONDS and when it stops, and loads it when it starts.
+# In Docker the image sets it to a folder of the named volume. An interval of 0
+# saves only at a clean stop.
+SNAPSHOT_DIR = Path(_env("SNAPSHOT_DIR", str(STATE_DIR / "snapshot")))
+SNAPSHOT_INTERVAL_SECONDS = _env("SNAPSHOT_INTERVAL_SECONDS", 5.0, float)
+# For a LocalStack started for one command and removed after it (`make test`,
+# `make soak`): snapshots of it would only take CPU from the command.
+NO_SNAPSHOTS = {"LAB_SNAPSHOT_INTERVAL_SECONDS": "0"}
+if SNAPSHOT_INTERVAL_SECONDS < 0:
+    PROBLEMS.append(f"LAB_SNAPSHOT_INTERVAL_SECONDS={SNAPSHOT_INTERVAL_SECONDS:g} is negative; "
+                    "use 0 to save only at a clean stop")
 BUILD_DIR = PROJECT_ROOT / "build"
 START_TIMEOUT_SECONDS = _env("START_TIMEOUT_SECONDS", 90, int)
 # Also provision from LocalStack's ready hook (init/ready.d), as Docker mode does.
 PROVISION_ON_READY = _env("PROVISION_ON_READY", "0") == "1"
 READY_HOOKS_DIR = PROJECT_ROOT / "init" / "ready.d"
 STOP_TIMEOUT_SECONDS = 20
-# Said by `make up` when LocalStack stopped without `make down` (a crash, a kill, a reboot).
-STATE_GONE_MESSAGE = (
-    "LocalStack stopped without `make down`, and the free edition keeps no state across restarts: "
-    "the queues, their messages, the stored orders and the emails from before are gone. "
-    "Starting a clean lab."
-)
 # Only the services the lab uses, none of which needs a download.
 LOCALSTACK_SERVICES = "sqs,lambda,s3,ses,iam,sts,logs,cloudwatch"
 # LocalStack's SQS poller backs off up to 10 s on an empty queue; the lab's
@@ -111,6 +118,8 @@ def localstack_config() -> dict[str, str]:
         "LOCALSTACK_HOST": f"{HOST}:{PORT}",
         "LAB_ESM_LONG_POLL_SECONDS": str(ESM_LONG_POLL_SECONDS),  # read by executor/esm_concurrency.py
         "LAB_SQS_REQUEUE_PERIOD_SECONDS": str(SQS_REQUEUE_PERIOD_SECONDS),  # read by executor/sqs_visibility.py
+        "LAB_SNAPSHOT_DIR": str(SNAPSHOT_DIR),  # read by executor/persistence.py
+        "LAB_SNAPSHOT_INTERVAL_SECONDS": str(SNAPSHOT_INTERVAL_SECONDS),
         "LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_ERROR_SEC": str(ESM_MAX_BACKOFF_ON_ERROR_SECONDS),
         # No DNS server on port 53, no certificate download, no calls home.
         "DNS_ADDRESS": "0",

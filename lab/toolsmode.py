@@ -13,7 +13,7 @@ from lab.console import console
 NAME = "tools"  # LAB_MODE's word for it
 
 
-def start() -> bool:
+def start(snapshots: bool = True) -> bool:  # LocalStack runs already (see above)
     aws.require_up()
     console.print(f"LocalStack {settings.LOCALSTACK_VERSION} is up in Docker at {settings.STUDENT_ENDPOINT_URL}.")
     return False

@@ -5,7 +5,7 @@ import contextlib
 
 import pytest
 
-from helpers import TEST_STACK, localstack_warnings, log_lines, one_at_a_time
+from helpers import TEST_STACK, free_port, localstack_warnings, log_lines, one_at_a_time, run_lab
 from lab import aws, settings
 from lab.provision import provision, temporary_stack
 from lab.settings import Stack
@@ -14,6 +14,16 @@ from lab.settings import Stack
 def localstack():
     if not aws.is_up():
         pytest.exit("LocalStack is not running: run the suite with `make test` (it starts it)", returncode=3)
+
+
+@pytest.fixture
+def lab_env(tmp_path):
+    """A second host-mode lab of the test's own (a free port, a state folder in
+    tmp_path), for tests of the lab's life cycle; `lab down` afterwards."""
+    env = {"LAB_PORT": str(free_port()), "LAB_STATE_DIR": str(tmp_path / "state"), "LAB_MODE": "host",
+           "LAB_DASHBOARD_PORT": str(free_port())}
+    yield env
+    run_lab("lab", "down", env=env)  # whatever a failing test left running
 
 
 @pytest.fixture
@@ -32,8 +42,8 @@ def make_stack(localstack, request):
 
 # The longest tests, started first: xdist hands tests out in this order, and a
 # two-minute test that starts last makes the whole run two minutes longer.
-LONGEST_FIRST = ("test_lab_guide.py", "test_soak.py", "test_host_lifecycle.py", "test_scenarios.py",
-                 "test_dashboard.py", "test_scaling.py", "test_docker_mode.py")
+LONGEST_FIRST = ("test_lab_guide.py", "test_soak.py", "test_persistence.py", "test_host_lifecycle.py",
+                 "test_scenarios.py", "test_dashboard.py", "test_scaling.py", "test_docker_mode.py")
 
 
 def pytest_collection_modifyitems(items):

@@ -4,6 +4,9 @@ import contextlib
 import fcntl
 import json
 import os
+import socket
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -53,8 +56,8 @@ def wait_for(condition: Callable[[], T], timeout: float, what: str, describe: Ca
         raise AssertionError(str(error)) from None
 
 
-def stored_order_ids(bucket: str) -> set[str]:
-    return set(object_ids(bucket, "orders/"))
+def stored_order_ids(bucket: str, endpoint_url: str | None = None) -> set[str]:
+    return set(object_ids(bucket, "orders/", endpoint_url))
 
 
 def emails_for(order_ids) -> list[dict]:
@@ -125,6 +128,21 @@ TEST_FUNCTION_TIMEOUT = 3
 TEST_STACK = dict(function_timeout=TEST_FUNCTION_TIMEOUT,
                   visibility_timeout=TEST_FUNCTION_TIMEOUT + settings.COLD_START_ALLOWANCE_SECONDS,
                   max_receive_count=3)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+LAB_COMMAND_TIMEOUT_SECONDS = 180
+
+
+def run_lab(*command: str, env: dict) -> subprocess.CompletedProcess:
+    """`python -m lab ...` (or `-m producer ...`) as the Makefile runs it, with env on top of this one's."""
+    return subprocess.run([sys.executable, "-m", *command], cwd=settings.PROJECT_ROOT, env={**os.environ, **env},
+                          capture_output=True, text=True, timeout=LAB_COMMAND_TIMEOUT_SECONDS)
 
 
 def unique_suffix() -> str:

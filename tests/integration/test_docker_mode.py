@@ -11,14 +11,14 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
+import time
 import urllib.request
 
 import pytest
 import yaml
 
-from helpers import one_at_a_time, stored_order_ids, wait_for
+from helpers import free_port, one_at_a_time, stored_order_ids, wait_for
 from lab import aws, dockermode, settings
 
 IN_DOCKER_MODE = os.environ.get("LAB_MODE") == "docker"
@@ -31,6 +31,7 @@ DOCKERFILES = [settings.PROJECT_ROOT / "docker" / name for name in ("localstack.
 NOT_PASSED_TO_CONTAINERS = {
     "ENDPOINT_URL",  # each container reaches LocalStack its own way
     "STATE_DIR", "START_TIMEOUT_SECONDS", "PROVISION_ON_READY",  # host mode's
+    "SNAPSHOT_DIR",  # the image sets its own, in the state volume
     "MODE",  # the tools image sets its own
     "LOCALSTACK_IMAGE",  # a build argument, not a setting of a running container
     "FUNCTION_ZIP",  # the image's own zip
@@ -49,12 +50,6 @@ def inspect(kind: str, name: str) -> dict:
 
 def localstack_container() -> str:
     return compose("ps", "--quiet", "localstack").stdout.strip()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class OtherLab:
@@ -204,5 +199,36 @@ def test_a_failed_provisioning_stops_the_container_with_one_line_and_no_producer
                            "AWS refuses such a mapping, because a message would reappear while it is still being "
                            "processed; raise the visibility timeout"]
         assert lab.container("producer")["State"]["Status"] == "created"  # never started
+    finally:
+        lab.down()
+
+
+@docker_mode_only
+def test_the_state_volume_keeps_the_lab_across_a_stop_and_a_killed_container(second_lab_alone):
+    lab = OtherLab("lab-kept")
+    stack = settings.Stack()
+    endpoint = f"http://127.0.0.1:{lab.port}"
+    try:
+        assert lab.compose("up", "--detach", "--wait", "localstack").returncode == 0
+        sqs = aws.client("sqs", endpoint)
+        queue_url = sqs.get_queue_url(QueueName=stack.queue_name)["QueueUrl"]
+        dlq_url = sqs.get_queue_url(QueueName=stack.dlq_name)["QueueUrl"]
+        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps({"orderId": "kept", "email": "kept@example.com"}))
+        wait_for(lambda: stored_order_ids(stack.bucket_name, endpoint) == {"kept"}, 60, "the order stored")
+        parked = {sqs.send_message(QueueUrl=dlq_url, MessageBody="parked before the stop")["MessageId"]}
+
+        assert lab.compose("stop").returncode == 0  # `make stop`: LocalStack saves as it stops
+        assert lab.compose("up", "--detach", "--wait", "localstack").returncode == 0
+        assert stored_order_ids(stack.bucket_name, endpoint) == {"kept"}
+        assert {m["MessageId"] for m in aws.peek_messages(dlq_url, endpoint)} == parked
+
+        parked.add(sqs.send_message(QueueUrl=dlq_url, MessageBody="parked before the kill")["MessageId"])
+        sent_at = time.time()
+        wait_for(lambda: (aws.get_json("/_lab/snapshot", endpoint).get("last_save") or {}).get("at", 0) > sent_at,
+                 60, "a periodic snapshot after the second message")
+        assert lab.compose("kill", "localstack").returncode == 0  # SIGKILL: no save at shutdown
+        assert lab.compose("up", "--detach", "--wait", "localstack").returncode == 0
+        assert {m["MessageId"] for m in aws.peek_messages(dlq_url, endpoint)} == parked
+        assert aws.get_json("/_lab/snapshot", endpoint)["restored"]["stopped_cleanly"] is False
     finally:
         lab.down()

@@ -2,53 +2,20 @@
 LocalStack on a free port and a state folder of its own, driven through the
 same `python -m lab` commands the Makefile runs."""
 
-import os
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
-
-from helpers import only_in_host_mode, wait_for
+from helpers import only_in_host_mode, run_lab as lab, wait_for
 from lab import aws
 from lab.processes import group_members, listening_sockets
 
 pytestmark = only_in_host_mode("its own lifecycle")
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-COMMAND_TIMEOUT_SECONDS = 180
 LOOPBACK_ADDRESSES = {"127.0.0.1", "::1"}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def lab(*command: str, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", *command],
-        cwd=PROJECT_ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_TIMEOUT_SECONDS,
-    )
 
 
 def port_is_listening(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
-@pytest.fixture
-def lab_env(tmp_path):
-    port = free_port()
-    env = {"LAB_PORT": str(port), "LAB_STATE_DIR": str(tmp_path / "state"), "LAB_MODE": "host",
-           "LAB_DASHBOARD_PORT": str(free_port())}
-    yield env
-    lab("lab", "down", env=env)  # whatever a failing test left running
 
 
 def test_up_twice_listens_on_loopback_only_and_down_leaves_nothing(lab_env):
@@ -128,31 +95,3 @@ def test_the_ready_hook_provisions_the_lab_with_the_same_code(lab_env):
     assert [m["State"] for m in mappings["EventSourceMappings"]] == ["Enabled"]
     # LocalStack keeps its state in the lab's folder, not in /var/lib/localstack
     assert (Path(lab_env["LAB_STATE_DIR"]) / "localstack" / "etc" / "localstack" / "init" / "ready.d").is_dir()
-
-
-def test_up_after_localstack_died_says_the_state_is_gone_and_brings_a_clean_working_lab(lab_env):
-    port = int(lab_env["LAB_PORT"])
-    endpoint = f"http://127.0.0.1:{port}"
-    assert lab("lab", "up", env=lab_env).returncode == 0
-    sent = lab("producer", "--count", "1", "--quiet", "--run-id", "before", "--endpoint-url", endpoint, env=lab_env)
-    assert sent.returncode == 0, sent.stderr
-    s3 = aws.client("s3", endpoint)
-
-    def stored() -> set[str]:
-        listing = s3.list_objects_v2(Bucket="lab-orders", Prefix="orders/")
-        return {item["Key"] for item in listing.get("Contents", [])}
-
-    wait_for(lambda: stored() == {"orders/before-00000.json"}, 60, "the first order stored")
-
-    # LocalStack dies without `make down` (a crash, an OOM kill, a reboot).
-    pgid = int((Path(lab_env["LAB_STATE_DIR"]) / "localstack.pid").read_text())
-    os.killpg(pgid, 9)
-    wait_for(lambda: not group_members(pgid) and not port_is_listening(port), 30, "LocalStack gone")
-
-    again = lab("lab", "up", env=lab_env)
-    assert again.returncode == 0, again.stdout + again.stderr
-    assert "keeps no state across restarts" in again.stdout and "gone" in again.stdout
-    assert stored() == set(), "the orders of the previous run are gone with it"
-    sent = lab("producer", "--count", "1", "--quiet", "--run-id", "after", "--endpoint-url", endpoint, env=lab_env)
-    assert sent.returncode == 0, sent.stderr
-    wait_for(lambda: stored() == {"orders/after-00000.json"}, 60, "an order stored by the new lab")

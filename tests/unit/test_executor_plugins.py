@@ -83,3 +83,38 @@ def test_the_ses_outbox_can_be_read_while_an_email_goes_out():
         provider.EMAILS.clear()
         provider.EMAILS.update(saved)
 
+
+@pytest.mark.parametrize("pickler", ["C", "dill"])
+def test_a_snapshot_brings_locks_back_free_and_events_as_they_were(pickler):
+    """Both ways a snapshot is written: the C pickler, and dill for what only it can pickle."""
+    pytest.importorskip("localstack.state")
+    import queue
+    import threading
+
+    from localstack.state import pickle as state_pickle
+
+    from lab_executor import persistence  # registers the lab's reducers with dill too
+
+    dumps = persistence._dumps if pickler == "C" else state_pickle.dumps
+    held = threading.RLock()
+    held.acquire()  # as a request thread would hold a store's lock during a save
+    waiting = queue.Queue()
+    waiting.put("message")
+    flag = threading.Event()
+    flag.set()
+    back = state_pickle.loads(dumps({"rlock": held, "free rlock": threading.RLock(), "lock": threading.Lock(),
+                                     "queue": waiting, "set": flag, "unset": threading.Event()}))
+
+    def acquired_by_another_thread(lock) -> bool:  # as the first request after a restart would
+        got = []
+        thread = threading.Thread(target=lambda: got.append(lock.acquire(timeout=1)))
+        thread.start()
+        thread.join()
+        return got == [True]
+
+    assert acquired_by_another_thread(back["rlock"]), "dill restores an RLock held by thread 0, forever"
+    assert acquired_by_another_thread(back["free rlock"])
+    assert acquired_by_another_thread(back["lock"])
+    assert back["queue"].get(timeout=1) == "message"
+    assert back["queue"].not_empty._lock is back["queue"].mutex, "conditions keep their restored lock"
+    assert back["set"].is_set() and not back["unset"].is_set()

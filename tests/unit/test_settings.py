@@ -45,3 +45,10 @@ def test_a_bad_variable_is_one_line_from_any_command_and_importing_still_works()
     result = lab("dlq", LAB_PORT="four")
     assert result.returncode == 2
     assert result.stdout.strip().splitlines() == ["lab: refused: LAB_PORT='four' is not a valid int; unset it or fix it"]
+
+
+def test_a_negative_snapshot_interval_is_one_line_saying_what_zero_means():
+    result = lab("dlq", LAB_SNAPSHOT_INTERVAL_SECONDS="-5")
+    assert result.returncode == 2
+    assert result.stdout.strip().splitlines() == [
+        "lab: refused: LAB_SNAPSHOT_INTERVAL_SECONDS=-5 is negative; use 0 to save only at a clean stop"]

@@ -47,6 +47,28 @@ def lab_sqs_like_aws():
     ROUTER.add(concurrency.ConcurrencyEndpoint())  # for make status and the dashboard
 
 
+# Before LocalStack's own hook that runs the ready.d scripts (priority 0): they
+# provision on top of what the snapshot brought back.
+@hooks.on_infra_ready(priority=100)
+def lab_restore_state():
+    """Load the lab's last snapshot and save one every interval (see persistence)."""
+    from localstack.services.edge import ROUTER
+
+    from lab_executor import persistence
+
+    persistence.restore_and_start()
+    ROUTER.add(persistence.SnapshotEndpoint())  # for make up
+
+
+# After LocalStack's shutdown handlers (priority 0) and before its services stop
+# (-10), which closes S3's files.
+@hooks.on_infra_shutdown(priority=-5)
+def lab_save_state():
+    from lab_executor import persistence
+
+    persistence.save_at_shutdown()
+
+
 # After LocalStack's own hook that runs the ready.d scripts (priority 0).
 @hooks.on_infra_ready(priority=-100)
 def lab_stop_when_not_provisioned():

@@ -1,0 +1,139 @@
+"""The lab's state survives `make stop`, a crash and an unreadable snapshot:
+a second host-mode lab of the test's own, stopped, killed and started again
+through the same `python -m lab` commands the Makefile runs."""
+
+import json
+import os
+import time
+from pathlib import Path
+
+from helpers import only_in_host_mode, order, run_lab, wait_for
+from lab import aws
+from lab.processes import group_members
+from lab.settings import Stack
+
+pytestmark = only_in_host_mode("a LocalStack of its own, stopped and killed")
+STACK = Stack()  # the names `make up` gives
+# Long enough to outlast a stop and a start on a loaded machine: the message is
+# still in flight afterwards, and the test ends its wait itself.
+IN_FLIGHT_SECONDS = 300
+DELAY_SECONDS = 300
+TIMEOUT_SECONDS = 90
+
+
+class OwnLab:
+    def __init__(self, env: dict) -> None:
+        self.env = env
+        self.endpoint = f"http://127.0.0.1:{env['LAB_PORT']}"
+        self.snapshot = Path(env["LAB_STATE_DIR"]) / "snapshot" / "snapshot.pickle"
+
+    def run(self, *command: str) -> str:
+        result = run_lab(*command, env=self.env)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout
+
+    def client(self, service: str):
+        return aws.client(service, self.endpoint)
+
+    def queue_url(self, name: str) -> str:
+        return self.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+
+    def stored(self) -> set[str]:
+        listing = self.client("s3").list_objects_v2(Bucket=STACK.bucket_name, Prefix="orders/")
+        return {item["Key"].removeprefix("orders/").removesuffix(".json") for item in listing.get("Contents", [])}
+
+    def emailed(self) -> set[str]:
+        return {aws.emailed_order_id(message) for message in aws.sent_emails(self.endpoint)}
+
+    def depth(self, queue_url: str) -> dict[str, int]:
+        return aws.queue_depth(queue_url, self.endpoint)
+
+    def deliveries(self, message_id: str) -> list[int]:
+        """The receive counts the worker logged for a message, in order."""
+        events = self.client("logs").filter_log_events(logGroupName=f"/aws/lambda/{STACK.function_name}")["events"]
+        records = [json.loads(e["message"]) for e in events if e["message"].startswith("{")]
+        return [r["receive_count"] for r in records if r.get("message_id") == message_id]
+
+    def last_save(self) -> float:
+        return (aws.get_json("/_lab/snapshot", self.endpoint).get("last_save") or {}).get("at", 0)
+
+
+def test_a_stopped_lab_comes_back_with_its_messages_orders_and_emails_and_carries_on(lab_env):
+    lab = OwnLab(lab_env)
+    lab.run("lab", "up")
+    sqs = lab.client("sqs")
+    queue_url, dlq_url = lab.queue_url(STACK.queue_name), lab.queue_url(STACK.dlq_name)
+    sqs.send_message(QueueUrl=queue_url, MessageBody=order("before-the-stop"))
+    wait_for(lambda: "before-the-stop" in lab.stored() and "before-the-stop" in lab.emailed(), TIMEOUT_SECONDS,
+             "the first order stored and emailed")
+
+    lab.run("lab", "pause")  # what follows waits in the queue
+    poison_id = sqs.send_message(QueueUrl=queue_url, MessageBody="not an order")["MessageId"]
+    received = sqs.receive_message(QueueUrl=queue_url, VisibilityTimeout=IN_FLIGHT_SECONDS)["Messages"]
+    assert [m["MessageId"] for m in received] == [poison_id]  # in flight, received once
+    waiting = [f"waiting-{n}" for n in range(3)]
+    for order_id in waiting:
+        sqs.send_message(QueueUrl=queue_url, MessageBody=order(order_id))
+    sqs.send_message(QueueUrl=queue_url, MessageBody=order("delayed"), DelaySeconds=DELAY_SECONDS // 2)
+    sqs.send_message(QueueUrl=dlq_url, MessageBody="parked in the DLQ")
+    before = {"queue": lab.depth(queue_url), "dlq": lab.depth(dlq_url)}
+    assert before["queue"] == {"visible": 3, "in_flight": 1, "delayed": 1}
+
+    stopped = lab.run("lab", "stop")
+    assert "state is kept" in stopped
+    # LocalStack alone first: `make up` also provisions, which enables the mapping again.
+    started = lab.run("lab", "start")
+    assert "Restored the lab as `make stop` left it" in started
+
+    assert {"queue": lab.depth(queue_url), "dlq": lab.depth(dlq_url)} == before
+    assert "before-the-stop" in lab.stored() and "before-the-stop" in lab.emailed()
+    # The receipt handle from before the stop still names the message in flight.
+    sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=received[0]["ReceiptHandle"],
+                                  VisibilityTimeout=0)
+    lab.run("lab", "up")  # provisions on top of what came back: the mapping runs again
+    wait_for(lambda: set(waiting) <= lab.stored() and set(waiting) <= lab.emailed(), TIMEOUT_SECONDS,
+             "the waiting orders stored and emailed by the restored function and mapping")
+    dead = wait_for(lambda: len(found := aws.peek_messages(dlq_url, lab.endpoint)) == 2 and found, TIMEOUT_SECONDS,
+                    "the poison message in the DLQ beside the parked one")
+    assert poison_id in {m["MessageId"] for m in dead}
+    counts = wait_for(lambda: (found := lab.deliveries(poison_id)) and len(found) >= 2 and found, TIMEOUT_SECONDS,
+                      "the poison message's deliveries after the restart")
+    assert counts == [2, 3], "its receive count carried on from before the stop, up to maxReceiveCount 3"
+
+
+def test_after_a_crash_the_lab_comes_back_as_its_last_snapshot_had_it(lab_env):
+    lab = OwnLab(lab_env)
+    lab.run("lab", "up")
+    lab.run("lab", "pause")
+    queue_url = lab.queue_url(STACK.queue_name)
+    sqs = lab.client("sqs")
+    sent_ids = {sqs.send_message(QueueUrl=queue_url, MessageBody=order(f"kept-{n}"))["MessageId"] for n in range(5)}
+    sent_at = time.time()  # LocalStack runs on this machine's clock
+    wait_for(lambda: lab.last_save() > sent_at, TIMEOUT_SECONDS, "a snapshot taken after the orders were sent")
+
+    pgid = int((Path(lab_env["LAB_STATE_DIR"]) / "localstack.pid").read_text())
+    os.killpg(pgid, 9)  # no shutdown hook runs: only the periodic snapshot is left
+    wait_for(lambda: not group_members(pgid), 30, "LocalStack gone")
+
+    started = lab.run("lab", "start")  # LocalStack alone: `make up` would enable the mapping again
+    assert "stopped without `make stop`" in started
+    assert {m["MessageId"] for m in aws.peek_messages(queue_url, lab.endpoint)} == sent_ids
+    mapping = lab.client("lambda").list_event_source_mappings(FunctionName=STACK.function_name)
+    assert [m["State"] for m in mapping["EventSourceMappings"]] == ["Disabled"], "paused, as before the crash"
+
+
+def test_an_unreadable_snapshot_is_moved_aside_and_the_lab_starts_clean(lab_env):
+    lab = OwnLab(lab_env)
+    lab.run("lab", "up")
+    lab.run("lab", "stop")
+    lab.snapshot.write_bytes(b"not a snapshot: a disk that filled up, say")
+
+    started = lab.run("lab", "up")
+    said = [line for line in started.splitlines() if "could not be read" in line]
+    assert len(said) == 1, started
+    moved = [path for path in lab.snapshot.parent.iterdir() if path.name.startswith("snapshot.unreadable-")]
+    assert len(moved) == 1 and str(moved[0]) in said[0]
+    assert moved[0].read_bytes() == b"not a snapshot: a disk that filled up, say"
+    queue_url = lab.queue_url(STACK.queue_name)
+    lab.client("sqs").send_message(QueueUrl=queue_url, MessageBody=order("after-a-clean-start"))
+    wait_for(lambda: lab.stored() == {"after-a-clean-start"}, TIMEOUT_SECONDS, "an order stored by the clean lab")

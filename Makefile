@@ -100,7 +100,7 @@ soak: $(SETUP) ## N orders (default 20000) with 5% poison and 10% retried, then 
 bench: venv ## measure latency, throughput, ceilings and a peer emulator; writes bench/results.json and .png (~10 min)
 	@LAB_MODE=host $(PY) -m bench.run
 
-bench-snapshot: venv ## what keeping the lab's state costs: snapshot size, save and load time for 20,000 orders, a crash's loss window (~10 min)
+bench-snapshot: venv ## what keeping the lab's state costs: snapshot size, save and load time for 20,000 orders, a crash's loss window (~15 min)
 	@$(PY) -m bench.snapshot_figures
 
 bench-docker: venv ## Docker mode's costs: first build, rebuild, compose up to healthy, image sizes; writes bench/docker-results.json

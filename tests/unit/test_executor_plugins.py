@@ -118,3 +118,19 @@ def test_a_snapshot_brings_locks_back_free_and_events_as_they_were(pickler):
     assert back["queue"].get(timeout=1) == "message"
     assert back["queue"].not_empty._lock is back["queue"].mutex, "conditions keep their restored lock"
     assert back["set"].is_set() and not back["unset"].is_set()
+
+
+@pytest.mark.parametrize("operation, response, changes", [
+    ("SendMessage", {"MessageId": "m"}, True),
+    ("ReceiveMessage", {"Messages": [{"MessageId": "m"}]}, True),  # its receive count and visibility change
+    ("ReceiveMessage", {}, False),  # the mapping's long poll of an idle queue
+    ("PutObject", {}, True),
+    ("GetQueueAttributes", {}, False),
+    ("ListObjectsV2", {}, False),
+    ("FilterLogEvents", {}, False),
+])
+def test_an_idle_lab_is_not_saved_again(operation, response, changes):
+    pytest.importorskip("localstack.state")
+    from lab_executor.persistence import changes_state
+
+    assert changes_state(operation, response) is changes

@@ -114,9 +114,8 @@ def _dumps(state: dict) -> bytes:
     try:
         _LabPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(state)
         return buffer.getvalue()
-    except (pickle.PicklingError, TypeError, AttributeError) as error:  # a lambda in a store, say
-        LOG.debug("lab: the C pickler could not save the state (%s); dill does", error)
-        return state_pickle.dumps(state)
+    except (pickle.PicklingError, TypeError, AttributeError):  # a lambda in a store, say
+        return state_pickle.dumps(state)  # (no logging here: this runs in the forked child)
 
 
 state_pickle.add_dispatch_entry(type(threading.Lock()), _new_lock)
@@ -241,6 +240,31 @@ def _restore_ses_outbox(emails: dict) -> None:
 RESTORE_EXTRAS = {"s3": _restore_s3_bodies, "ses": _restore_ses_outbox}
 
 
+# --- what changed since the last save ------------------------------------------------
+# Operations that only read. Every other request to a service changes its state,
+# except a ReceiveMessage that found nothing (the mapping's long polls of an idle
+# queue). What changes without a request (a visibility timeout ending) needs no
+# save: the saved deadline ends the same way after a restart.
+READ_ONLY_PREFIXES = ("Get", "List", "Describe", "Head", "Filter", "Lookup", "Test")
+
+
+def changes_state(operation: str, service_response: dict | None) -> bool:
+    if operation == "ReceiveMessage":
+        return bool((service_response or {}).get("Messages"))
+    return not operation.startswith(READ_ONLY_PREFIXES)
+
+
+class ChangeCounter:
+    """A response handler in LocalStack's chain: counts requests that change state."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, _chain, context, _response) -> None:
+        if context.operation is not None and changes_state(context.operation.name, context.service_response):
+            self.count += 1  # unlocked: two at once may count one, and one is enough to save
+
+
 # --- saving and loading ----------------------------------------------------------
 class Snapshots:
     def __init__(self, directory: Path, interval: float) -> None:
@@ -250,6 +274,8 @@ class Snapshots:
         self.stopped_cleanly = directory / STOPPED_CLEANLY_NAME
         self.lock = threading.Lock()  # one save at a time
         self.s3_bodies = _S3Bodies()
+        self.changes = ChangeCounter()
+        self.saved_changes = 0  # the count the last save saw (a restored snapshot is as good as a save)
         self.stopped = threading.Event()
         self.status: dict[str, Any] = {"directory": str(directory), "interval_seconds": interval,
                                        "restored": None, "discarded": None, "last_save": None}
@@ -280,6 +306,9 @@ class Snapshots:
         load: "dictionary changed size during iteration"), and LocalStack's own
         threads run on meanwhile, the GIL not shared with the pickling."""
         with self.lock:
+            seen = self.changes.count
+            if seen == self.saved_changes and self.path.exists():
+                return  # nothing changed: the snapshot on disk is the state
             started = time.monotonic()
             plan = self._plan()
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -297,6 +326,7 @@ class Snapshots:
             answer = self._answer(reader, pid)
             if not answer.startswith("saved "):
                 raise SnapshotFailed(answer)
+            self.saved_changes = seen  # a change counted after `seen` is saved next time
             self.status["last_save"] = {"at": as_of, "seconds": round(time.monotonic() - started, 3),
                                         "bytes": int(answer.split()[1])}
 
@@ -417,8 +447,11 @@ def restore_and_start() -> None:
     directory = snapshot_dir()
     if directory is None:
         return
+    from localstack.aws.handlers import run_custom_response_handlers
+
     SNAPSHOTS = Snapshots(directory, interval_seconds())
     SNAPSHOTS.load()
+    run_custom_response_handlers.append(SNAPSHOTS.changes)
     SNAPSHOTS.start()
 
 

@@ -13,7 +13,6 @@ and writes ``bench/docker-results.json``.
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ import time
 from rich.console import Console
 
 from lab import dockermode, settings
+from lab.processes import free_port
 
 console = Console(highlight=False, soft_wrap=True)
 RESULTS_JSON = settings.PROJECT_ROOT / "bench" / "docker-results.json"
@@ -29,12 +29,6 @@ UP_RUNS = 3
 SERVICES = ("localstack", "tools", "producer")
 TARGET_UP_SECONDS = 30
 TARGET_ADDED_MB = 150
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 ENV: dict[str, str] = {}  # compose's environment, made by main()

@@ -13,7 +13,6 @@ them to bench/snapshot-results.json.
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,7 @@ from pathlib import Path
 
 from lab import aws, settings
 from lab.console import console
+from lab.processes import free_port
 from lab.waiting import wait_for
 from producer import Options, send
 
@@ -30,12 +30,6 @@ RESULTS = settings.PROJECT_ROOT / "bench" / "snapshot-results.json"
 ORDERS = 20_000
 CRASH_RATE_PER_SECOND = 50
 CRASH_SEND_SECONDS = 12
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class OwnLab:

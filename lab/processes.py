@@ -147,6 +147,13 @@ def stop_process_group(pgid: int) -> None:
         raise LifecycleError(f"Processes of group {pgid} survived SIGKILL; see `ps -g {pgid}`")
 
 
+def free_port() -> int:
+    """A port nothing listens on now, for a second lab beside the first (tests, benches)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def port_in_use(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

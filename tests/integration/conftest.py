@@ -5,8 +5,9 @@ import contextlib
 
 import pytest
 
-from helpers import TEST_STACK, free_port, localstack_warnings, log_lines, one_at_a_time, run_lab
+from helpers import TEST_STACK, localstack_warnings, log_lines, one_at_a_time, run_lab
 from lab import aws, settings
+from lab.processes import free_port
 from lab.provision import provision, temporary_stack
 from lab.settings import Stack
 

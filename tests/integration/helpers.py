@@ -4,7 +4,6 @@ import contextlib
 import fcntl
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -128,12 +127,6 @@ TEST_FUNCTION_TIMEOUT = 3
 TEST_STACK = dict(function_timeout=TEST_FUNCTION_TIMEOUT,
                   visibility_timeout=TEST_FUNCTION_TIMEOUT + settings.COLD_START_ALLOWANCE_SECONDS,
                   max_receive_count=3)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 LAB_COMMAND_TIMEOUT_SECONDS = 180

@@ -5,7 +5,6 @@ test-artifacts/ for a person to look at."""
 import json
 import os
 import shutil
-import socket
 import subprocess
 import urllib.request
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 
 from helpers import IN_TOOLS_CONTAINER, stored_order_ids, wait_for
 from lab import aws, dashboard
+from lab.processes import free_port
 from producer import Options, send
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -36,12 +36,6 @@ def chromium():
         subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, capture_output=True,
                        env={"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
     return CHROMIUM
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def api_state(port: int) -> dict:

@@ -18,8 +18,9 @@ import urllib.request
 import pytest
 import yaml
 
-from helpers import free_port, one_at_a_time, stored_order_ids, wait_for
+from helpers import one_at_a_time, stored_order_ids, wait_for
 from lab import aws, dockermode, settings
+from lab.processes import free_port
 
 IN_DOCKER_MODE = os.environ.get("LAB_MODE") == "docker"
 docker_mode_only = pytest.mark.skipif(not IN_DOCKER_MODE, reason="Docker mode with the docker CLI (make test-docker)")

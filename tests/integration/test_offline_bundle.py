@@ -6,13 +6,13 @@ host's venv, and on a machine with Docker and no Python 3.12 at all."""
 import json
 import os
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from helpers import wait_for
+from lab.processes import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STEP_TIMEOUT_SECONDS = 600
@@ -26,12 +26,6 @@ OFFLINE_PIP = {"PIP_INDEX_URL": "http://127.0.0.1:9/simple", "PIP_EXTRA_INDEX_UR
 # What a student with only Docker has: no Python 3.12 anywhere (this machine's
 # /usr/bin/python3 is 3.11), no pyenv, no venv.
 DOCKER_ONLY_PATH = "/usr/bin:/bin"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def run(command: list[str], cwd: Path, env: dict, inherit: bool = True) -> subprocess.CompletedProcess:

@@ -183,6 +183,7 @@ class _S3Bodies:
     def plan(self) -> dict:
         """{bucket: {storage key: (in-memory file or bytes, last modified)}}, taken in the parent."""
         planned: dict = {}
+        still_on_disk = {}  # the cache keeps only objects that still exist: deleted code archives go
         for bucket, filesystem in list(_s3_storage()._filesystem.items()):
             for key, file in list(filesystem["keys"].items()):
                 modified = file.internal_last_modified
@@ -191,11 +192,13 @@ class _S3Bodies:
                     if cached is None or cached[0] != modified:
                         with file.position_lock:
                             file.seek(0)
-                            cached = self.on_disk[(bucket, key)] = (modified, file.read())
+                            cached = (modified, file.read())
+                    still_on_disk[(bucket, key)] = cached
                     body = cached[1]
                 else:
                     body = file._file  # a BytesIO: read in the child, from its own copy
                 planned.setdefault(bucket, {})[key] = (body, modified)
+        self.on_disk = still_on_disk
         return planned
 
     @staticmethod

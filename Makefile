@@ -36,7 +36,7 @@ else
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help venv build up stop down unit test soak bench bench-snapshot bench-docker test-docker bundle load producer status logs trace scenario dashboard dlq redrive pause resume break fix purge lock
+.PHONY: help venv build up stop down unit test soak bench bench-snapshot bench-docker test-docker bundle load producer status logs event trace scenario dashboard dlq redrive pause resume break fix purge lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -141,8 +141,11 @@ producer: $(SETUP) ## send N orders (N=10, RATE=0 per second); more options: mak
 status: $(SETUP) ## one live screen: queues, mapping, orders, emails, invocations (ONCE=1: print once)
 	@$(LAB) status $(if $(ONCE),--once)
 
-logs: $(SETUP) ## follow the worker's log, one line per record and invocation
-	@$(LAB) logs
+logs: $(SETUP) ## follow the worker's log, one line per record and invocation (FOLLOW=0: the last minutes, then exit)
+	@$(LAB) logs $(if $(filter 0,$(FOLLOW)),--no-follow)
+
+event: $(SETUP) ## the last SQS event the worker received, as it got it (after LAB_LOG_EVENT=1 make up)
+	@$(LAB) event
 
 trace: $(SETUP) ## the life of one order: make trace ORDER=<orderId>
 	@test -n "$(ORDER)" || { echo "Which order? make trace ORDER=<orderId> (the producer prints ids with --json)"; exit 2; }

@@ -15,12 +15,12 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lab import dashboard as board
-from lab import dockermode, hostmode, observe, operations, processes, saved_state, scenarios, settings, toolsmode
+from lab import aws, dockermode, hostmode, observe, operations, processes, saved_state, scenarios, settings, toolsmode
 from lab.bundle import write_bundle
 from lab.console import console
 from lab.errors import LabError, LifecycleError, Refused
 from lab.provision import provision
-from lab.settings import SettingsError, Stack
+from lab.settings import SettingsError
 
 
 def display_path(path) -> str:
@@ -207,7 +207,7 @@ def on_the_lab_stack(function, *fixed_args):
     """A command that runs function(stack, *fixed_args) on the stack `make up` created."""
 
     def run(_args) -> int:
-        function(Stack(), *fixed_args)
+        function(aws.lab_stack(), *fixed_args)
         return 0
 
     return run
@@ -222,7 +222,7 @@ def scenario(args) -> int:
 
 
 def dashboard(args) -> int:
-    board.serve(Stack(), args.port or settings.DASHBOARD_PORT)
+    board.serve(aws.lab_stack(), args.port or settings.DASHBOARD_PORT, follow=True)
     return 0
 
 
@@ -238,7 +238,7 @@ def bundle(args) -> int:
 
 
 def purge(args) -> int:
-    stack = Stack()
+    stack = aws.lab_stack()
     if not args.yes:
         if not sys.stdin.isatty():
             raise Refused("purge deletes every message in the queues and asks first; "
@@ -277,6 +277,8 @@ def main(argv=None) -> int:
     trace_parser = commands.add_parser("trace", help="the life of one order")
     trace_parser.add_argument("order_id")
     trace_parser.set_defaults(run=lambda args: on_the_lab_stack(observe.trace, args.order_id)(args))
+    commands.add_parser("event", help="the last SQS event the worker received (with LAB_LOG_EVENT=1)"
+                        ).set_defaults(run=on_the_lab_stack(observe.last_event))
     scenario_parser = commands.add_parser("scenario", help="show a classic mistake, then its fix")
     scenario_parser.add_argument("name", nargs="?", default="")
     scenario_parser.set_defaults(run=scenario)

@@ -7,9 +7,11 @@ import urllib.request
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
 from lab import settings
 from lab.errors import LabError
+from lab.settings import Stack
 
 # Fail fast when LocalStack is not there, instead of botocore's long retries.
 CLIENT_CONFIG = Config(connect_timeout=3, read_timeout=60, retries={"max_attempts": 3})
@@ -28,6 +30,24 @@ def client(service: str, endpoint_url: str | None = None):
         aws_secret_access_key=settings.SECRET_ACCESS_KEY,
         config=CLIENT_CONFIG,
     )
+
+
+# `make up` tags the function with the queue type it deployed: the one thing a
+# later command (`make producer`, `make status`...) cannot tell from its own
+# settings when the student typed `LAB_FIFO=1 make up` and then `make status`.
+FIFO_TAG = "lab:fifo"
+
+
+def lab_stack() -> Stack:
+    """The stack `make up` created: Stack(), with the queue type `make up` chose,
+    unless LAB_FIFO is given now."""
+    if settings.is_set("FIFO") or not is_up():
+        return Stack()
+    try:
+        tags = client("lambda").get_function(FunctionName=Stack().function_name).get("Tags") or {}
+    except (BotoCoreError, ClientError):  # not up, or not provisioned yet: the settings say it all
+        return Stack()
+    return Stack(fifo=tags.get(FIFO_TAG) == "true")
 
 
 def get_json(path: str, endpoint_url: str | None = None, timeout: float = 3) -> dict:

@@ -26,9 +26,10 @@ CONCURRENCY_WINDOW_SECONDS = SAMPLE_SECONDS
 
 
 class Sampler(threading.Thread):
-    def __init__(self, stack: Stack) -> None:
+    def __init__(self, stack: Stack, follow: bool = False) -> None:
         super().__init__(daemon=True, name="dashboard-sampler")
         self.stack = stack
+        self.follow = follow  # the lab's own stack: after `LAB_FIFO=1 make up`, show the FIFO queue
         self.outcomes: dict[str, str] = {}  # request id -> ok / partial / failed, since the dashboard started
         self.started_ms = observe.now_ms()
         self.samples: deque[dict] = deque(maxlen=HISTORY_SAMPLES)
@@ -39,6 +40,8 @@ class Sampler(threading.Thread):
     def sample(self) -> None:
         # Only the last minute of logs (invocations are counted once, by request
         # id), so a sample costs the same after an hour as after a minute.
+        if self.follow:
+            self.stack = aws.lab_stack()
         snapshot = observe.take_snapshot(self.stack, LOG_WINDOW_SECONDS, CONCURRENCY_WINDOW_SECONDS)
         for invocation in snapshot.invocations:
             if (invocation.ended_ms or 0) >= self.started_ms:  # complete (its REPORT is in), and ours
@@ -113,9 +116,9 @@ def handler_for(sampler: Sampler):
     return Handler
 
 
-def start(stack: Stack, port: int) -> tuple[ThreadingHTTPServer, Sampler]:
+def start(stack: Stack, port: int, follow: bool = False) -> tuple[ThreadingHTTPServer, Sampler]:
     """Serve the dashboard on 127.0.0.1:port (DASHBOARD_LISTEN_HOST) in the background; returns (server, sampler)."""
-    sampler = Sampler(stack)
+    sampler = Sampler(stack, follow)
     sampler.start()
     server = ThreadingHTTPServer((settings.DASHBOARD_LISTEN_HOST, port), handler_for(sampler))
     server.daemon_threads = True
@@ -123,9 +126,9 @@ def start(stack: Stack, port: int) -> tuple[ThreadingHTTPServer, Sampler]:
     return server, sampler
 
 
-def serve(stack: Stack, port: int) -> None:
+def serve(stack: Stack, port: int, follow: bool = False) -> None:
     aws.require_up()
-    server, sampler = start(stack, port)
+    server, sampler = start(stack, port, follow)
     console.print(f"Dashboard: http://{settings.HOST}:{port}/ (updates every second; Ctrl-C stops)")
     try:
         while True:

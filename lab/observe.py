@@ -9,6 +9,7 @@ import json
 import re
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -262,8 +263,19 @@ def follow_logs(stack: Stack, follow: bool = True, since_seconds: int = RECENT_L
         return printed
 
 
+def messages_of_order(queue_name: str, order_id: str) -> Iterator[dict]:
+    """The messages of a queue whose body is the order (peeked: nothing is received)."""
+    for message in aws.peek_messages(aws.client("sqs").get_queue_url(QueueName=queue_name)["QueueUrl"]):
+        try:
+            body = json.loads(message["Body"])
+        except ValueError:
+            continue
+        if isinstance(body, dict) and body.get("orderId") == order_id:
+            yield message
+
+
 def trace(stack: Stack, order_id: str) -> list[tuple[float, str, str]]:
-    """The life of one order, from the worker's log, the DLQ, the order store and the outbox."""
+    """The life of one order, from the worker's log, the queues, the order store and the outbox."""
     aws.require_up()
     steps: list[tuple[float, str, str]] = []
     last_count = 0
@@ -282,14 +294,12 @@ def trace(stack: Stack, order_id: str) -> list[tuple[float, str, str]]:
             steps.append((logged, f"delivery #{count}", "processed"))
         else:
             steps.append((logged, f"delivery #{count}", f"failed: {record.get('error')}: {record.get('reason')}"))
-    dlq_url = queue_state(stack.dlq_name)["url"]
-    for message in aws.peek_messages(dlq_url):
-        try:
-            body = json.loads(message["Body"])
-        except ValueError:
-            continue
-        if isinstance(body, dict) and body.get("orderId") == order_id:
-            steps.append((now_ms(), "in the DLQ", f"now, after {message['Attributes'].get('ApproximateReceiveCount')} receives"))
+    for queue_name, step in ((stack.queue_name, f"in {stack.queue_name}"), (stack.dlq_name, "in the DLQ")):
+        for message in messages_of_order(queue_name, order_id):
+            attributes = message["Attributes"]
+            if not steps:  # never delivered: the queue still knows when it was sent
+                steps.append((int(attributes["SentTimestamp"]), "sent", f"message {message['MessageId']}"))
+            steps.append((now_ms(), step, f"now, after {attributes.get('ApproximateReceiveCount')} receives"))
     s3 = aws.client("s3")
     stored_ms = None
     try:
@@ -307,7 +317,7 @@ def trace(stack: Stack, order_id: str) -> list[tuple[float, str, str]]:
     steps.sort(key=lambda step: step[0])
     if not steps:
         console.print(f"No trace of order {order_id!r} in {stack.function_name}'s log of the last hours, "
-                      f"the DLQ, the order store or the outbox.")
+                      f"{stack.queue_name}, the DLQ, the order store or the outbox.")
         return steps
     table = Table(title=f"The life of order {order_id}", title_justify="left")
     for column in ("time (UTC)", "step", "details"):
@@ -317,3 +327,20 @@ def trace(stack: Stack, order_id: str) -> list[tuple[float, str, str]]:
         table.add_row(clock(when), step, details, style=style)
     console.print(table)
     return steps
+
+
+def last_event(stack: Stack) -> dict | None:
+    """The last SQS event the worker logged (it logs them with LAB_LOG_EVENT=1)."""
+    aws.require_up()
+    for event in reversed(log_events(stack.function_name, 0)):
+        try:
+            line = json.loads(event["message"])
+        except ValueError:
+            continue
+        if isinstance(line, dict) and isinstance(line.get("message"), dict) and "Records" in line["message"]:
+            console.print(f"The last event {stack.function_name} received ({clock(event['timestamp'])}):")
+            console.print_json(data=line["message"], highlight=False)
+            return line["message"]
+    console.print(f"{stack.function_name} has logged no event: `LAB_LOG_EVENT=1 make up` has it log each one it "
+                  f"receives (then send orders); a plain `make up` turns it off again.")
+    return None

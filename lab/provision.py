@@ -19,6 +19,7 @@ from pathlib import Path
 from botocore.exceptions import ClientError
 
 from lab import aws, settings
+from lab.console import duration
 from lab.function_zip import build_zip, code_sha256
 from lab.settings import SettingsError, Stack
 from lab.waiting import wait_for
@@ -204,6 +205,7 @@ def function_environment(stack: Stack) -> dict[str, str]:
         # The worker must know whether the mapping reads partial batch responses.
         "PARTIAL_BATCH_RESPONSE": str(stack.report_batch_item_failures).lower(),
         "TIME_MARGIN_MS": str(stack.time_margin_ms),
+        "POWERTOOLS_LOGGER_LOG_EVENT": str(stack.log_event).lower(),
         **stack.function_environment,
     }
 
@@ -315,7 +317,7 @@ def provision(
     dlq_url = ensure_queue(
         sqs,
         stack.dlq_name,
-        {"MessageRetentionPeriod": str(settings.DLQ_RETENTION_SECONDS), **queue_type_attributes(stack)},
+        {"MessageRetentionPeriod": str(stack.dlq_retention_seconds), **queue_type_attributes(stack)},
     )
     dlq_arn = queue_arn(sqs, dlq_url)
     report(f"dead-letter queue {stack.dlq_name}")
@@ -325,6 +327,7 @@ def provision(
         stack.queue_name,
         {
             "VisibilityTimeout": str(stack.visibility_timeout),
+            "MessageRetentionPeriod": str(stack.retention_seconds),
             # An empty policy removes it: no dead-letter queue (the classic mistake).
             "RedrivePolicy": json.dumps(redrive_policy) if stack.dead_letter_queue else "",
             **queue_type_attributes(stack),
@@ -333,7 +336,7 @@ def provision(
     source_arn = queue_arn(sqs, queue_url)
     report(
         f"queue {stack.queue_name} (visibility timeout {stack.visibility_timeout} s, "
-        f"maxReceiveCount {stack.max_receive_count})"
+        f"maxReceiveCount {stack.max_receive_count}, retention {duration(stack.retention_seconds)})"
     )
     ensure_bucket(s3, stack.bucket_name)
     report(f"order store s3://{stack.bucket_name}")
@@ -342,6 +345,9 @@ def provision(
     role_arn = ensure_roles(iam, stack, source_arn, dlq_arn)
     report(f"IAM roles {stack.role_name}, {stack.producer_role_name}, {stack.operator_role_name} (least privilege)")
     function_arn = ensure_function(lambda_, stack, role_arn, source_dir)
+    queue_type = str(stack.fifo).lower()
+    if lambda_.list_tags(Resource=function_arn).get("Tags", {}).get(aws.FIFO_TAG) != queue_type:
+        lambda_.tag_resource(Resource=function_arn, Tags={aws.FIFO_TAG: queue_type})  # see aws.lab_stack
     report(f"function {stack.function_name} is Active (timeout {stack.function_timeout} s)")
     mapping_uuid = ensure_mapping(lambda_, stack, source_arn, report)
     report(

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 
 from lab import aws, settings
-from lab.console import console
+from lab.console import console, duration
 from lab.provision import provision, temporary_stack
 from lab.waiting import wait_for
 
@@ -126,8 +126,9 @@ def no_dlq() -> dict:
         limit = deployed.stack.max_receive_count
         counts = wait_for(lambda: (c := worker_receive_counts(deployed.stack.function_name, order_id))
                           and max(c) > limit + 1 and c, WAIT_SECONDS, f"more than {limit + 1} receives")
-        say("effect", f"received {max(counts)} times and counting: it will be retried for 4 days, costing "
-                      "an invocation each time and hiding real failures")
+        say("effect", f"received {max(counts)} times and counting: it is retried until the queue's retention "
+                      f"ends ({duration(deployed.stack.retention_seconds)}), costing an invocation each time and "
+                      "hiding real failures")
         say("fix", f"add a RedrivePolicy (maxReceiveCount {limit}) to the same queue")
         provision(deployed.stack.with_changes(dead_letter_queue=True))
         in_dlq = wait_for(lambda: aws.peek_messages(deployed.dlq_url), WAIT_SECONDS, "the message in the DLQ")
@@ -205,12 +206,54 @@ def forgot_delete() -> dict:
     return results
 
 
+SCALING_ORDERS = 100
+SCALING_WORK_MS = 200  # each order; a batch of ten takes two seconds
+SCALING_CAPS = (2, 5, 10)
+
+
+def scaling() -> dict:
+    """One load, waiting in the queue, drained at three MaximumConcurrency
+    settings: how many batches ran at once, how many invocations, how long.
+    Each setting gets a stack of its own, created with the mapping disabled, so
+    that nothing is polled before the whole load is waiting."""
+    from lab.observe import now_ms, recent_invocations
+    from lab.provision import set_mapping_enabled
+
+    results = {}
+    console.print(f"{SCALING_ORDERS} orders of {SCALING_WORK_MS} ms each wait in the queue; then the mapping "
+                  "is enabled and drains them, once per setting:")
+    for cap in SCALING_CAPS:
+        with temporary_stack(f"scn-scale{cap}", enabled=False, maximum_concurrency=cap) as deployed:
+            bodies = [json.dumps({"orderId": f"scale{cap}-{n:03d}", "email": f"c{n}@example.com",
+                                  "sleep_ms": SCALING_WORK_MS}) for n in range(SCALING_ORDERS)]
+            for first in range(0, len(bodies), 10):
+                entries = [{"Id": str(n), "MessageBody": body} for n, body in enumerate(bodies[first:first + 10])]
+                aws.client("sqs").send_message_batch(QueueUrl=deployed.queue_url, Entries=entries)
+            since_ms, started = now_ms(), time.monotonic()
+            set_mapping_enabled(aws.client("lambda"), deployed.mapping_uuid, True)
+            wait_for(lambda: stored_orders(deployed) == SCALING_ORDERS, WAIT_SECONDS,
+                     f"the {SCALING_ORDERS} orders stored with MaximumConcurrency {cap}")
+            seconds = time.monotonic() - started
+            peak = (aws.concurrent_executions(deployed.stack.function_name, seconds + 0.5) or {}).get("peak")
+            invocations = wait_for(
+                lambda: (found := [i for i in recent_invocations(deployed.stack.function_name, since_ms) if i.processed])
+                and sum(i.processed for i in found) >= SCALING_ORDERS and found,
+                WAIT_SECONDS, "the worker's log line for every order")
+        results[cap] = {"peak": peak, "invocations": len(invocations), "seconds": round(seconds, 1)}
+        console.print(f"  MaximumConcurrency {cap}: {peak} batches at once, {len(invocations)} invocations, "
+                      f"all stored in {seconds:.1f} s ({SCALING_ORDERS / seconds:.0f} orders/s)")
+    console.print(f"{SCALING_ORDERS} orders were about {SCALING_ORDERS // 10} invocations at every setting: "
+                  "a batch of ten is one execution.")
+    return results
+
+
 SCENARIOS: dict[str, tuple[str, Callable[[], dict]]] = {
     "short-visibility": ("a visibility timeout shorter than the work", short_visibility),
     "no-dlq": ("no dead-letter queue", no_dlq),
     "exactly-once": ("assuming exactly-once delivery", exactly_once),
     "heavy-work": ("heavy work in the function", heavy_work),
     "forgot-delete": ("a consumer that forgets to delete", forgot_delete),
+    "scaling": ("one load at three MaximumConcurrency settings", scaling),
 }
 
 

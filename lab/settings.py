@@ -49,6 +49,11 @@ def _lab_variable(name: str) -> str | None:
     return os.environ.get(f"LAB_{name}", _DOTENV.get(f"LAB_{name}"))
 
 
+def is_set(name: str) -> bool:
+    """Whether LAB_<name> is given (in the environment or .env), not defaulted."""
+    return (_lab_variable(name) or "") != ""
+
+
 def _env(name: str, default, cast=str):
     raw = _lab_variable(name)
     if raw is None or raw == "":
@@ -129,6 +134,9 @@ def localstack_config() -> dict[str, str]:
         # sent and deleted, one commit each: a fifth of its CPU under load, for
         # graphs the lab does not draw. Lambda's own metrics stay.
         "SQS_DISABLE_CLOUDWATCH_METRICS": "1",
+        # Without it LocalStack keeps every message for ever, whatever the
+        # queue's MessageRetentionPeriod says; AWS deletes it when it expires.
+        "SQS_ENABLE_MESSAGE_RETENTION_PERIOD": "1",
         # LocalStack's calls to itself (the mapping's receive and delete, log
         # storage, metrics) skip HTTP and the gateway: under load these were a
         # quarter of its CPU.
@@ -197,7 +205,10 @@ BATCH_SIZE_RANGE = (1, 10_000)
 BATCH_SIZE_WITHOUT_WINDOW = 10
 BATCHING_WINDOW_RANGE = (0, 300)
 MAXIMUM_CONCURRENCY_RANGE = (2, 1000)
-DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # the maximum: longer than the source queue's
+RETENTION_RANGE = (60, 14 * 24 * 3600)  # MessageRetentionPeriod, 1 minute to 14 days
+# On a standard queue a message moved to the DLQ keeps its first enqueue time,
+# so a DLQ must keep messages longer than its source queue does: the maximum.
+DLQ_RETENTION_SECONDS = RETENTION_RANGE[1]
 # The visibility clock starts when the mapping receives a batch, so it also runs
 # through the start of a new execution environment (a cold start), before the
 # function's own timeout even begins. On two busy cores a cold start took up to
@@ -219,6 +230,9 @@ class Stack:
     function_base: str = _env("FUNCTION_NAME", "order-worker")
     bucket_base: str = _env("BUCKET_NAME", "lab-orders")
     visibility_timeout: int = _env("VISIBILITY_TIMEOUT", 10, int)
+    # How long the queue keeps a message nobody deletes (AWS's default, 4 days).
+    retention_seconds: int = _env("RETENTION_SECONDS", 4 * 24 * 3600, int)
+    dlq_retention_seconds: int = DLQ_RETENTION_SECONDS
     max_receive_count: int = _env("MAX_RECEIVE_COUNT", 3, int)
     function_timeout: int = _env("FUNCTION_TIMEOUT", 5, int)
     memory_size: int = _env("MEMORY_SIZE", 256, int)
@@ -232,6 +246,9 @@ class Stack:
     # the queue untried, instead of a timeout.
     time_margin_ms: int = _env("TIME_MARGIN_MS", 1000, int)
     report_batch_item_failures: bool = True
+    # Whether the worker logs each event it receives (Powertools' log_event): it
+    # carries the orders' data, so production leaves it off. `make event` reads it.
+    log_event: bool = _env("LOG_EVENT", "0") == "1"
     # FIFO: queue and DLQ are both .fifo (AWS requires the same type).
     fifo: bool = _env("FIFO", "0") == "1"
     content_based_deduplication: bool = False
@@ -295,6 +312,8 @@ class Stack:
 
         within("MAX_RECEIVE_COUNT", self.max_receive_count, MAX_RECEIVE_COUNT_RANGE)
         within("VISIBILITY_TIMEOUT", self.visibility_timeout, VISIBILITY_TIMEOUT_RANGE)
+        within("RETENTION_SECONDS", self.retention_seconds, RETENTION_RANGE)
+        within("DLQ_RETENTION_SECONDS", self.dlq_retention_seconds, RETENTION_RANGE)
         within("FUNCTION_TIMEOUT", self.function_timeout, FUNCTION_TIMEOUT_RANGE)
         within("MEMORY_SIZE", self.memory_size, MEMORY_RANGE)
         within("BATCH_SIZE", self.batch_size, BATCH_SIZE_RANGE)

@@ -86,7 +86,7 @@ def parse_args(argv):
     parser.add_argument("--slow-share", type=share, default=0.0, help="share of orders that are slow (see --slow-ms)")
     parser.add_argument("--slow-ms", type=non_negative(int), default=500,
                         help="how slow the --slow-share orders are to process (default 500)")
-    parser.add_argument("--queue", default=settings.Stack().queue_name, help="queue name (default: the lab's)")
+    parser.add_argument("--queue", help="queue name (default: the one `make up` created, orders or orders.fifo)")
     parser.add_argument("--groups", type=positive, default=3,
                         help="FIFO queues only: how many message groups (customers) to spread orders over")
     parser.add_argument("--endpoint-url", default=settings.ENDPOINT_URL)
@@ -105,19 +105,20 @@ def parse_args(argv):
 def options(argv) -> Options:
     """The command line's options, as the library's Options."""
     args = vars(parse_args(argv))
-    return Options(**{option.name: args[option.name] for option in dataclasses.fields(Options)})
+    given = {option.name: args[option.name] for option in dataclasses.fields(Options)}
+    return Options(**{name: value for name, value in given.items() if not (name == "queue" and value is None)})
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
+    args, chosen = parse_args(argv), options(argv)
     try:
-        summary = send(options(argv))
+        summary = send(chosen)
     except EndpointConnectionError:
         console.print(f"[red]producer:[/] cannot reach LocalStack at {args.endpoint_url}: start the lab with `make up`")
         return EXIT_UNREACHABLE
     except ClientError as error:
         if "NonExistentQueue" in error.response["Error"]["Code"]:
-            console.print(f"[red]producer:[/] queue {args.queue!r} does not exist at {args.endpoint_url}: run `make up`")
+            console.print(f"[red]producer:[/] queue {chosen.queue!r} does not exist at {args.endpoint_url}: run `make up`")
             return EXIT_UNREACHABLE
         raise
     if args.json:

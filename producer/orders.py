@@ -40,7 +40,7 @@ class Options:
     sleep_ms: int = 0  # every order this slow to process
     slow_share: float = 0.0  # or this share of them...
     slow_ms: int = 500  # ...this slow
-    queue: str = field(default_factory=lambda: settings.Stack().queue_name)
+    queue: str = field(default_factory=lambda: aws.lab_stack().queue_name)  # orders, or orders.fifo
     groups: int = 3  # FIFO queues: message groups (customers) to spread orders over
     endpoint_url: str = field(default_factory=lambda: settings.ENDPOINT_URL)
     run_id: str | None = None  # prefix of the order ids (default: random)

@@ -7,21 +7,29 @@ port; `…` in a shown line stands for anything, and a line `...` for any lines.
 Each shown line must appear, in order, among the lines the command printed. A
 block after `<!-- check: wait N -->` is run again until it matches, for up to N
 seconds: the guide says how long a student may have to wait.
+
+A line `<!-- check: a lab of its own -->` starts a part that needs nothing from
+the parts before it (it begins with `make up`); each part runs in a host-mode
+lab of its own, so the parts run side by side.
 """
 
 import os
 import re
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
+from lab.processes import free_port
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 GUIDE = PROJECT_ROOT / "docs" / "LAB.md"
 COMMAND_TIMEOUT_SECONDS = 180
-RETRY_SECONDS = 1.0
+# A `make` command costs about a second of CPU (make, Python, boto3, rich):
+# re-running one every second while waiting for a retry was a fair share of
+# `make test`'s CPU. A student re-runs a command every few seconds too.
+RETRY_SECONDS = 3.0
 BOX_DRAWING = re.compile(r"[│┃┏┓┗┛━─┡┩╇┳┻╋└┘┌┐├┤┼╭╮╰╯]")
 VARIABLE_PARTS = [  # (pattern in the escaped guide line, what it becomes)
     (r"[0-9a-f]{8}\\-[0-9a-f]{4}\\-[0-9a-f]{4}\\-[0-9a-f]{4}\\-[0-9a-f]{12}", r"[0-9a-f-]{36}"),
@@ -45,13 +53,27 @@ def line_pattern(shown: str) -> re.Pattern:
     return re.compile(pattern)
 
 
-def parse_guide(text: str) -> list[tuple[str, list[str], float]]:
-    """(command, shown output lines, seconds to keep retrying) of every console block."""
-    steps = []
-    wait = 0.0
+Step = tuple[str, list[str], float]  # (command, shown output lines, seconds to keep retrying)
+NEW_LAB = "<!-- check: a lab of its own -->"
+
+
+def parse_guide(text: str) -> dict[str, list[Step]]:
+    """The guide's parts, named by the heading each starts under, with the steps
+    of their console blocks in order."""
+    parts: dict[str, list[Step]] = {}
+    steps: list[Step] = []
+    heading, new_lab = "", True
     lines = iter(text.splitlines())
+    wait = 0.0
     for line in lines:
-        if match := re.match(r"<!-- check: wait (\d+) -->", line.strip()):
+        if line.startswith("## "):
+            heading = line[3:].strip()
+        if new_lab and line.strip() == "```console":
+            steps = parts[heading] = []
+            new_lab = False
+        if line.strip() == NEW_LAB:
+            new_lab = True
+        elif match := re.match(r"<!-- check: wait (\d+) -->", line.strip()):
             wait = float(match[1])
         elif line.strip() == "```console":
             block = []
@@ -70,7 +92,7 @@ def parse_guide(text: str) -> list[tuple[str, list[str], float]]:
             if command:
                 steps.append((command, shown, wait))
             wait = 0.0
-    return steps
+    return parts
 
 
 def matches(shown: list[str], printed: str) -> tuple[bool, str]:
@@ -88,21 +110,20 @@ def matches(shown: list[str], printed: str) -> tuple[bool, str]:
     return True, ""
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+PARTS = parse_guide(GUIDE.read_text())
 
 
-def test_the_guide_parses_into_commands():
-    steps = parse_guide(GUIDE.read_text())
-    assert len(steps) >= 15
-    assert steps[0][0] == "make up"
+def test_the_guide_parses_into_parts_that_each_start_a_lab():
+    steps = [step for part in PARTS.values() for step in part]
+    assert len(PARTS) >= 2 and len(steps) >= 15
+    assert all(re.fullmatch(r"(LAB_[A-Z_]+=\S+ )*make up", part[0][0]) for part in PARTS.values()), \
+        "each part starts the lab"
     # Settings go before the command, as a student types them: LAB_BATCHING_WINDOW=20 make up
     assert all(re.match(r"(LAB_[A-Z_]+=\S+ )*(make |\.venv/bin/|curl )", command) for command, _, _ in steps)
 
 
-def test_every_command_in_the_guide_prints_what_the_guide_shows(tmp_path):
+@pytest.mark.parametrize("part", list(PARTS))
+def test_every_command_in_the_guide_prints_what_the_guide_shows(part, tmp_path):
     if os.environ.get("LAB_MODE") in ("docker", "tools"):
         pytest.skip("the guide's run uses a host-mode lab of its own; make test in host mode runs it")
     port = free_port()
@@ -110,11 +131,14 @@ def test_every_command_in_the_guide_prints_what_the_guide_shows(tmp_path):
         **os.environ,
         "LAB_MODE": "host", "LAB_PORT": str(port), "LAB_STATE_DIR": str(tmp_path / "state"),
         "LAB_DASHBOARD_PORT": str(free_port()),
+        # The first part shows `make up` starting the dashboard; in the others it
+        # would only sample its lab every second, for nobody.
+        "LAB_DASHBOARD": "1" if part == next(iter(PARTS)) else "0",
         "LOCALSTACK_HOST": f"127.0.0.1:{port}",  # for awslocal
         "COLUMNS": "200",  # rich: wide tables, no wrapping
     }
     try:
-        for command, shown, wait in parse_guide(GUIDE.read_text()):
+        for command, shown, wait in PARTS[part]:
             runnable = command.replace("127.0.0.1:4566", f"127.0.0.1:{port}")
             deadline = time.monotonic() + wait
             while True:

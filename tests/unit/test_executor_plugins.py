@@ -1,6 +1,9 @@
 """The executor's plugins, without LocalStack running: the record of concurrent
 invocations (`make status` and the dashboard show it), and the version check."""
 
+import threading
+import time
+
 import pytest
 
 from lab_executor import concurrency
@@ -82,6 +85,37 @@ def test_the_ses_outbox_can_be_read_while_an_email_goes_out():
     finally:
         provider.EMAILS.clear()
         provider.EMAILS.update(saved)
+
+
+def test_a_batching_window_gathers_messages_that_arrive_one_after_another():
+    models = pytest.importorskip("localstack.services.sqs.models")
+    from lab_executor import sqs_window
+
+    def gathered(window_seconds: float) -> int:
+        """Seven messages put 20 ms apart, from 0.3 s into a gathering receive."""
+        queue = models.StandardQueue("window", "us-east-1", "000000000000")
+
+        def send_seven():
+            time.sleep(0.3)
+            for n in range(7):
+                queue.put({"MessageId": str(n), "Body": "{}", "Attributes": {}, "MD5OfBody": ""})
+                time.sleep(0.02)
+
+        sender = threading.Thread(target=send_seven)
+        sender.start()
+        try:
+            return len(queue.receive(10, window_seconds, 30, poll_empty_queue=True).successful)
+        finally:
+            sender.join()
+
+    # LocalStack's own: the time left shrinks by the time since the start for
+    # every message, so the receive stops gathering before the seventh arrives.
+    assert gathered(1) < 7
+    patch = sqs_window.apply()
+    try:
+        assert gathered(1) == 7
+    finally:
+        patch.undo()
 
 
 @pytest.mark.parametrize("pickler", ["C", "dill"])

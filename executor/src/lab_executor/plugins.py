@@ -28,6 +28,7 @@ class LoopbackTwistedServerPlugin(RuntimeServerPlugin):
 def lab_sqs_like_aws():
     """ScalingConfig.MaximumConcurrency and long polling for SQS mappings (see
     esm_concurrency); visibility timeouts that end on time (see sqs_visibility);
+    batching windows that gather for the whole window (see sqs_window);
     concurrent executions served at /_lab/concurrency (see concurrency); an SES
     outbox that can be read while emails go out (see ses_outbox)."""
     import logging
@@ -35,7 +36,7 @@ def lab_sqs_like_aws():
     from localstack.runtime.current import get_current_runtime
     from localstack.services.edge import ROUTER
 
-    from lab_executor import concurrency, esm_concurrency, ses_outbox, sqs_visibility, version
+    from lab_executor import concurrency, esm_concurrency, ses_outbox, sqs_visibility, sqs_window, version
 
     if refusal := version.unsupported_localstack():
         logging.getLogger(__name__).error(refusal)
@@ -43,6 +44,7 @@ def lab_sqs_like_aws():
         return
     esm_concurrency.apply()
     sqs_visibility.apply()
+    sqs_window.apply()
     ses_outbox.apply()
     ROUTER.add(concurrency.ConcurrencyEndpoint())  # for make status and the dashboard
 

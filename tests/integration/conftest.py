@@ -22,7 +22,9 @@ def lab_env(tmp_path):
     """A second host-mode lab of the test's own (a free port, a state folder in
     tmp_path), for tests of the lab's life cycle; `lab down` afterwards."""
     env = {"LAB_PORT": str(free_port()), "LAB_STATE_DIR": str(tmp_path / "state"), "LAB_MODE": "host",
-           "LAB_DASHBOARD_PORT": str(free_port())}
+           "LAB_DASHBOARD_PORT": str(free_port()),
+           # Saved at `lab stop` only; a test of periodic snapshots asks for them.
+           "LAB_SNAPSHOT_INTERVAL_SECONDS": "0"}
     yield env
     run_lab("lab", "down", env=env)  # whatever a failing test left running
 

@@ -134,6 +134,9 @@ def test_every_command_in_the_guide_prints_what_the_guide_shows(part, tmp_path):
         # The first part shows `make up` starting the dashboard; in the others it
         # would only sample its lab every second, for nobody.
         "LAB_DASHBOARD": "1" if part == next(iter(PARTS)) else "0",
+        # Nothing in the guide outlives its lab: no periodic snapshots (a fork and
+        # a pickle of the stores every few seconds while orders flow).
+        "LAB_SNAPSHOT_INTERVAL_SECONDS": "0",
         "LOCALSTACK_HOST": f"127.0.0.1:{port}",  # for awslocal
         "COLUMNS": "200",  # rich: wide tables, no wrapping
     }

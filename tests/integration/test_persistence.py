@@ -102,7 +102,7 @@ def test_a_stopped_lab_comes_back_with_its_messages_orders_and_emails_and_carrie
 
 
 def test_a_crash_brings_back_the_last_snapshot_and_an_unreadable_one_starts_the_lab_clean(lab_env):
-    lab = OwnLab(lab_env)
+    lab = OwnLab({**lab_env, "LAB_SNAPSHOT_INTERVAL_SECONDS": "2"})  # a crash keeps what the last one saved
     lab.run("lab", "up")
     lab.run("lab", "pause")
     queue_url = lab.queue_url(STACK.queue_name)

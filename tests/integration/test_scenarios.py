@@ -42,3 +42,14 @@ def test_an_unknown_scenario_lists_the_names():
     result = subprocess.run([sys.executable, "-m", "lab", "scenario", "nope"], capture_output=True, text=True)
     assert result.returncode == 2
     assert all(name in result.stdout for name in scenarios.SCENARIOS)
+
+
+def test_without_a_queue_the_producer_fails_and_waits_with_its_consumer_and_with_one_it_does_neither(localstack):
+    seen = scenarios.no_queue()
+    orders = scenarios.NO_QUEUE_ORDERS
+    assert seen["direct_failed"] == seen["direct_calls"] == orders, "every direct call to the broken worker failed"
+    # A synchronous call cannot return before the work is done: the producer waits it out.
+    assert min(seen["direct_slow_waits"]) >= scenarios.NO_QUEUE_WORK_MS / 1000
+    assert seen["queued"] == seen["waiting"] == 2 * orders, "with a queue, every send succeeded with no consumer"
+    assert seen["stored_while_down"] == 0
+    assert seen["stored_after_fix"] == 2 * orders, "and once fixed, the worker processed all, the lost ones too"

@@ -19,10 +19,14 @@ from lab.settings import Stack
 
 STATIC_DIR = settings.PROJECT_ROOT / "dashboard" / "static"
 SAMPLE_SECONDS = 1.0
+# Nobody has asked for the page for WATCHED_SECONDS: sample every
+# UNWATCHED_SAMPLE_SECONDS instead (a sample is a dozen calls to LocalStack and
+# a read of the last minute's logs); the page's rates use the samples' times.
+WATCHED_SECONDS = 10.0
+UNWATCHED_SAMPLE_SECONDS = 5.0
 HISTORY_SAMPLES = 600  # ten minutes
 PREVIEW_CHARACTERS = 80
 LOG_WINDOW_SECONDS = 60
-CONCURRENCY_WINDOW_SECONDS = SAMPLE_SECONDS
 
 
 class Sampler(threading.Thread):
@@ -36,13 +40,17 @@ class Sampler(threading.Thread):
         self.latest: dict = {}
         self.lock = threading.Lock()
         self.stopping = threading.Event()
+        self.wake = threading.Event()  # a request after an unwatched spell: sample now
+        self.last_request = 0.0
+        self.interval = SAMPLE_SECONDS
 
     def sample(self) -> None:
         # Only the last minute of logs (invocations are counted once, by request
         # id), so a sample costs the same after an hour as after a minute.
         if self.follow:
             self.stack = aws.lab_stack()
-        snapshot = observe.take_snapshot(self.stack, LOG_WINDOW_SECONDS, CONCURRENCY_WINDOW_SECONDS)
+        # The most in flight at once since the previous sample.
+        snapshot = observe.take_snapshot(self.stack, LOG_WINDOW_SECONDS, self.interval)
         for invocation in snapshot.invocations:
             if (invocation.ended_ms or 0) >= self.started_ms:  # complete (its REPORT is in), and ours
                 self.outcomes[invocation.request_id] = invocation.outcome
@@ -56,7 +64,7 @@ class Sampler(threading.Thread):
             "emails": snapshot.emails_sent,
             "invocations": len(self.outcomes),
             "errors": sum(1 for outcome in self.outcomes.values() if outcome != "ok"),
-            # The most in flight at once since the previous sample (about a second).
+            # The most in flight at once since the previous sample.
             "concurrency": (snapshot.concurrency or {}).get("peak", 0),
         }
         now = observe.now_ms()
@@ -86,9 +94,19 @@ class Sampler(threading.Thread):
                 self.sample()
             except Exception as error:  # LocalStack restarting: keep the page alive
                 console.print(f"dashboard: sample failed ({error}); retrying")
-            self.stopping.wait(SAMPLE_SECONDS)
+            watched = time.monotonic() - self.last_request < WATCHED_SECONDS
+            self.interval = SAMPLE_SECONDS if watched else UNWATCHED_SAMPLE_SECONDS
+            self.wake.wait(self.interval)
+            self.wake.clear()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.wake.set()
 
     def state(self) -> dict:
+        if time.monotonic() - self.last_request >= WATCHED_SECONDS:
+            self.wake.set()  # back to a sample a second, from now
+        self.last_request = time.monotonic()
         with self.lock:
             return {"samples": list(self.samples), **self.latest}
 
@@ -134,5 +152,5 @@ def serve(stack: Stack, port: int, follow: bool = False) -> None:
         while True:
             time.sleep(SAMPLE_SECONDS)
     except KeyboardInterrupt:
-        sampler.stopping.set()
+        sampler.stop()
         server.shutdown()

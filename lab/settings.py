@@ -239,7 +239,8 @@ class Stack:
     batch_size: int = _env("BATCH_SIZE", 10, int)
     batching_window: int = _env("BATCHING_WINDOW", 0, int)
     # Batches of this mapping in flight at once (ScalingConfig.MaximumConcurrency);
-    # 5 is where AWS starts. Enforced by the lab's plugin (executor/esm_concurrency.py).
+    # An uncapped mapping on AWS starts at 5 and scales up; the lab caps it here.
+    # Enforced by the lab's plugin (executor/esm_concurrency.py).
     maximum_concurrency: int = _env("MAXIMUM_CONCURRENCY", 5, int)
     # The least time the worker starts a record with (it also wants twice the
     # slowest record of the invocation so far); the rest of the batch returns to

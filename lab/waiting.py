@@ -5,7 +5,8 @@ from collections.abc import Callable
 from typing import TypeVar
 
 T = TypeVar("T")
-POLL_SECONDS = 0.25
+# Each look is a call or more to LocalStack, which serves the functions too.
+POLL_SECONDS = 0.5
 
 
 def wait_for(condition: Callable[[], T], timeout: float, what: str,

@@ -1,7 +1,8 @@
 """The live dashboard: a page on 127.0.0.1 that draws the lab, updated every second.
 
-A sampler thread takes a snapshot of the stack each second (the same one
-`make status` shows) and keeps the last ten minutes; the page (dashboard/static)
+A sampler thread takes a snapshot of the stack each second while the page is
+open, every five seconds while nobody looks (the same snapshot `make status`
+shows), and keeps the last ten minutes; the page (dashboard/static)
 polls ``/api/state`` and draws it with uPlot, vendored so that it works offline.
 """
 

@@ -108,6 +108,30 @@ def require_up(endpoint_url: str | None = None) -> None:
 PEEK_PATH = "/_aws/sqs/messages"
 
 
+SQS_BATCH_LIMIT = 10  # entries of one SendMessageBatch (the producer sends this many)
+
+
+class SendRefused(LabError):
+    """SQS refused entries of a SendMessageBatch."""
+
+
+def send_batch(queue_url: str, bodies: list[str], **entry_fields) -> list[str]:
+    """SendMessageBatch, ten at a time; the message ids in the bodies' order, or
+    SendRefused naming the entries SQS refused."""
+    sqs, message_ids = client("sqs"), []
+    for first in range(0, len(bodies), SQS_BATCH_LIMIT):
+        chunk = bodies[first:first + SQS_BATCH_LIMIT]
+        response = sqs.send_message_batch(
+            QueueUrl=queue_url,
+            Entries=[{"Id": str(i), "MessageBody": body, **entry_fields} for i, body in enumerate(chunk)],
+        )
+        if response.get("Failed"):
+            raise SendRefused(f"SQS refused {len(response['Failed'])} of {len(chunk)} messages: {response['Failed']}")
+        by_id = {entry["Id"]: entry["MessageId"] for entry in response["Successful"]}
+        message_ids += [by_id[str(i)] for i in range(len(chunk))]
+    return message_ids
+
+
 def peek_messages(queue_url: str, endpoint_url: str | None = None) -> list[dict]:
     """The messages in a queue, as ReceiveMessage would show them, without receiving them."""
     peek = client("sqs", (endpoint_url or settings.ENDPOINT_URL) + PEEK_PATH)

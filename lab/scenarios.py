@@ -6,6 +6,7 @@ It returns what it observed, which the tests check.
 """
 
 import json
+import statistics
 import threading
 import time
 import uuid
@@ -14,7 +15,7 @@ from collections.abc import Callable
 
 from lab import aws, settings
 from lab.console import console, duration
-from lab.provision import provision, temporary_stack
+from lab.provision import provision, set_mapping_enabled, temporary_stack
 from lab.waiting import wait_for
 
 NAIVE_WORKER_DIR = settings.PROJECT_ROOT / "functions" / "naive_worker"
@@ -249,9 +250,10 @@ def no_queue() -> dict:
                       "the producer has the error, and nobody keeps those orders")
         deployed = provision(deployed.stack.with_changes(function_environment={}))
         slow = orders("slow", sleep_ms=NO_QUEUE_WORK_MS)
-        waits = sorted(seconds for _, seconds in (call_directly(deployed, body) for _, body in slow))
-        say("effect", f"worker slow ({NO_QUEUE_WORK_MS} ms an order): the producer waited {waits[len(waits) // 2]:.2f} s "
-                      f"per order (median), {sum(waits):.1f} s for {len(waits)}: as slow as the worker")
+        waits = [seconds for _, seconds in (call_directly(deployed, body) for _, body in slow)]
+        say("effect", f"worker slow ({NO_QUEUE_WORK_MS} ms an order): the producer waited "
+                      f"{statistics.median(waits):.2f} s per order (median), {sum(waits):.1f} s for {len(waits)}: "
+                      "as slow as the worker")
 
         deployed = provision(deployed.stack.with_changes(function_environment=BROKEN, enabled=False))
         say("fix", "the same orders sent to a queue, while the worker is broken and stopped")
@@ -263,7 +265,7 @@ def no_queue() -> dict:
         waiting = wait_for(lambda: aws.queue_depth(deployed.queue_url)["visible"] == len(sends) and len(sends),
                            WAIT_SECONDS, "every order waiting in the queue")
         stored_while_down = stored_orders(deployed) - len(slow)  # the slow ones were stored by the direct calls
-        say("after", f"{len(sends)} sent in {sum(sends):.2f} s ({sorted(sends)[len(sends) // 2] * 1000:.0f} ms "
+        say("after", f"{len(sends)} sent in {sum(sends):.2f} s ({statistics.median(sends) * 1000:.0f} ms "
                      f"each, median), none failed; {waiting} wait in the queue, {stored_while_down} processed")
         started = time.monotonic()
         deployed = provision(deployed.stack.with_changes(function_environment={}, enabled=True))
@@ -287,26 +289,23 @@ def scaling() -> dict:
     Each setting gets a stack of its own, created with the mapping disabled, so
     that nothing is polled before the whole load is waiting."""
     from lab.observe import now_ms, recent_invocations
-    from lab.provision import set_mapping_enabled
 
     results = {}
     console.print(f"{SCALING_ORDERS} orders of {SCALING_WORK_MS} ms each wait in the queue; then the mapping "
                   "is enabled and drains them, once per setting:")
     for cap in SCALING_CAPS:
         with temporary_stack(f"scn-scale{cap}", enabled=False, maximum_concurrency=cap) as deployed:
-            bodies = [json.dumps({"orderId": f"scale{cap}-{n:03d}", "email": f"c{n}@example.com",
-                                  "sleep_ms": SCALING_WORK_MS}) for n in range(SCALING_ORDERS)]
-            for first in range(0, len(bodies), 10):
-                entries = [{"Id": str(n), "MessageBody": body} for n, body in enumerate(bodies[first:first + 10])]
-                aws.client("sqs").send_message_batch(QueueUrl=deployed.queue_url, Entries=entries)
+            aws.send_batch(deployed.queue_url, [new_order(f"scale{cap}", sleep_ms=SCALING_WORK_MS)[1]
+                                                 for _ in range(SCALING_ORDERS)])
             since_ms, started = now_ms(), time.monotonic()
             set_mapping_enabled(aws.client("lambda"), deployed.mapping_uuid, True)
             wait_for(lambda: stored_orders(deployed) == SCALING_ORDERS, WAIT_SECONDS,
                      f"the {SCALING_ORDERS} orders stored with MaximumConcurrency {cap}")
             seconds = time.monotonic() - started
-            peak = (aws.concurrent_executions(deployed.stack.function_name, seconds + 0.5) or {}).get("peak")
+            function = deployed.stack.function_name
+            peak = (aws.concurrent_executions(function, seconds + 0.5) or {}).get("peak")
             invocations = wait_for(
-                lambda: (found := [i for i in recent_invocations(deployed.stack.function_name, since_ms) if i.processed])
+                lambda: (found := [i for i in recent_invocations(function, since_ms) if i.processed])
                 and sum(i.processed for i in found) >= SCALING_ORDERS and found,
                 WAIT_SECONDS, "the worker's log line for every order")
         results[cap] = {"peak": peak, "invocations": len(invocations), "seconds": round(seconds, 1)}

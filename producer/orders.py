@@ -24,7 +24,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from lab import aws, settings
 
-SQS_BATCH_LIMIT = 10
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -140,7 +139,7 @@ def send(args: "Options", summary: Summary | None = None) -> Summary:
     summary.queue_url = queue_url
     run_id = args.run_id or uuid.uuid4().hex[:8]
     # Below 10 messages per second, send one at a time so the rate is smooth.
-    batch_size = SQS_BATCH_LIMIT if not args.rate or args.rate >= SQS_BATCH_LIMIT else 1
+    batch_size = aws.SQS_BATCH_LIMIT if not args.rate or args.rate >= aws.SQS_BATCH_LIMIT else 1
     progress = Progress(
         TextColumn("sending orders"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=console, disable=args.quiet,

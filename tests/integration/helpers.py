@@ -14,7 +14,7 @@ from typing import TypeVar
 import pytest
 
 from lab import aws, dockermode, settings
-from lab.aws import queue_depth, queue_is_empty  # noqa: F401 -- the tests' names for them
+from lab.aws import queue_depth, queue_is_empty, send_batch  # noqa: F401 -- the tests' names for them
 from lab.observe import log_events, object_ids
 
 from lab.waiting import POLL_SECONDS
@@ -103,17 +103,6 @@ def deliveries(function_name: str, **match) -> list[dict]:
         for record in log_records(function_name)
         if "outcome" in record and all(record.get(key) == value for key, value in match.items())
     ]
-
-
-def send_batch(queue_url: str, bodies: list[str], **entry_fields) -> list[str]:
-    """SendMessageBatch (at most 10); returns the message ids, failing on any failed entry."""
-    response = aws.client("sqs").send_message_batch(
-        QueueUrl=queue_url,
-        Entries=[{"Id": str(i), "MessageBody": body, **entry_fields} for i, body in enumerate(bodies)],
-    )
-    assert not response.get("Failed"), response["Failed"]
-    by_id = {entry["Id"]: entry["MessageId"] for entry in response["Successful"]}
-    return [by_id[str(i)] for i in range(len(bodies))]
 
 
 def order(order_id: str, **fields) -> str:

@@ -91,15 +91,20 @@ def test_a_batching_window_gathers_messages_that_arrive_one_after_another():
     models = pytest.importorskip("localstack.services.sqs.models")
     from lab_executor import sqs_window
 
+    # When the messages arrive is this test's input, not a wait for a result:
+    # the first comes first_arrival_seconds into the receive, the others
+    # arrival_gap_seconds apart, as orders sent one by one would.
+    first_arrival_seconds, arrival_gap_seconds = 0.3, 0.02
+
     def gathered(window_seconds: float) -> int:
-        """Seven messages put 20 ms apart, from 0.3 s into a gathering receive."""
+        """Seven messages arriving one after another during a gathering receive."""
         queue = models.StandardQueue("window", "us-east-1", "000000000000")
 
         def send_seven():
-            time.sleep(0.3)
+            time.sleep(first_arrival_seconds)
             for n in range(7):
                 queue.put({"MessageId": str(n), "Body": "{}", "Attributes": {}, "MD5OfBody": ""})
-                time.sleep(0.02)
+                time.sleep(arrival_gap_seconds)
 
         sender = threading.Thread(target=send_seven)
         sender.start()

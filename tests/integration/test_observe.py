@@ -19,7 +19,7 @@ def test_status_logs_and_trace_show_a_poison_message_and_a_processed_order(make_
     set_mapping_enabled(aws.client("lambda"), stack.mapping_uuid, True)
     wait_for(lambda: aws.peek_messages(stack.dlq_url), TIMEOUT_SECONDS, "the poison order in the DLQ")
     wait_for(lambda: good in stored_order_ids(stack.bucket), TIMEOUT_SECONDS, "the good order stored")
-    assert queue_is_empty(stack.queue_url)
+    wait_for(lambda: queue_is_empty(stack.queue_url), TIMEOUT_SECONDS, "the queue empty")
 
     snapshot = wait_for(
         lambda: (s := observe.take_snapshot(stack.stack)) and sum(i.failed for i in s.invocations) >= 3 and s,
@@ -29,8 +29,10 @@ def test_status_logs_and_trace_show_a_poison_message_and_a_processed_order(make_
     assert snapshot.queues[stack.stack.dlq_name]["oldest_age_s"] >= 0
     assert snapshot.orders_stored == 1 and snapshot.emails_sent >= 1
     assert snapshot.mapping["State"] == "Enabled"
-    assert sum(i.processed for i in snapshot.invocations) == 1
-    assert {i.outcome for i in snapshot.invocations} == {"partial", "failed"}
+    # At least once: on a loaded machine a cold start can outlast the visibility
+    # timeout, and the good order comes back; it is still stored only once.
+    assert sum(i.processed for i in snapshot.invocations) >= 1
+    assert {"partial", "failed"} <= {i.outcome for i in snapshot.invocations}
     observe.status(stack.stack, once=True)
     screen = capsys.readouterr().out
     assert stack.stack.dlq_name in screen and "Orders stored: 1" in screen and "partial" in screen
@@ -43,5 +45,5 @@ def test_status_logs_and_trace_show_a_poison_message_and_a_processed_order(make_
     steps = [step for _, step, _ in observe.trace(stack.stack, bad)]
     assert steps == ["sent", "delivery #1", "delivery #2", "delivery #3", "in the DLQ"]
     steps = [step for _, step, _ in observe.trace(stack.stack, good)]
-    assert steps[0] == "sent" and set(steps[1:]) == {"stored", "email sent", "delivery #1"}
+    assert steps[0] == "sent" and {"stored", "email sent", "delivery #1"} <= set(steps[1:])
     assert "The life of order" in capsys.readouterr().out

@@ -1,24 +1,28 @@
 # The lab's LocalStack: the pinned LocalStack 4.14.0 image, plus
 #   - the lab's LocalStack plugins (executor/: the local Lambda executor, SQS
 #     mappings like AWS's, the stop on a failed provisioning) and awslambdaric,
-#   - the code that provisions the lab (lab/; init/ready.d/ runs it) and the worker's zip,
+#   - the code that provisions the lab (lab/; init/ready.d/ runs it) and the functions' zips,
 # all installed here, at build time, from requirements/host.lock's pins.
 # Its ready hook provisions the lab, and it turns healthy only once that worked.
 # docker-compose.yml builds it (LAB_LOCALSTACK_IMAGE names another local build
 # of 4.14.0 as the base). Nothing is mounted from the host.
 ARG LOCALSTACK_IMAGE=localstack/localstack:4.14.0@sha256:3ebc37595918b8accb852f8048fef2aff047d465167edd655528065b07bc364a
 
-# --- The worker's deployment zip: its source and the packages it pins --------
+# --- The functions' deployment zips: their source and the packages they pin --
 FROM ${LOCALSTACK_IMAGE} AS function-zip
 ARG PYTHON=/opt/code/localstack/.venv/bin/python
 WORKDIR /opt/lab
 COPY requirements/host.lock requirements/host.lock
 COPY functions/order_worker/requirements.txt functions/order_worker/requirements.txt
+COPY functions/order_api/requirements.txt functions/order_api/requirements.txt
 RUN ${PYTHON} -m pip install --no-cache-dir --progress-bar off --no-deps --target /opt/function-packages \
-      --constraint requirements/host.lock --requirement functions/order_worker/requirements.txt
+      --constraint requirements/host.lock --requirement functions/order_worker/requirements.txt \
+      --requirement functions/order_api/requirements.txt
 COPY lab/__init__.py lab/errors.py lab/function_zip.py lab/
-COPY functions/order_worker/ functions/order_worker/
-RUN PYTHONPATH=/opt/function-packages ${PYTHON} -m lab.function_zip functions/order_worker /opt/order_worker.zip
+COPY functions/ functions/
+RUN mkdir /opt/zips && for function in order_worker order_api; do \
+      PYTHONPATH=/opt/function-packages ${PYTHON} -m lab.function_zip functions/$function /opt/zips/$function.zip \
+      || exit 1; done
 
 # --- LocalStack with the lab -------------------------------------------------
 FROM ${LOCALSTACK_IMAGE}
@@ -35,7 +39,7 @@ RUN ls /usr/lib/localstack/service-catalog-* >/dev/null 2>&1 || ${PYTHON} -m loc
 COPY lab/ lab/
 COPY init/ init/
 COPY functions/ functions/
-COPY --from=function-zip /opt/order_worker.zip build/order_worker.zip
+COPY --from=function-zip /opt/zips/ build/
 COPY docker/localstack-entrypoint.sh /usr/local/bin/lab-entrypoint
 COPY docker/localstack-healthcheck.sh /usr/local/bin/lab-healthcheck
 # chmod: a checkout on Windows may not keep the executable bit.
@@ -45,7 +49,7 @@ RUN chmod 0755 /usr/local/bin/lab-entrypoint /usr/local/bin/lab-healthcheck init
 # come from lab/settings.py when the container starts (lab-entrypoint).
 ENV LAB_ROOT=/opt/lab \
     LAB_HOOK_PYTHON=${PYTHON} \
-    LAB_FUNCTION_ZIP=/opt/lab/build/order_worker.zip \
+    LAB_FUNCTION_ZIPS=/opt/lab/build \
     LAB_ENDPOINT_URL=http://127.0.0.1:4566 \
     LAB_STATE_DIR=/tmp/lab-state \
     LAB_SNAPSHOT_DIR=/var/lib/localstack/lab-snapshot \

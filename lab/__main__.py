@@ -19,7 +19,7 @@ from lab import aws, dockermode, hostmode, observe, operations, processes, saved
 from lab.bundle import write_bundle
 from lab.console import console
 from lab.errors import LabError, LifecycleError, Refused
-from lab.provision import provision
+from lab.provision import api_url, provision
 from lab.settings import SettingsError
 
 
@@ -69,6 +69,8 @@ def print_summary(deployed, mode) -> None:
             f"window {stack.batching_window} s, ReportBatchItemFailures",
         ),
         ("Order store", f"s3://{deployed.bucket}/orders/"),
+        *([("Orders API", f"POST {api_url(deployed.api_id, settings.STUDENT_ENDPOINT_URL)}/orders")]
+          if deployed.api_id else []),
         ("LocalStack log", display_path(settings.LOCALSTACK_LOG) if mode is hostmode
          else "docker compose logs -f localstack"),
     ]
@@ -77,10 +79,14 @@ def print_summary(deployed, mode) -> None:
         console.print(f"  {label:<18} {value}")
     order = '{"orderId": "123", "email": "user@test.com"}'
     run = settings.COMMAND_PREFIX
+    api_call = (f"  curl -s -X POST {api_url(deployed.api_id, settings.STUDENT_ENDPOINT_URL)}/orders \\\n"
+                f"      -H 'content-type: application/json' -d '{order}'      one order through the API\n"
+                if deployed.api_id else "")
     console.print(
         "\nTry it:\n"
         "  make producer N=20                  send 20 orders\n"
-        f"  {run}awslocal sqs send-message --queue-url {deployed.queue_url} \\\n"
+        + api_call
+        + f"  {run}awslocal sqs send-message --queue-url {deployed.queue_url} \\\n"
         f"      --message-body '{order}'"
         + (" --message-group-id customer-1 --message-deduplication-id 123" if stack.fifo else "")
         + "\n"

@@ -5,6 +5,9 @@ The packages are copied from the distributions installed in the lab's venv,
 which the lock file pins to the same versions. That needs no package index, so
 it works offline, and the zip is byte-for-byte reproducible: provisioning can
 compare its hash with the deployed code and skip an update that changes nothing.
+
+A function's ``shared.txt`` names files of other folders that its zip carries at
+its root (the order schema the API and the worker share).
 """
 
 import base64
@@ -21,20 +24,23 @@ FIXED_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
 # events/: sample events to try the handler with, not part of the function.
 SKIPPED_PARTS = {"__pycache__", "tests", "events"}
 SKIPPED_SUFFIXES = {".pyc", ".pyo"}
+MANIFESTS = {"requirements.txt", "shared.txt"}  # read to build the zip, not part of it
 
 
 class BuildError(LabError):
     """The zip cannot be built as the function's requirements.txt asks."""
 
 
+def _lines(manifest: Path) -> list[str]:
+    """The lines of a manifest without comments and blanks; none if it is absent."""
+    if not manifest.exists():
+        return []
+    return [line for raw in manifest.read_text().splitlines() if (line := raw.split("#", 1)[0].strip())]
+
+
 def pinned_requirements(requirements: Path) -> list[tuple[str, str]]:
     pins = []
-    if not requirements.exists():
-        return pins
-    for line in requirements.read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if not line:
-            continue
+    for line in _lines(requirements):
         name, sep, version = line.partition("==")
         if not sep:
             raise BuildError(f"{requirements}: {line!r} must pin an exact version (name==version)")
@@ -51,8 +57,13 @@ def collect_files(source_dir: Path) -> dict[str, Path]:
     files = {}
     for path in source_dir.rglob("*"):
         relative = path.relative_to(source_dir)
-        if path.is_file() and _wanted(relative) and relative.name != "requirements.txt":
+        if path.is_file() and _wanted(relative) and relative.name not in MANIFESTS:
             files[relative.as_posix()] = path
+    for line in _lines(source_dir / "shared.txt"):
+        shared = (source_dir / line).resolve()
+        if not shared.is_file():
+            raise BuildError(f"{source_dir / 'shared.txt'}: {line} is not a file")
+        files[shared.name] = shared
     requirements = source_dir / "requirements.txt"
     for name, version in pinned_requirements(requirements):
         try:

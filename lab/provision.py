@@ -3,6 +3,7 @@
 Order matters: the DLQ before the queue that names it, the role before the
 function, the function before the mapping, and the mapping last, once the
 function is Active, so that no message is polled before it can be processed.
+The API in front (``POST /orders``) comes after the queue it sends to.
 
 Run as ``python -m lab.provision`` (what LocalStack's ready hook does) or
 through ``make up``; tests call ``provision(stack)`` with stacks of their own.
@@ -42,6 +43,12 @@ class Deployed:
     function_arn: str
     mapping_uuid: str
     bucket: str
+    api_id: str | None = None  # None for a stack without the API
+
+    @property
+    def api_url(self) -> str | None:
+        """Where the lab's code reaches the API's stage: POST {api_url}/orders."""
+        return api_url(self.api_id) if self.api_id else None
 
 
 def _quiet(_message: str, waiting: bool = False) -> None:
@@ -211,24 +218,25 @@ def function_environment(stack: Stack) -> dict[str, str]:
 
 
 def function_code(source_dir: Path) -> bytes:
-    """The deployment zip: prebuilt when LAB_FUNCTION_ZIP names one (inside the
-    LocalStack container, where the worker's packages are not installed)."""
-    if settings.PREBUILT_FUNCTION_ZIP and source_dir == settings.FUNCTION_SOURCE_DIR:
-        return Path(settings.PREBUILT_FUNCTION_ZIP).read_bytes()
+    """The deployment zip: prebuilt when LAB_FUNCTION_ZIPS has one for this folder
+    (inside the LocalStack container, where the functions' packages are not installed)."""
+    prebuilt = Path(settings.PREBUILT_FUNCTION_ZIPS or ".") / f"{source_dir.name}.zip"
+    if settings.PREBUILT_FUNCTION_ZIPS and prebuilt.is_file():
+        return prebuilt.read_bytes()
     return build_zip(source_dir)
 
 
-def ensure_function(lambda_, stack: Stack, role_arn: str, source_dir: Path) -> str:
+def ensure_function(lambda_, name: str, role_arn: str, source_dir: Path, timeout: int, memory_size: int,
+                    environment: dict[str, str]) -> str:
     zip_bytes = function_code(source_dir)
     configuration = dict(
         Role=role_arn,
         Handler=settings.FUNCTION_HANDLER,
         Runtime=settings.FUNCTION_RUNTIME,
-        Timeout=stack.function_timeout,
-        MemorySize=stack.memory_size,
-        Environment={"Variables": function_environment(stack)},
+        Timeout=timeout,
+        MemorySize=memory_size,
+        Environment={"Variables": environment},
     )
-    name = stack.function_name
     try:
         current = lambda_.get_function_configuration(FunctionName=name)
     except lambda_.exceptions.ResourceNotFoundException:
@@ -344,7 +352,8 @@ def provision(
     report(f"SES sender {stack.sender_email}")
     role_arn = ensure_roles(iam, stack, source_arn, dlq_arn)
     report(f"IAM roles {stack.role_name}, {stack.producer_role_name}, {stack.operator_role_name} (least privilege)")
-    function_arn = ensure_function(lambda_, stack, role_arn, source_dir)
+    function_arn = ensure_function(lambda_, stack.function_name, role_arn, source_dir, stack.function_timeout,
+                                   stack.memory_size, function_environment(stack))
     queue_type = str(stack.fifo).lower()
     if lambda_.list_tags(Resource=function_arn).get("Tags", {}).get(aws.FIFO_TAG) != queue_type:
         lambda_.tag_resource(Resource=function_arn, Tags={aws.FIFO_TAG: queue_type})  # see aws.lab_stack
@@ -355,7 +364,9 @@ def provision(
         f"{'Enabled' if stack.enabled else 'Disabled'} "
         f"(batch size {stack.batch_size}, window {stack.batching_window} s)"
     )
+    api_id = ensure_api(stack, queue_url, source_arn, function_arn, report) if stack.api else None
     return Deployed(
+        api_id=api_id,
         stack=stack,
         queue_url=queue_url,
         queue_arn=source_arn,
@@ -365,6 +376,121 @@ def provision(
         mapping_uuid=mapping_uuid,
         bucket=stack.bucket_name,
     )
+
+
+def api_producer_policy(stack: Stack, queue_arn_: str) -> dict:
+    """The API's function sends to the queue and writes its own logs: nothing else."""
+    log_group = f"arn:aws:logs:{settings.REGION}:{settings.ACCOUNT_ID}:log-group:/aws/lambda/{stack.api_name}"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "SendOrders", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": queue_arn_},
+            {"Sid": "WriteOwnLogs", "Effect": "Allow",
+             "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+             "Resource": [log_group, f"{log_group}:*"]},
+        ],
+    }
+
+
+def lambda_invocation_uri(function_arn: str) -> str:
+    return f"arn:aws:apigateway:{settings.REGION}:lambda:path/2015-03-31/functions/{function_arn}/invocations"
+
+
+# POST /no-queue/orders hands the worker one order as a one-record SQS event and
+# waits for it: what a producer wired straight to its consumer gets.
+DIRECT_EVENT_TEMPLATE = """{"Records": [{
+  "messageId": "$context.requestId", "receiptHandle": "(none: no queue)",
+  "body": "$util.escapeJavaScript($input.body)",
+  "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "$context.requestTimeEpoch",
+                 "SenderId": "$context.accountId", "ApproximateFirstReceiveTimestamp": "$context.requestTimeEpoch"},
+  "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+  "eventSourceARN": "%(queue_arn)s", "awsRegion": "%(region)s"}]}"""
+# A function error (the worker raised) is a 502 naming it; otherwise the worker's answer.
+DIRECT_ERROR_TEMPLATE = """{"error": "$input.path('$.errorType')", "message": "the worker failed: the order is \
+not kept anywhere unless the caller keeps it and tries again"}"""
+
+
+def api_definition(stack: Stack, api_function_arn: str, worker_arn: str, queue_arn_: str) -> dict:
+    """The REST API as OpenAPI with API Gateway's extensions: one document that
+    ``put_rest_api`` applies whole, so running this again changes nothing."""
+    direct = DIRECT_EVENT_TEMPLATE % {"queue_arn": queue_arn_, "region": settings.REGION}
+    return {
+        "openapi": "3.0.1",
+        "info": {"title": stack.api_name, "version": "1"},
+        "paths": {
+            "/orders": {"post": {
+                "summary": "Accept an order: validated, queued, answered 202 with its message id",
+                "responses": {"202": {"description": "queued"}, "400": {"description": "not an order"}},
+                "x-amazon-apigateway-integration": {
+                    "type": "aws_proxy", "httpMethod": "POST", "uri": lambda_invocation_uri(api_function_arn)},
+            }},
+            "/no-queue/orders": {"post": {
+                "summary": "The same order straight to the worker, waiting for it: life without a queue",
+                "responses": {"200": {"description": "processed"}, "502": {"description": "the worker failed"}},
+                "x-amazon-apigateway-integration": {
+                    "type": "aws", "httpMethod": "POST", "uri": lambda_invocation_uri(worker_arn),
+                    "passthroughBehavior": "never",
+                    # JSON only: any other content type is answered 415 (curl needs -H 'content-type: ...').
+                    "requestTemplates": {"application/json": direct},
+                    "responses": {
+                        "default": {"statusCode": "200"},
+                        ".+": {"statusCode": "502", "responseTemplates": {"application/json": DIRECT_ERROR_TEMPLATE}},
+                    },
+                },
+            }},
+        },
+    }
+
+
+def allow_api_to_invoke(lambda_, function_name: str, api_id: str, route: str) -> None:
+    """A resource policy on the function: this API's route may invoke it."""
+    statement_id = f"invoke-from-{api_id}"
+    policy = {}
+    with contextlib.suppress(lambda_.exceptions.ResourceNotFoundException):
+        policy = json.loads(lambda_.get_policy(FunctionName=function_name)["Policy"])
+    if any(statement.get("Sid") == statement_id for statement in policy.get("Statement", [])):
+        return
+    lambda_.add_permission(
+        FunctionName=function_name, StatementId=statement_id, Action="lambda:InvokeFunction",
+        Principal="apigateway.amazonaws.com",
+        SourceArn=f"arn:aws:execute-api:{settings.REGION}:{settings.ACCOUNT_ID}:{api_id}/*/POST{route}",
+    )
+
+
+def api_url(api_id: str, endpoint_url: str = settings.ENDPOINT_URL) -> str:
+    """Where the stage answers on LocalStack (on AWS:
+    https://{api_id}.execute-api.{region}.amazonaws.com/{stage})."""
+    return f"{endpoint_url}/_aws/execute-api/{api_id}/{settings.API_STAGE}"
+
+
+def find_rest_api(apigateway, name: str) -> str | None:
+    for page in apigateway.get_paginator("get_rest_apis").paginate():
+        for api in page["items"]:
+            if api["name"] == name:
+                return api["id"]
+    return None
+
+
+def ensure_api(stack: Stack, queue_url: str, queue_arn_: str, worker_arn: str, report: Report) -> str:
+    """The front door: the API's function (it may only send), the REST API, its stage."""
+    iam, lambda_, apigateway = (aws.client(name) for name in ("iam", "lambda", "apigateway"))
+    role_arn = ensure_role(iam, stack.api_role_name, LAMBDA_TRUST_POLICY, stack.policy_name,
+                           api_producer_policy(stack, queue_arn_), f"Execution role of {stack.api_name}: send only")
+    api_function_arn = ensure_function(
+        lambda_, stack.api_name, role_arn, settings.API_SOURCE_DIR, timeout=10, memory_size=256,
+        environment={"QUEUE_URL": queue_url, "POWERTOOLS_SERVICE_NAME": "order-api"})
+    definition = json.dumps(api_definition(stack, api_function_arn, worker_arn, queue_arn_)).encode()
+    if (api_id := find_rest_api(apigateway, stack.api_name)) is None:
+        # LocalStack takes the id from this tag (AWS picks a random one): the URL
+        # stays the same from one `make up` to the next, so the guide can show it.
+        api_id = apigateway.create_rest_api(name=stack.api_name, tags={"_custom_id_": stack.api_name})["id"]
+    apigateway.put_rest_api(restApiId=api_id, mode="overwrite", body=definition)
+    allow_api_to_invoke(lambda_, stack.api_name, api_id, "/orders")
+    allow_api_to_invoke(lambda_, stack.function_name, api_id, "/no-queue/orders")
+    apigateway.create_deployment(restApiId=api_id, stageName=settings.API_STAGE)
+    report(f"API POST {api_url(api_id, settings.STUDENT_ENDPOINT_URL)}/orders -> function {stack.api_name} "
+           f"-> {stack.queue_name} (its role may only send)")
+    return api_id
 
 
 def _ignore_missing(call, *args, **kwargs) -> None:
@@ -382,6 +508,7 @@ def temporary_stack(label: str, source_dir: Path = settings.FUNCTION_SOURCE_DIR,
     provisioned by the same code as ``make up`` and removed afterwards, also when
     the block (or provisioning itself) fails. Tests, scenarios, the soak and the
     bench all make theirs this way."""
+    overrides.setdefault("api", False)  # most need only the queue; the API's function is one more to start
     stack = Stack(suffix=f"{label}-{uuid.uuid4().hex[:8]}", **overrides)
     try:
         yield provision(stack, source_dir=source_dir)
@@ -398,7 +525,10 @@ def teardown(stack: Stack) -> None:
         for mapping in mappings["EventSourceMappings"]:
             _ignore_missing(lambda_.delete_event_source_mapping, UUID=mapping["UUID"])
     _ignore_missing(lambda_.delete_function, FunctionName=stack.function_name)
-    for role in (stack.role_name, stack.producer_role_name, stack.operator_role_name):
+    if api_id := find_rest_api(aws.client("apigateway"), stack.api_name):
+        aws.client("apigateway").delete_rest_api(restApiId=api_id)
+    _ignore_missing(lambda_.delete_function, FunctionName=stack.api_name)
+    for role in (stack.role_name, stack.producer_role_name, stack.operator_role_name, stack.api_role_name):
         _ignore_missing(iam.delete_role_policy, RoleName=role, PolicyName=stack.policy_name)
         _ignore_missing(iam.delete_role, RoleName=role)
     try:

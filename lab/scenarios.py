@@ -212,69 +212,60 @@ NO_QUEUE_WORK_MS = 300  # the slow worker's time per order
 BROKEN = {"MAX_QUANTITY_PER_ORDER": "1"}  # what `make break` does: orders of 2 items are rejected
 
 
-def direct_event(deployed, body: str) -> dict:
-    """One order as an SQS-shaped event: what a caller without a queue hands the same worker."""
-    now = str(int(time.time() * 1000))
-    return {"Records": [{
-        "messageId": str(uuid.uuid4()), "receiptHandle": "(none: no queue)", "body": body,
-        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": now, "SenderId": settings.ACCOUNT_ID,
-                       "ApproximateFirstReceiveTimestamp": now},
-        "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": deployed.queue_arn,
-        "awsRegion": settings.REGION,
-    }]}
-
-
-def call_directly(deployed, body: str) -> tuple[bool, float]:
-    """A synchronous Invoke, as a producer wired straight to its consumer makes it:
-    (whether the order went through, how long the producer waited)."""
+def call_through(url: str, body: str) -> tuple[int, float]:
+    """One order POSTed as a producer's client does: (the answer's status, how long it waited)."""
     started = time.monotonic()
-    response = aws.client("lambda").invoke(FunctionName=deployed.stack.function_name,
-                                           Payload=json.dumps(direct_event(deployed, body)))
-    answer = json.loads(response["Payload"].read() or b"{}")
-    return "FunctionError" not in response and not answer.get("batchItemFailures"), time.monotonic() - started
+    status, _ = aws.post_json(url, body)
+    return status, time.monotonic() - started
 
 
 def no_queue() -> dict:
-    """The sheet's first argument, measured: without a queue the producer fails
-    with a broken consumer and slows with a slow one; with one it does neither."""
+    """The sheet's first argument, measured with the same request to the same API:
+    POST /no-queue/orders hands the order straight to the worker and waits for
+    it, so the caller fails with a broken worker and slows with a slow one;
+    POST /orders puts it in the queue, and the caller does neither."""
     def orders(label: str, **fields) -> list[tuple[str, str]]:
         return [new_order(label, items=[{"sku": "BOOK-42", "quantity": 2}], **fields)
                 for _ in range(NO_QUEUE_ORDERS)]
 
-    with temporary_stack("scn-noqueue", enabled=False, function_environment=BROKEN) as deployed:
-        say("mistake", "a producer that calls order-worker directly (a synchronous Invoke per order), no queue")
+    with temporary_stack("scn-noqueue", api=True, enabled=False, function_environment=BROKEN) as deployed:
+        direct, queued = f"{deployed.api_url}/no-queue/orders", f"{deployed.api_url}/orders"
+        say("mistake", f"the API hands each order straight to {deployed.stack.function_name} and waits "
+                       "(POST /no-queue/orders, a synchronous integration): no queue")
         rejected = orders("direct")
-        calls = [call_directly(deployed, body) for _, body in rejected]
-        failed = sum(1 for ok, _ in calls if not ok)
-        say("effect", f"worker broken (it rejects orders of 2 items): {failed} of {len(calls)} calls failed; "
-                      "the producer has the error, and nobody keeps those orders")
+        calls = [call_through(direct, body) for _, body in rejected]
+        failed = sum(1 for status, _ in calls if status != 200)
+        say("effect", f"worker broken (it rejects orders of 2 items): {failed} of {len(calls)} requests failed "
+                      f"(answered {', '.join(str(status) for status in sorted({status for status, _ in calls}))}); "
+                      "the caller has the error, "
+                      "and nobody keeps those orders")
         deployed = provision(deployed.stack.with_changes(function_environment={}))
         slow = orders("slow", sleep_ms=NO_QUEUE_WORK_MS)
-        waits = [seconds for _, seconds in (call_directly(deployed, body) for _, body in slow)]
-        say("effect", f"worker slow ({NO_QUEUE_WORK_MS} ms an order): the producer waited "
+        waits = [seconds for _, seconds in (call_through(direct, body) for _, body in slow)]
+        say("effect", f"worker slow ({NO_QUEUE_WORK_MS} ms an order): the caller waited "
                       f"{statistics.median(waits):.2f} s per order (median), {sum(waits):.1f} s for {len(waits)}: "
                       "as slow as the worker")
 
         deployed = provision(deployed.stack.with_changes(function_environment=BROKEN, enabled=False))
-        say("fix", "the same orders sent to a queue, while the worker is broken and stopped")
-        sqs, sends = aws.client("sqs"), []
-        for _, body in rejected + slow:
-            started = time.monotonic()
-            sqs.send_message(QueueUrl=deployed.queue_url, MessageBody=body)
-            sends.append(time.monotonic() - started)
-        waiting = wait_for(lambda: aws.queue_depth(deployed.queue_url)["visible"] == len(sends) and len(sends),
-                           WAIT_SECONDS, "every order waiting in the queue")
+        say("fix", "the same orders to POST /orders (the API puts each in the queue), "
+                   "while the worker is broken and stopped")
+        answers = [call_through(queued, body) for _, body in rejected + slow]
+        accepted = sum(1 for status, _ in answers if status == 202)
+        sends = [seconds for _, seconds in answers]
+        waiting = wait_for(lambda: aws.queue_depth(deployed.queue_url)["visible"] == accepted and accepted,
+                           WAIT_SECONDS, "every accepted order waiting in the queue")
         stored_while_down = stored_orders(deployed) - len(slow)  # the slow ones were stored by the direct calls
-        say("after", f"{len(sends)} sent in {sum(sends):.2f} s ({statistics.median(sends) * 1000:.0f} ms "
-                     f"each, median), none failed; {waiting} wait in the queue, {stored_while_down} processed")
+        say("after", f"{accepted} of {len(answers)} answered 202 Accepted in {sum(sends):.2f} s "
+                     f"({statistics.median(sends) * 1000:.0f} ms each, median); {waiting} wait in the queue, "
+                     f"{stored_while_down} processed")
         started = time.monotonic()
         deployed = provision(deployed.stack.with_changes(function_environment={}, enabled=True))
         wait_for(lambda: stored_orders(deployed) == len(rejected) + len(slow), WAIT_SECONDS,
                  "every order stored once the worker is fixed and started")
-        say("after", f"worker fixed and started: all {len(sends)} orders stored {time.monotonic() - started:.1f} s "
+        say("after", f"worker fixed and started: all {len(answers)} orders stored {time.monotonic() - started:.1f} s "
                      f"later, the {len(rejected)} the direct calls lost among them")
         return {"direct_failed": failed, "direct_calls": len(calls), "direct_slow_waits": waits,
-                "queued": len(sends), "waiting": waiting, "stored_while_down": stored_while_down,
+                "queued": accepted, "waiting": waiting, "stored_while_down": stored_while_down,
                 "stored_after_fix": stored_orders(deployed)}
 
 
@@ -323,7 +314,7 @@ SCENARIOS: dict[str, tuple[str, Callable[[], dict]]] = {
     "heavy-work": ("heavy work in the function", heavy_work),
     "forgot-delete": ("a consumer that forgets to delete", forgot_delete),
     "scaling": ("one load at three MaximumConcurrency settings", scaling),
-    "no-queue": ("a producer wired straight to its consumer, then a queue between them", no_queue),
+    "no-queue": ("the same POST through an API wired straight to its consumer, then through a queue", no_queue),
 }
 
 

@@ -100,7 +100,7 @@ PROVISION_ON_READY = _env("PROVISION_ON_READY", "0") == "1"
 READY_HOOKS_DIR = PROJECT_ROOT / "init" / "ready.d"
 STOP_TIMEOUT_SECONDS = 20
 # Only the services the lab uses, none of which needs a download.
-LOCALSTACK_SERVICES = "sqs,lambda,s3,ses,iam,sts,logs,cloudwatch"
+LOCALSTACK_SERVICES = "sqs,lambda,s3,ses,iam,sts,logs,cloudwatch,apigateway"
 # LocalStack's SQS poller backs off up to 10 s on an empty queue; the lab's
 # plugin long-polls instead (an idle order arrives at once). A long poll in
 # progress is what disabling a mapping waits for, so it is kept short.
@@ -190,10 +190,13 @@ LOCALSTACK_IMAGE = _env(
 FUNCTION_SOURCE_DIR = PROJECT_ROOT / "functions" / "order_worker"
 FUNCTION_HANDLER = "app.handler"
 FUNCTION_RUNTIME = "python3.13"
-# A zip built beforehand (in the lab's LocalStack image, which does not carry
-# the worker's packages); provisioning builds one from FUNCTION_SOURCE_DIR when
-# this is unset.
-PREBUILT_FUNCTION_ZIP = _env("FUNCTION_ZIP", "")
+# The front door: POST /orders on API Gateway, answered by this function.
+API_SOURCE_DIR = PROJECT_ROOT / "functions" / "order_api"
+API_STAGE = "lab"
+# A folder of zips built beforehand, one per function folder (<folder>.zip): the
+# lab's LocalStack image has them, since it does not carry the functions'
+# packages. Provisioning builds each zip from the source when this is unset.
+PREBUILT_FUNCTION_ZIPS = _env("FUNCTION_ZIPS", "")
 SENDER_EMAIL = _env("SENDER_EMAIL", "orders@lab.example.com")
 
 # AWS's limits, used to refuse settings before anything is created.
@@ -258,6 +261,9 @@ class Stack:
     enabled: bool = True
     # False only to show the classic mistake (`make scenario NAME=no-dlq`).
     dead_letter_queue: bool = True
+    # POST /orders on API Gateway in front of the queue (and POST /no-queue/orders
+    # straight to the worker). The lab's own test stacks leave it out unless asked.
+    api: bool = True
     sender_email: str = SENDER_EMAIL
     function_environment: dict = field(default_factory=dict)
 
@@ -290,6 +296,15 @@ class Stack:
     @property
     def operator_role_name(self) -> str:
         return self._name(f"{self.queue_base}-dlq-operator")
+
+    @property
+    def api_name(self) -> str:
+        """The REST API and the function behind it."""
+        return self._name(f"{self.queue_base}-api")
+
+    @property
+    def api_role_name(self) -> str:
+        return self._name(f"{self.queue_base}-api-role")
 
     @property
     def policy_name(self) -> str:

@@ -35,7 +35,7 @@ NOT_PASSED_TO_CONTAINERS = {
     "SNAPSHOT_DIR",  # the image sets its own, in the state volume
     "MODE",  # the tools image sets its own
     "LOCALSTACK_IMAGE",  # a build argument, not a setting of a running container
-    "FUNCTION_ZIP",  # the image's own zip
+    "FUNCTION_ZIPS",  # the image's own zips
     "COMMAND_PREFIX", "DASHBOARD_LISTEN_HOST",  # set by the image and by the dashboard service
 }
 

@@ -37,3 +37,15 @@ def test_a_pin_that_differs_from_the_installed_version_is_refused(tmp_path):
     (tmp_path / "requirements.txt").write_text("fastjsonschema==0.0.1\n")
     with pytest.raises(BuildError, match="make the lock file and the function's requirements agree"):
         build_zip(tmp_path)
+
+
+def test_a_function_s_zip_carries_the_files_its_shared_txt_names():
+    names = zipfile.ZipFile(io.BytesIO(build_zip(WORKER_DIR.parent / "order_api"))).namelist()
+    assert {"app.py", "schemas.py", "aws_lambda_powertools/__init__.py"} <= set(names)
+    assert "shared.txt" not in names and not [name for name in names if name.startswith("events/")]
+
+
+def test_a_shared_file_that_is_missing_is_refused(tmp_path):
+    (tmp_path / "shared.txt").write_text("../nowhere/schemas.py\n")
+    with pytest.raises(BuildError, match="nowhere/schemas.py is not a file"):
+        build_zip(tmp_path)

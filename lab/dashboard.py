@@ -35,7 +35,8 @@ class Sampler(threading.Thread):
         super().__init__(daemon=True, name="dashboard-sampler")
         self.stack = stack
         self.follow = follow  # the lab's own stack: after `LAB_FIFO=1 make up`, show the FIFO queue
-        self.outcomes: dict[str, str] = {}  # request id -> ok / partial / failed, since the dashboard started
+        # request id -> (ok / partial / failed, records that failed), since the dashboard started
+        self.outcomes: dict[str, tuple[str, int]] = {}
         self.started_ms = observe.now_ms()
         self.samples: deque[dict] = deque(maxlen=HISTORY_SAMPLES)
         self.latest: dict = {}
@@ -54,7 +55,7 @@ class Sampler(threading.Thread):
         snapshot = observe.take_snapshot(self.stack, LOG_WINDOW_SECONDS, self.interval)
         for invocation in snapshot.invocations:
             if (invocation.ended_ms or 0) >= self.started_ms:  # complete (its REPORT is in), and ours
-                self.outcomes[invocation.request_id] = invocation.outcome
+                self.outcomes[invocation.request_id] = (invocation.outcome, invocation.failed)
         queue, dlq = snapshot.queues[self.stack.queue_name], snapshot.queues[self.stack.dlq_name]
         point = {
             "t": snapshot.taken_ms / 1000,
@@ -64,7 +65,8 @@ class Sampler(threading.Thread):
             "stored": snapshot.orders_stored,
             "emails": snapshot.emails_sent,
             "invocations": len(self.outcomes),
-            "errors": sum(1 for outcome in self.outcomes.values() if outcome != "ok"),
+            "errors": sum(1 for outcome, _ in self.outcomes.values() if outcome != "ok"),
+            "failed_records": sum(failed for _, failed in self.outcomes.values()),
             # The most in flight at once since the previous sample.
             "concurrency": (snapshot.concurrency or {}).get("peak", 0),
         }

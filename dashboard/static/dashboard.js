@@ -31,6 +31,56 @@ function draw(name, xs, columns) {
   charts[name].el.dataset.latest = JSON.stringify(columns.map((c) => (c.length ? c[c.length - 1] : null)));
 }
 
+// The rate of a cumulative count over the last RATE_WINDOW_S seconds of samples.
+const RATE_WINDOW_S = 5;
+function recentRate(samples, key) {
+  const last = samples[samples.length - 1];
+  const first = samples.find((s) => last.t - s.t <= RATE_WINDOW_S) || last;
+  return last.t > first.t ? Math.max(0, (last[key] - first[key]) / (last.t - first.t)) : 0;
+}
+
+// Everything the lab counts that a sent order becomes: its growth is the rate
+// orders arrive (an estimate: an order retried or filtered away is not counted).
+function accounted(s) { return s.visible + s.in_flight + s.dlq + s.stored; }
+
+function setText(id, text) { document.getElementById(id).textContent = text; }
+
+// The flow picture; each box keeps the count it shows in data-count, each
+// arrow's label its rate in data-rate, for the browser test.
+function drawFlow(state, samples) {
+  const last = samples[samples.length - 1];
+  const perS = (value) => `${value.toFixed(1)}/s`;
+  const withArrivals = samples.map((s) => ({ ...s, accounted: accounted(s) }));
+  const counts = {
+    "flow-queue-count": last.visible + last.in_flight, "flow-dlq-count": last.dlq,
+    "flow-function-count": last.invocations, "flow-store-count": last.stored, "flow-email-count": last.emails,
+  };
+  for (const [id, count] of Object.entries(counts)) {
+    setText(id, count);
+    document.getElementById(id).dataset.count = count;
+  }
+  const short = (name) => (name.length > 22 ? `${name.slice(0, 21)}…` : name);  // a test stack's long names
+  setText("flow-queue-name", short(state.stack.queue));
+  setText("flow-dlq-name", short(state.stack.dlq));
+  setText("flow-function-name", short(state.stack.function));
+  setText("flow-queue-detail", `${last.visible} waiting · ${last.in_flight} in flight`);
+  setText("flow-mapping-detail", `${state.mapping.state} · batch ${state.mapping.batch_size ?? "–"} · ` +
+    `up to ${state.mapping.maximum_concurrency ?? "–"} at once`);
+  setText("flow-function-detail", `invocations · ${last.errors} with errors · ${last.concurrency} running`);
+  const rates = {
+    "flow-rate-in": [recentRate(withArrivals, "accounted"), (r) => `${perS(r)} in`],
+    "flow-rate-batches": [recentRate(samples, "invocations"), (r) => `${perS(r)} batches`],  // one invocation each
+    "flow-rate-stored": [recentRate(samples, "stored"), perS],
+    "flow-rate-emails": [recentRate(samples, "emails"), perS],
+    "flow-rate-failed": [recentRate(samples, "failed_records"), (r) => `${perS(r)} failed: back after the visibility timeout`],
+    "flow-rate-dlq": [recentRate(samples, "dlq"), (r) => `${perS(r)} to the DLQ`],
+  };
+  for (const [id, [rate, label]] of Object.entries(rates)) {
+    setText(id, label(rate));
+    document.getElementById(id).dataset.rate = rate.toFixed(3);
+  }
+}
+
 function render(state) {
   const samples = state.samples || [];
   if (!samples.length) return;
@@ -42,6 +92,7 @@ function render(state) {
   }
   document.getElementById("tile-invocations").textContent = `${last.invocations} / ${last.errors}`;
   document.getElementById("tile-concurrency").textContent = `${last.concurrency} / ${state.mapping.maximum_concurrency ?? "–"}`;
+  drawFlow(state, samples);
   const xs = samples.map((s) => s.t);
   draw("depth", xs, [samples.map((s) => s.visible), samples.map((s) => s.in_flight), samples.map((s) => s.dlq)]);
   draw("rate", xs, [perSecond(samples, "stored")]);

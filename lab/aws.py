@@ -32,6 +32,28 @@ def client(service: str, endpoint_url: str | None = None):
     )
 
 
+def role_credentials(role_name: str, session_name: str = "lab") -> dict:
+    """Temporary credentials for one of the lab's roles, from STS AssumeRole, as a
+    person or a service taking the role gets them on AWS. Requests signed with
+    them are checked against the role's policies (executor/iam_enforcement.py)."""
+    role_arn = f"arn:aws:iam::{settings.ACCOUNT_ID}:role/{role_name}"
+    return client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
+
+
+def client_as(role_name: str, service: str, endpoint_url: str | None = None):
+    """A client that acts as the role: what it may not do is denied."""
+    credentials = role_credentials(role_name)
+    return boto3.client(
+        service,
+        endpoint_url=endpoint_url or settings.ENDPOINT_URL,
+        region_name=settings.REGION,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        config=CLIENT_CONFIG,
+    )
+
+
 # `make up` tags the function with the queue type it deployed: the one thing a
 # later command (`make producer`, `make status`...) cannot tell from its own
 # settings when the student typed `LAB_FIFO=1 make up` and then `make status`.

@@ -109,6 +109,9 @@ ESM_LONG_POLL_SECONDS = _env("ESM_LONG_POLL_SECONDS", 2, int)
 # second; the plugin does it this often, so retries come on time.
 SQS_REQUEUE_PERIOD_SECONDS = _env("SQS_REQUEUE_PERIOD_SECONDS", 0.1, float)
 ESM_MAX_BACKOFF_ON_ERROR_SECONDS = _env("ESM_MAX_BACKOFF_ON_ERROR_SECONDS", 5, int)
+# IAM enforced for the lab's roles (requests signed with AssumeRole credentials),
+# as AWS does; 0 shows LocalStack's free edition, where nothing is ever denied.
+IAM_ENFORCEMENT = _env("IAM_ENFORCEMENT", "1") != "0"
 
 LOCALSTACK_OVERRIDE_PREFIX = "LAB_LOCALSTACK_"
 
@@ -123,6 +126,7 @@ def localstack_config() -> dict[str, str]:
         "LOCALSTACK_HOST": f"{HOST}:{PORT}",
         "LAB_ESM_LONG_POLL_SECONDS": str(ESM_LONG_POLL_SECONDS),  # read by executor/esm_concurrency.py
         "LAB_SQS_REQUEUE_PERIOD_SECONDS": str(SQS_REQUEUE_PERIOD_SECONDS),  # read by executor/sqs_visibility.py
+        "LAB_IAM_ENFORCEMENT": "1" if IAM_ENFORCEMENT else "0",  # read by executor/iam_enforcement.py
         "LAB_SNAPSHOT_DIR": str(SNAPSHOT_DIR),  # read by executor/persistence.py
         "LAB_SNAPSHOT_INTERVAL_SECONDS": str(SNAPSHOT_INTERVAL_SECONDS),
         "LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_ERROR_SEC": str(ESM_MAX_BACKOFF_ON_ERROR_SECONDS),

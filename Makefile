@@ -36,7 +36,7 @@ else
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help venv build up stop down unit test soak bench bench-snapshot bench-docker test-docker bundle load producer status logs event trace scenario dashboard dlq redrive pause resume break fix purge lock
+.PHONY: help venv build up stop down unit test soak bench bench-snapshot bench-docker test-docker bundle load producer status logs event trace scenario dashboard as dlq redrive pause resume break fix purge lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -160,6 +160,9 @@ ifeq ($(LAB_RUNNER),venv)
 else
 	@scripts/lab-in-docker dashboard
 endif
+
+as: $(SETUP) ## an AWS CLI command as one of the lab's roles (denied what its policy does not allow): make as ROLE=producer CMD="sqs receive-message --queue-url ..."
+	@$(LAB) as "$(ROLE)" $(CMD)
 
 dlq: $(SETUP) ## list what is in the dead-letter queue, without receiving it
 	@$(LAB) dlq

@@ -400,6 +400,11 @@ def print_table(results: dict) -> None:
                    "time_to_dlq_floor_s", "cold_invoke_ms"):
         table.add_row(figure, str(results[figure]), "", "")
     table.add_row("peak_rss_mb", json.dumps(results["peak_rss_mb"]), "", "")
+    iam = results["iam_enforcement"]
+    for state in ("on", "off"):
+        table.add_row(f"IAM enforcement {state}: throughput msg/s, latency p50/p95 ms",
+                      f"{iam[state]['throughput_msgs_per_s']}, {iam[state]['e2e_latency_ms']['p50']} / "
+                      f"{iam[state]['e2e_latency_ms']['p95']}", "", "")
     peer = results.get("peer")
     if peer:
         table.add_row(f"peer {peer['name']} latency p50/p95 ms",
@@ -446,6 +451,15 @@ def main() -> int:
         trivial = throughput(shared.stack.queue_name, shared.queue_url, progress=progress["shared handler, batch 10"])
         progress["real worker, batch 10"] = []
         real = throughput(lab_stack.queue_name, queue_url, progress=progress["real worker, batch 10"])
+        step("the cost of IAM enforcement: the same real worker with it off (throughput, then idle latency)")
+        aws.set_iam_enforcement(False)
+        try:
+            progress["real worker, IAM not enforced"] = []
+            real_unenforced = throughput(lab_stack.queue_name, queue_url,
+                                         progress=progress["real worker, IAM not enforced"])
+            latencies_unenforced = idle_latency_real_worker(lab_stack, queue_url)
+        finally:
+            aws.set_iam_enforcement(True)
         big = stacks.enter_context(temporary_stack(
             "bench-batch100", batch_size=100, batching_window=1, function_timeout=60, visibility_timeout=120))
         progress["real worker, batch 100, window 1 s"] = []
@@ -462,6 +476,12 @@ def main() -> int:
             "trivial_throughput_msgs_per_s": round(trivial, 1),
             "real_worker_ceiling_msgs_per_s": round(ceiling, 1),
             "throughput_batch100_msgs_per_s": round(batch100, 1),
+            # The same worker, the same run: every call its role makes checked, or none.
+            "iam_enforcement": {
+                "on": {"throughput_msgs_per_s": round(real, 1), "e2e_latency_ms": summary_ms(latencies)},
+                "off": {"throughput_msgs_per_s": round(real_unenforced, 1),
+                        "e2e_latency_ms": summary_ms(latencies_unenforced)},
+            },
             "raw_sqs_receive_delete_msgs_per_s": round(raw_rate, 1),
             "raw_sqs_send_batch_msgs_per_s": round(send_rate, 1),
             "time_to_dlq_s": round(dlq_seconds, 2),

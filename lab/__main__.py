@@ -274,6 +274,10 @@ def main(argv=None) -> int:
         ("fix", on_the_lab_stack(operations.set_worker_rule, None), "undo `break`"),
     ):
         commands.add_parser(name, help=help_text).set_defaults(run=run)
+    as_parser = commands.add_parser("as", help="run an AWS CLI command as one of the lab's roles")
+    as_parser.add_argument("role", help=", ".join(operations.ROLES))
+    as_parser.add_argument("awscli_args", nargs=argparse.REMAINDER, help="the command, as for awslocal")
+    as_parser.set_defaults(run=lambda args: operations.run_as(aws.lab_stack(), args.role, args.awscli_args))
     status_parser = commands.add_parser("status", help="queues, mapping, effects and invocations, live")
     status_parser.add_argument("--once", action="store_true", help="print once and exit")
     status_parser.set_defaults(run=lambda args: on_the_lab_stack(observe.status, args.once)(args))

@@ -32,6 +32,22 @@ def client(service: str, endpoint_url: str | None = None):
     )
 
 
+def denied_requests(role_names: list[str]) -> dict | None:
+    """{"enforced", "count", "latest"}: requests of these roles that IAM denied
+    (executor/iam_enforcement.py); None where LocalStack has no such plugin."""
+    query = urllib.parse.urlencode([("role", name) for name in role_names])
+    try:
+        return get_json(f"/_lab/denied?{query}")
+    except urllib.error.HTTPError:
+        return None
+
+
+def set_iam_enforcement(on: bool) -> None:
+    """Switch the lab's IAM enforcement while LocalStack runs (make bench compares)."""
+    request = urllib.request.Request(f"{settings.ENDPOINT_URL}/_lab/iam?enforce={int(on)}", method="POST")
+    urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=5).close()
+
+
 def role_credentials(role_name: str, session_name: str = "lab") -> dict:
     """Temporary credentials for one of the lab's roles, from STS AssumeRole, as a
     person or a service taking the role gets them on AWS. Requests signed with

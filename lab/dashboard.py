@@ -69,6 +69,7 @@ class Sampler(threading.Thread):
             "failed_records": sum(failed for _, failed in self.outcomes.values()),
             # The most in flight at once since the previous sample.
             "concurrency": (snapshot.concurrency or {}).get("peak", 0),
+            "denied": (snapshot.denied or {}).get("count", 0),  # requests of the stack's roles IAM denied
         }
         now = observe.now_ms()
         poison = [

@@ -117,6 +117,7 @@ class Snapshot:
     invocations: list[Invocation]
     taken_ms: int
     concurrency: dict | None = None  # running now, and the peak over CONCURRENCY_WINDOW_SECONDS
+    denied: dict | None = None  # requests of the stack's roles that IAM denied: count, latest
 
 
 def queue_state(name: str) -> dict:
@@ -161,7 +162,9 @@ def take_snapshot(stack: Stack, log_seconds: float = RECENT_LOG_SECONDS,
     stored, emails = (count_objects(stack.bucket_name, prefix) for prefix in ("orders/", "emails/"))
     invocations = recent_invocations(stack.function_name, now_ms() - int(log_seconds * 1000))
     concurrency = aws.concurrent_executions(stack.function_name, concurrency_seconds)
-    return Snapshot(queues, mappings[0] if mappings else None, stored, emails, invocations, now_ms(), concurrency)
+    denied = aws.denied_requests(stack.role_names)
+    return Snapshot(queues, mappings[0] if mappings else None, stored, emails, invocations, now_ms(), concurrency,
+                    denied)
 
 
 def render(stack: Stack, snapshot: Snapshot) -> Group:
@@ -200,7 +203,13 @@ def render(stack: Stack, snapshot: Snapshot) -> Group:
             clock(invocation.started_ms), invocation.request_id[:8], str(invocation.processed),
             str(invocation.failed), duration, Text(invocation.outcome, style=colour),
         )
-    return Group(queues, Text.from_markup(mapping_line), Text.from_markup(effects), invocations)
+    lines = [queues, Text.from_markup(mapping_line), Text.from_markup(effects)]
+    if snapshot.denied and snapshot.denied["count"]:
+        latest = snapshot.denied["latest"] or {}
+        lines.append(Text.from_markup(
+            f"[bold red]Denied by IAM: {snapshot.denied['count']}[/] (the latest: {latest.get('role')} may not "
+            f"{latest.get('action')} on {latest.get('resource')})"))
+    return Group(*lines, invocations)
 
 
 def status(stack: Stack, once: bool) -> Snapshot:

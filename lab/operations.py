@@ -5,8 +5,12 @@ Each works on the stack `make up` created (or any Stack given), and needs
 LocalStack to answer (``aws.require_up``).
 """
 
+import os
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
@@ -154,3 +158,28 @@ def purge(stack: Stack) -> None:
     for name in (stack.queue_name, stack.dlq_name):
         sqs.purge_queue(QueueUrl=queue_url(name))
         console.print(f"Purged {name}.")
+
+
+# `make as ROLE=<role>`: the lab's roles, by what they are for.
+ROLES = {"producer": "producer_role_name", "worker": "role_name", "operator": "operator_role_name",
+         "api": "api_role_name"}
+
+
+def run_as(stack: Stack, role: str, awscli_args: list[str]) -> int:
+    """Run an AWS CLI command (awslocal) with credentials for one of the lab's
+    roles, from STS AssumeRole: what its policy does not allow is denied, as on
+    AWS. Returns the command's exit code."""
+    if role not in ROLES:
+        raise LabError(f"which role? make as ROLE=<role> with one of: {', '.join(ROLES)}")
+    if not awscli_args:
+        raise LabError('which command? make as ROLE=producer CMD="sqs send-message --queue-url ... --message-body ..."')
+    aws.require_up()
+    role_name = getattr(stack, ROLES[role])
+    credentials = aws.role_credentials(role_name, session_name="student")
+    environment = {**os.environ, "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
+                   "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
+                   "AWS_SESSION_TOKEN": credentials["SessionToken"]}
+    awslocal = Path(sys.executable).with_name("awslocal")
+    console.print(f"As role {role_name} (credentials from sts assume-role):", style="dim")
+    return subprocess.run([str(awslocal) if awslocal.exists() else "awslocal", *awscli_args],
+                          env=environment).returncode

@@ -528,7 +528,7 @@ def teardown(stack: Stack) -> None:
     if api_id := find_rest_api(aws.client("apigateway"), stack.api_name):
         aws.client("apigateway").delete_rest_api(restApiId=api_id)
     _ignore_missing(lambda_.delete_function, FunctionName=stack.api_name)
-    for role in (stack.role_name, stack.producer_role_name, stack.operator_role_name, stack.api_role_name):
+    for role in stack.role_names:
         _ignore_missing(iam.delete_role_policy, RoleName=role, PolicyName=stack.policy_name)
         _ignore_missing(iam.delete_role, RoleName=role)
     try:

@@ -12,10 +12,11 @@ import time
 import uuid
 from collections.abc import Callable
 
+from botocore.exceptions import ClientError
 
 from lab import aws, settings
 from lab.console import console, duration
-from lab.provision import provision, set_mapping_enabled, temporary_stack
+from lab.provision import provision, set_mapping_enabled, temporary_stack, worker_policy
 from lab.waiting import wait_for
 
 NAIVE_WORKER_DIR = settings.PROJECT_ROOT / "functions" / "naive_worker"
@@ -307,6 +308,84 @@ def scaling() -> dict:
     return results
 
 
+MISSING_PERMISSION_ORDERS = 3
+
+
+def denial(call, **arguments) -> str:
+    """What AWS answers a call the role may not make: its error code and message."""
+    try:
+        call(**arguments)
+    except ClientError as error:
+        return f"{error.response['Error']['Code']}: {error.response['Error']['Message']}"
+    return "allowed"
+
+
+def role_without(deployed, action: str) -> None:
+    """The worker's role as provisioning writes it, less one action."""
+    policy = worker_policy(deployed.stack, deployed.queue_arn)
+    for statement in policy["Statement"]:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        statement["Action"] = [a for a in actions if a != action]
+    policy["Statement"] = [statement for statement in policy["Statement"] if statement["Action"]]
+    aws.client("iam").put_role_policy(RoleName=deployed.stack.role_name, PolicyName=deployed.stack.policy_name,
+                                      PolicyDocument=json.dumps(policy))
+
+
+def failure_reasons(function_name: str) -> list[str]:
+    from lab.observe import log_events, parse_record
+
+    records = (parse_record(event["message"].rstrip("\n")) for event in log_events(function_name, 0))
+    return [record.get("reason", "") for record in records if record and record.get("outcome") == "failed"]
+
+
+def missing_permission() -> dict:
+    """Least privilege that bites: the producer's role may send and nothing else;
+    a worker whose role lost s3:PutObject fails every order into the DLQ until
+    the role is fixed and the DLQ redriven; a mapping whose function may not
+    receive is refused."""
+    from lab.operations import redrive
+
+    results = {}
+    with temporary_stack("scn-iam", enabled=False, function_timeout=3, visibility_timeout=3) as deployed:
+        stack, producer = deployed.stack, deployed.stack.producer_role_name
+        sqs = aws.client_as(producer, "sqs")
+        sent = sqs.send_message(QueueUrl=deployed.queue_url, MessageBody=new_order("iam")[1])["MessageId"]
+        received = denial(sqs.receive_message, QueueUrl=deployed.queue_url)
+        purged = denial(sqs.purge_queue, QueueUrl=deployed.queue_url)
+        say("effect", f"as role {producer}: SendMessage accepted; ReceiveMessage: {received}")
+        say("effect", f"PurgeQueue too: {purged.split(':')[0]}. The producer can read nothing and lose nothing")
+        results["producer"] = {"sent": bool(sent), "receive": received, "purge": purged}
+        aws.client("sqs").purge_queue(QueueUrl=deployed.queue_url)
+
+        role_without(deployed, "s3:PutObject")
+        say("mistake", f"{stack.role_name} loses s3:PutObject (a policy edited by hand, a typo in a template)")
+        orders = [body for _, body in (new_order("iam") for _ in range(MISSING_PERMISSION_ORDERS))]
+        aws.send_batch(deployed.queue_url, orders)
+        set_mapping_enabled(aws.client("lambda"), deployed.mapping_uuid, True)
+        wait_for(lambda: len(aws.peek_messages(deployed.dlq_url)) == len(orders), WAIT_SECONDS,
+                 f"the {len(orders)} orders in the DLQ")
+        reasons = failure_reasons(stack.function_name)
+        denied = sum("AccessDenied" in reason and "s3:PutObject" in reason for reason in reasons)
+        say("effect", f"{len(reasons)} deliveries failed, {denied} of them AccessDenied on s3:PutObject; "
+                      f"{stored_orders(deployed)} stored, {len(orders)} in the DLQ")
+        stack = provision(stack.with_changes(enabled=True)).stack  # the role as provisioning writes it
+        say("fix", f"the role as `make up` writes it, then a redrive of {stack.dlq_name}")
+        redrive(stack)
+        wait_for(lambda: stored_orders(deployed) == len(orders), WAIT_SECONDS, "every order stored after the fix")
+        say("after", f"{stored_orders(deployed)} of {len(orders)} orders stored")
+        results["worker"] = {"failed": len(reasons), "access_denied": denied, "stored_after_fix": stored_orders(deployed)}
+
+        lambda_ = aws.client("lambda")
+        set_mapping_enabled(lambda_, deployed.mapping_uuid, False)
+        role_without(deployed, "sqs:ReceiveMessage")
+        say("mistake", f"the mapping is switched off; {stack.role_name} loses sqs:ReceiveMessage; the mapping is "
+                       "switched on again")
+        refused = denial(lambda_.update_event_source_mapping, UUID=deployed.mapping_uuid, Enabled=True)
+        say("effect", f"switching it on is refused: {refused}")
+        results["mapping"] = refused
+    return results
+
+
 SCENARIOS: dict[str, tuple[str, Callable[[], dict]]] = {
     "short-visibility": ("a visibility timeout shorter than the work", short_visibility),
     "no-dlq": ("no dead-letter queue", no_dlq),
@@ -314,6 +393,7 @@ SCENARIOS: dict[str, tuple[str, Callable[[], dict]]] = {
     "heavy-work": ("heavy work in the function", heavy_work),
     "forgot-delete": ("a consumer that forgets to delete", forgot_delete),
     "scaling": ("one load at three MaximumConcurrency settings", scaling),
+    "missing-permission": ("least privilege that bites: what a role may not do is denied", missing_permission),
     "no-queue": ("the same POST through an API wired straight to its consumer, then through a queue", no_queue),
 }
 

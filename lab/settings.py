@@ -311,6 +311,11 @@ class Stack:
         return self._name(f"{self.queue_base}-api-role")
 
     @property
+    def role_names(self) -> list[str]:
+        """Every role this stack creates (the API's whether or not it has one)."""
+        return [self.role_name, self.producer_role_name, self.operator_role_name, self.api_role_name]
+
+    @property
     def policy_name(self) -> str:
         return self._name(f"{self.function_base}-least-privilege")
 

@@ -87,7 +87,7 @@ function render(state) {
   const last = samples[samples.length - 1];
   document.getElementById("stack").textContent =
     `${state.stack.queue} → ${state.stack.function} (mapping ${state.mapping.state}, batch size ${state.mapping.batch_size}); DLQ ${state.stack.dlq}`;
-  for (const key of ["visible", "in_flight", "dlq", "stored", "emails"]) {
+  for (const key of ["visible", "in_flight", "dlq", "stored", "emails", "denied"]) {
     document.getElementById(`tile-${key}`).textContent = last[key];
   }
   document.getElementById("tile-invocations").textContent = `${last.invocations} / ${last.errors}`;

@@ -92,6 +92,7 @@ def test_the_dashboard_shows_what_the_api_reports(stack, chromium, tmp_path):
             assert drawn_depth == [sample["visible"], sample["in_flight"], 2]
             for box, count in FLOW_COUNTS.items():
                 assert int(page.get_attribute(box, "data-count")) == count(sample), box
+            assert page.locator("#tile-denied").inner_text() == str(sample["denied"])
             assert "failed" in page.get_attribute("#flow-rate-dlq", "class")  # drawn red, apart from the rest
             assert page.locator("#poison tbody tr").count() == 2
             assert "dash-" in page.locator("#poison tbody").inner_text()

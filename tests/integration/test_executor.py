@@ -31,6 +31,14 @@ def deployed_probe(runtime: str = settings.FUNCTION_RUNTIME):
     lambda_, iam = aws.client("lambda"), aws.client("iam")
     name = f"executor-probe-{unique_suffix()}"
     role_arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST_POLICY))["Role"]["Arn"]
+    # Lambda ships a function's logs with its role's credentials: without this,
+    # as on AWS, its logs would be denied and never arrive.
+    log_group = f"arn:aws:logs:{settings.REGION}:{settings.ACCOUNT_ID}:log-group:/aws/lambda/{name}"
+    iam.put_role_policy(RoleName=name, PolicyName="write-own-logs", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                       "Resource": [log_group, f"{log_group}:*"]}],
+    }))
     lambda_.create_function(
         FunctionName=name,
         Runtime=runtime,
@@ -45,6 +53,7 @@ def deployed_probe(runtime: str = settings.FUNCTION_RUNTIME):
         yield name
     finally:
         lambda_.delete_function(FunctionName=name)
+        iam.delete_role_policy(RoleName=name, PolicyName="write-own-logs")
         iam.delete_role(RoleName=name)
 
 

@@ -19,7 +19,7 @@ import os
 import threading
 import time
 import urllib.parse
-from collections import deque
+from collections import Counter, deque
 
 from localstack.aws import handlers
 from localstack.aws.api import CommonServiceException, RequestContext
@@ -30,7 +30,9 @@ from localstack.utils.aws.request_context import extract_access_key_id_from_auth
 from lab_executor.iam_policy import EXPLICIT_DENY, decide
 
 LOG = logging.getLogger(__name__)
-ENABLED = os.environ.get("LAB_IAM_ENFORCEMENT", "1") != "0"
+# Switched at start by LAB_IAM_ENFORCEMENT, and while running by POST
+# /_lab/iam?enforce=0|1 (make bench measures both ways in one run).
+enforcement = {"on": os.environ.get("LAB_IAM_ENFORCEMENT", "1") != "0"}
 RECENT_DENIALS = 200  # kept for make status and the dashboard (/_lab/denied)
 
 # Operations whose IAM action is not service:Operation (S3's API and its
@@ -57,7 +59,7 @@ DENIED_CODE = {"sqs": "AccessDenied", "s3": "AccessDenied", "ses": "AccessDenied
                "iam": "AccessDenied"}
 
 denials: deque[dict] = deque(maxlen=RECENT_DENIALS)
-denied_total = {"count": 0}
+denied_by_role: Counter[str] = Counter()
 _roles_by_key: dict[str, tuple[str, str]] = {}  # access key id -> (role name, session name)
 _lock = threading.Lock()
 
@@ -133,7 +135,7 @@ def denial_message(principal: str, action: str, resource: str, outcome: str) -> 
 
 
 def enforce(_chain: HandlerChain, context: RequestContext, _response: Response) -> None:
-    if not ENABLED or context.service is None or context.operation is None:
+    if not enforcement["on"] or context.service is None or context.operation is None:
         return
     access_key_id = extract_access_key_id_from_auth_header(context.request.headers)
     if not access_key_id or not (role := assumed_role(context.account_id, access_key_id)):
@@ -150,7 +152,7 @@ def enforce(_chain: HandlerChain, context: RequestContext, _response: Response) 
     principal = f"arn:aws:sts::{context.account_id}:assumed-role/{role_name}/{session}"
     message = denial_message(principal, action, resource, decision.outcome)
     with _lock:
-        denied_total["count"] += 1
+        denied_by_role[role_name] += 1
         denials.append({"at": time.time(), "role": role_name, "action": action, "resource": resource,
                         "decision": decision.outcome})
     LOG.info("IAM denied: %s", message)
@@ -165,7 +167,7 @@ MAPPING_NEEDS = ("ReceiveMessage", "DeleteMessage", "GetQueueAttributes")
 
 def check_mapping_role(function_role_arn: str, source_arn: str) -> None:
     """Refuse an SQS mapping whose function role may not consume the queue, as AWS does."""
-    if not ENABLED or not source_arn.startswith("arn:aws:sqs:"):
+    if not enforcement["on"] or not source_arn.startswith("arn:aws:sqs:"):
         return
     from localstack.aws.api.lambda_ import InvalidParameterValueException
 
@@ -194,10 +196,18 @@ def apply() -> None:
 
 
 class DeniedEndpoint:
-    """GET /_lab/denied: how many requests were denied, and the latest (for
-    make status and the dashboard)."""
+    """GET /_lab/denied?role=a&role=b: how many requests of these roles were
+    denied since LocalStack started, and the latest (make status, the dashboard)."""
 
     @route("/_lab/denied", methods=["GET"])
-    def denied(self, _request: Request) -> dict:
+    def denied(self, request: Request) -> dict:
+        roles = set(request.args.getlist("role"))
         with _lock:
-            return {"enforced": ENABLED, "count": denied_total["count"], "recent": list(denials)[-20:]}
+            latest = next((d for d in reversed(denials) if d["role"] in roles), None)
+            return {"enforced": enforcement["on"], "count": sum(denied_by_role[role] for role in roles),
+                    "latest": latest}
+
+    @route("/_lab/iam", methods=["POST"])
+    def switch(self, request: Request) -> dict:
+        enforcement["on"] = request.args.get("enforce", "1") != "0"
+        return {"enforced": enforcement["on"]}

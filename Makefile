@@ -36,7 +36,7 @@ else
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help venv build up stop down unit test soak bench bench-snapshot bench-docker test-docker bundle load producer status logs event trace scenario dashboard as dlq redrive pause resume break fix purge lock
+.PHONY: help venv build up stop down unit test soak bench bench-snapshot bench-docker test-docker bundle load producer status logs event trace scenario dashboard as quiz cost dlq redrive pause resume break fix purge lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -160,6 +160,12 @@ ifeq ($(LAB_RUNNER),venv)
 else
 	@scripts/lab-in-docker dashboard
 endif
+
+cost: $(SETUP) ## what the lab did since `make up` would have cost on AWS: every request counted, at AWS's prices, with what-ifs
+	@$(LAB) cost
+
+quiz: $(SETUP) ## a self-check of 16 questions on what the lab showed, each answer explained (ANSWERS=abc... answers in one go)
+	@$(LAB) quiz $(if $(ANSWERS),--answers "$(ANSWERS)")
 
 as: $(SETUP) ## an AWS CLI command as one of the lab's roles (denied what its policy does not allow): make as ROLE=producer CMD="sqs receive-message --queue-url ..."
 	@$(LAB) as "$(ROLE)" $(CMD)

@@ -15,7 +15,8 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lab import dashboard as board
-from lab import aws, dockermode, hostmode, observe, operations, processes, saved_state, scenarios, settings, toolsmode
+from lab import (aws, cost, dockermode, hostmode, observe, operations, processes, quiz, saved_state, scenarios,
+                 settings, toolsmode)
 from lab.bundle import write_bundle
 from lab.console import console
 from lab.errors import LabError, LifecycleError, Refused
@@ -114,6 +115,7 @@ def up(_args) -> int:
     say_what_was_restored()
     console.print("Provisioning the lab (create or update; safe to repeat):")
     deployed = provision(report=show_step)
+    cost.reset(deployed.stack)  # `make cost` counts from here
     print_summary(deployed, mode)
     mode.start_dashboard()
     return 0
@@ -272,12 +274,16 @@ def main(argv=None) -> int:
         ("break", on_the_lab_stack(operations.set_worker_rule, "1"),
          "misconfigure the worker: reject orders of more than 1 item"),
         ("fix", on_the_lab_stack(operations.set_worker_rule, None), "undo `break`"),
+        ("cost", on_the_lab_stack(cost.show), "what the run since `make up` would have cost on AWS"),
     ):
         commands.add_parser(name, help=help_text).set_defaults(run=run)
     as_parser = commands.add_parser("as", help="run an AWS CLI command as one of the lab's roles")
     as_parser.add_argument("role", help=", ".join(operations.ROLES))
     as_parser.add_argument("awscli_args", nargs=argparse.REMAINDER, help="the command, as for awslocal")
     as_parser.set_defaults(run=lambda args: operations.run_as(aws.lab_stack(), args.role, args.awscli_args))
+    quiz_parser = commands.add_parser("quiz", help="a self-check on what the lab showed, each answer explained")
+    quiz_parser.add_argument("--answers", help="one letter per question, in order (else: asked one by one)")
+    quiz_parser.set_defaults(run=lambda args: quiz.run(args.answers) and 0)
     status_parser = commands.add_parser("status", help="queues, mapping, effects and invocations, live")
     status_parser.add_argument("--once", action="store_true", help="print once and exit")
     status_parser.set_defaults(run=lambda args: on_the_lab_stack(observe.status, args.once)(args))

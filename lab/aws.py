@@ -15,21 +15,31 @@ from lab.settings import Stack
 
 # Fail fast when LocalStack is not there, instead of botocore's long retries.
 CLIENT_CONFIG = Config(connect_timeout=3, read_timeout=60, retries={"max_attempts": 3})
+# The lab's looks at a stack (make status, the dashboard, make trace, make cost)
+# say so in their user agent: `make cost` counts what the stack did, not what
+# watching it took (executor/request_counts.py skips them).
+OBSERVER_AGENT = "lab-observer"
+OBSERVER_CONFIG = CLIENT_CONFIG.merge(Config(user_agent_extra=OBSERVER_AGENT))
 
 
 class LabNotUp(LabError):
     """LocalStack does not answer at the lab's endpoint."""
 
 
-def client(service: str, endpoint_url: str | None = None):
+def client(service: str, endpoint_url: str | None = None, config: Config = CLIENT_CONFIG):
     return boto3.client(
         service,
         endpoint_url=endpoint_url or settings.ENDPOINT_URL,
         region_name=settings.REGION,
         aws_access_key_id=settings.ACCESS_KEY_ID,
         aws_secret_access_key=settings.SECRET_ACCESS_KEY,
-        config=CLIENT_CONFIG,
+        config=config,
     )
+
+
+def observer_client(service: str, endpoint_url: str | None = None):
+    """A client for looking, not doing: its requests are not counted as the stack's."""
+    return client(service, endpoint_url, OBSERVER_CONFIG)
 
 
 def denied_requests(role_names: list[str]) -> dict | None:

@@ -39,7 +39,7 @@ def clock(timestamp_ms: float) -> str:
 
 def log_events(function_name: str, since_ms: int) -> list[dict]:
     """The function's CloudWatch log events since a time, oldest first ([] before its first run)."""
-    logs = aws.client("logs")
+    logs = aws.observer_client("logs")
     pages = logs.get_paginator("filter_log_events").paginate(
         logGroupName=f"/aws/lambda/{function_name}", startTime=since_ms
     )
@@ -121,7 +121,7 @@ class Snapshot:
 
 
 def queue_state(name: str) -> dict:
-    sqs = aws.client("sqs")
+    sqs = aws.observer_client("sqs")
     url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     messages = aws.peek_messages(url)
@@ -138,13 +138,13 @@ def queue_state(name: str) -> dict:
 
 def object_ids(bucket: str, prefix: str, endpoint_url: str | None = None) -> Counter:
     """The keys under a prefix, without the prefix and .json: the order ids of orders/ or emails/."""
-    pages = aws.client("s3", endpoint_url).get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    pages = aws.observer_client("s3", endpoint_url).get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
     return Counter(item["Key"].removeprefix(prefix).removesuffix(".json")
                    for page in pages for item in page.get("Contents", []))
 
 
 def count_objects(bucket: str, prefix: str) -> int:
-    pages = aws.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    pages = aws.observer_client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
     return sum(page.get("KeyCount", 0) for page in pages)
 
 
@@ -153,7 +153,7 @@ def take_snapshot(stack: Stack, log_seconds: float = RECENT_LOG_SECONDS,
     """Queues, mapping, effects, the invocations of the last log_seconds, and
     the most concurrent executions within the last concurrency_seconds."""
     queues = {name: queue_state(name) for name in (stack.queue_name, stack.dlq_name)}
-    lambda_ = aws.client("lambda")
+    lambda_ = aws.observer_client("lambda")
     mappings = lambda_.list_event_source_mappings(
         FunctionName=stack.function_name, EventSourceArn=queues[stack.queue_name]["arn"]
     )["EventSourceMappings"]
@@ -274,7 +274,7 @@ def follow_logs(stack: Stack, follow: bool = True, since_seconds: int = RECENT_L
 
 def messages_of_order(queue_name: str, order_id: str) -> Iterator[dict]:
     """The messages of a queue whose body is the order (peeked: nothing is received)."""
-    for message in aws.peek_messages(aws.client("sqs").get_queue_url(QueueName=queue_name)["QueueUrl"]):
+    for message in aws.peek_messages(aws.observer_client("sqs").get_queue_url(QueueName=queue_name)["QueueUrl"]):
         try:
             body = json.loads(message["Body"])
         except ValueError:
@@ -309,7 +309,7 @@ def trace(stack: Stack, order_id: str) -> list[tuple[float, str, str]]:
             if not steps:  # never delivered: the queue still knows when it was sent
                 steps.append((int(attributes["SentTimestamp"]), "sent", f"message {message['MessageId']}"))
             steps.append((now_ms(), step, f"now, after {attributes.get('ApproximateReceiveCount')} receives"))
-    s3 = aws.client("s3")
+    s3 = aws.observer_client("s3")
     stored_ms = None
     try:
         stored = json.loads(s3.get_object(Bucket=stack.bucket_name, Key=f"orders/{order_id}.json")["Body"].read())

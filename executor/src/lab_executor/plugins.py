@@ -31,14 +31,15 @@ def lab_sqs_like_aws():
     batching windows that gather for the whole window (see sqs_window);
     concurrent executions served at /_lab/concurrency (see concurrency); an SES
     outbox that can be read while emails go out (see ses_outbox); IAM enforced
-    for the lab's roles (see iam_enforcement)."""
+    for the lab's roles (see iam_enforcement); requests counted as AWS bills
+    them (see request_counts)."""
     import logging
 
     from localstack.runtime.current import get_current_runtime
     from localstack.services.edge import ROUTER
 
-    from lab_executor import (concurrency, esm_concurrency, iam_enforcement, ses_outbox, sqs_visibility, sqs_window,
-                              version)
+    from lab_executor import (concurrency, esm_concurrency, iam_enforcement, request_counts, ses_outbox,
+                              sqs_visibility, sqs_window, version)
 
     if refusal := version.unsupported_localstack():
         logging.getLogger(__name__).error(refusal)
@@ -49,8 +50,10 @@ def lab_sqs_like_aws():
     sqs_window.apply()
     ses_outbox.apply()
     iam_enforcement.apply()
+    request_counts.apply()
     ROUTER.add(concurrency.ConcurrencyEndpoint())  # for make status and the dashboard
     ROUTER.add(iam_enforcement.DeniedEndpoint())
+    ROUTER.add(request_counts.RequestCountsEndpoint())  # for make cost
 
 
 # Before LocalStack's own hook that runs the ready.d scripts (priority 0): they

@@ -1,0 +1,55 @@
+"""`make cost` counts what a known workload did, as AWS bills it: 100 orders (10
+of them poison) sent in 10 batches, consumed in batches of 10. Every count is
+checked against what the test did or what the function's own log shows, and
+the bill's arithmetic against lab/prices.json."""
+
+import json
+import math
+
+import pytest
+
+from helpers import order, send_batch, stored_order_ids, wait_for
+from lab import aws, cost, observe
+from lab.provision import set_mapping_enabled
+
+TIMEOUT_SECONDS = 120
+ORDERS, POISON = 100, 10
+
+
+def test_the_counts_are_what_the_workload_did_and_the_bill_is_counts_times_prices(make_stack):
+    stack = make_stack(enabled=False, batch_size=10)
+    cost.reset(stack.stack)
+    bodies = [order(f"cost-{n}") for n in range(ORDERS - POISON)] + [json.dumps({"orderId": f"poison-{n}"})
+                                                                      for n in range(POISON)]
+    send_batch(stack.queue_url, bodies)  # 10 SendMessageBatch requests
+    set_mapping_enabled(aws.client("lambda"), stack.mapping_uuid, True)
+    wait_for(lambda: len(stored_order_ids(stack.bucket)) == ORDERS - POISON, TIMEOUT_SECONDS, "the good orders stored")
+    wait_for(lambda: len(aws.peek_messages(stack.dlq_url)) == POISON, TIMEOUT_SECONDS, "the poison in the DLQ")
+    invocations = wait_for(
+        lambda: (found := [i for i in observe.recent_invocations(stack.stack.function_name, 0) if i.duration_ms])
+        and sum(i.failed for i in found) >= POISON * stack.stack.max_receive_count and found,
+        TIMEOUT_SECONDS, "every delivery's REPORT line")
+    observe.take_snapshot(stack.stack)  # looking at the stack is not the stack's work: not counted
+    seen = cost.usage(stack.stack)
+
+    assert seen.sqs_requests["SendMessageBatch"] == seen.sqs["SendMessageBatch"] == ORDERS // 10
+    assert seen.invocations == len(invocations)
+    assert seen.billed_ms == sum(math.ceil(i.duration_ms) for i in invocations)
+    assert seen.records == sum(i.processed + i.failed for i in invocations) >= ORDERS + POISON * 2
+    # The mapping deletes the records that succeeded, one DeleteMessageBatch per invocation that had any.
+    assert seen.sqs_requests["DeleteMessageBatch"] == sum(1 for i in invocations if i.processed)
+    assert seen.sqs_requests["ReceiveMessage"] >= seen.invocations  # each batch was a receive; empty polls count too
+    assert "GetQueueAttributes" not in seen.sqs_requests or seen.sqs_requests["GetQueueAttributes"] <= 2
+    # The worker's S3 writes: the order, the email claim and the receipt, for each order stored.
+    assert seen.s3["PutObject"] == 3 * (ORDERS - POISON)
+    assert seen.emails == ORDERS - POISON
+
+    price = cost.prices()
+    lines = {what: (count, usd) for what, count, _, usd in cost.bill(seen, price)}
+    unit = {name: entry["usd"] for name, entry in price["prices"].items()}
+    assert lines["SQS SendMessageBatch"][1] == pytest.approx(ORDERS // 10 * unit["sqs_standard_request"])
+    assert lines["Lambda invocations"][1] == pytest.approx(seen.invocations * unit["lambda_request"])
+    compute = next(usd for what, (_, usd) in lines.items() if what.startswith("Lambda compute"))
+    assert compute == pytest.approx(seen.memory_mb / 1024 * seen.billed_ms / 1000 * unit["lambda_gb_second_x86"])
+    assert lines["S3 PUT/LIST requests"][1] == pytest.approx(seen.s3["PutObject"] * unit["s3_put_request"])
+    assert lines["SES emails"][1] == pytest.approx((ORDERS - POISON) * unit["ses_email"])

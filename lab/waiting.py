@@ -5,8 +5,9 @@ from collections.abc import Callable
 from typing import TypeVar
 
 T = TypeVar("T")
-# Each look is a call or more to LocalStack, which serves the functions too.
-POLL_SECONDS = 0.5
+# Each look is a call or more to LocalStack, which serves the functions too, and
+# the suite waits on a dozen things at once: a look a second is soon enough.
+POLL_SECONDS = 1.0
 
 
 def wait_for(condition: Callable[[], T], timeout: float, what: str,

@@ -4,6 +4,8 @@ role lost s3:PutObject, and a mapping whose function may not receive: the
 missing-permission scenario's test.) Requests with LocalStack's default
 credentials, every other test's, stay unchecked."""
 
+import json
+
 import pytest
 from botocore.exceptions import ClientError
 
@@ -39,3 +41,21 @@ def test_the_producer_s_role_sends_and_is_denied_everything_else(make_stack):
     assert snapshot.denied["count"] == 4
     assert snapshot.denied["latest"]["role"] == stack.stack.producer_role_name
     assert snapshot.denied["latest"]["action"] == "s3:ListBucket"
+
+
+def test_an_explicit_deny_with_a_condition_on_the_request_beats_the_allow(make_stack):
+    stack = make_stack(enabled=False)
+    iam, role = aws.client("iam"), stack.stack.producer_role_name
+    # AWS's example: refuse requests from an address range; the lab's come from loopback.
+    iam.put_role_policy(RoleName=role, PolicyName="no-loopback", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Deny", "Action": "sqs:*", "Resource": "*",
+                       "Condition": {"IpAddress": {"aws:SourceIp": "127.0.0.0/8"}}}],
+    }))
+    try:
+        sqs = aws.client_as(role, "sqs")
+        message = denied(sqs.send_message, QueueUrl=stack.queue_url, MessageBody=order("iam-denied"))
+        assert message.endswith("with an explicit deny in an identity-based policy")
+    finally:
+        iam.delete_role_policy(RoleName=role, PolicyName="no-loopback")
+    assert aws.client_as(role, "sqs").send_message(QueueUrl=stack.queue_url, MessageBody=order("iam-sent"))

@@ -29,7 +29,7 @@ COMMAND_TIMEOUT_SECONDS = 180
 # A `make` command costs about a second of CPU (make, Python, boto3, rich):
 # re-running one every second while waiting for a retry was a fair share of
 # `make test`'s CPU. A student re-runs a command every few seconds too.
-RETRY_SECONDS = 3.0
+RETRY_SECONDS = 5.0
 BOX_DRAWING = re.compile(r"[│┃┏┓┗┛━─┡┩╇┳┻╋└┘┌┐├┤┼╭╮╰╯]")
 VARIABLE_PARTS = [  # (pattern in the escaped guide line, what it becomes)
     (r"[0-9a-f]{8}\\-[0-9a-f]{4}\\-[0-9a-f]{4}\\-[0-9a-f]{4}\\-[0-9a-f]{12}", r"[0-9a-f-]{36}"),

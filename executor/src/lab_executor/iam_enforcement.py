@@ -127,6 +127,22 @@ def resource_arn(context: RequestContext, service: str, request: dict) -> str:
     return "*"
 
 
+def request_context_keys(context: RequestContext, role_name: str) -> dict[str, str]:
+    """The global condition keys AWS sets on every request, that a policy's
+    Condition can test (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html)."""
+    now = time.time()
+    return {
+        "aws:SourceIp": context.request.remote_addr or "",
+        "aws:SecureTransport": "true" if context.request.scheme == "https" else "false",
+        "aws:PrincipalArn": f"arn:aws:iam::{context.account_id}:role/{role_name}",
+        "aws:PrincipalAccount": context.account_id,
+        "aws:PrincipalType": "AssumedRole",
+        "aws:RequestedRegion": context.region,
+        "aws:CurrentTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+        "aws:EpochTime": str(int(now)),
+    }
+
+
 def denial_message(principal: str, action: str, resource: str, outcome: str) -> str:
     """AWS's wording for a denied request."""
     reason = ("with an explicit deny in an identity-based policy" if outcome == EXPLICIT_DENY
@@ -146,7 +162,8 @@ def enforce(_chain: HandlerChain, context: RequestContext, _response: Response) 
         return
     resource = resource_arn(context, service, context.service_request or {})
     role_name, session = role
-    decision = decide(role_policies(context.account_id, role_name), action, resource)
+    decision = decide(role_policies(context.account_id, role_name), action, resource,
+                      request_context_keys(context, role_name))
     if decision.allowed:
         return
     principal = f"arn:aws:sts::{context.account_id}:assumed-role/{role_name}/{session}"

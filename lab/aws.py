@@ -1,5 +1,6 @@
 """boto3 clients for the lab's LocalStack, and a check that it answers."""
 
+import functools
 import json
 import urllib.error
 import urllib.parse
@@ -27,9 +28,17 @@ class LabNotUp(LabError):
 
 
 def client(service: str, endpoint_url: str | None = None, config: Config = CLIENT_CONFIG):
+    return _client(service, endpoint_url or settings.ENDPOINT_URL, config)
+
+
+# One client per service, endpoint and configuration, made once: making one
+# costs tens of milliseconds of CPU, and a wait or a live screen asks for one
+# every second. Clients are safe to share between threads.
+@functools.lru_cache(maxsize=64)
+def _client(service: str, endpoint_url: str, config: Config):
     return boto3.client(
         service,
-        endpoint_url=endpoint_url or settings.ENDPOINT_URL,
+        endpoint_url=endpoint_url,
         region_name=settings.REGION,
         aws_access_key_id=settings.ACCESS_KEY_ID,
         aws_secret_access_key=settings.SECRET_ACCESS_KEY,

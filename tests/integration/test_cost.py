@@ -40,8 +40,10 @@ def test_the_counts_are_what_the_workload_did_and_the_bill_is_counts_times_price
     assert seen.invocations == len(invocations)
     assert seen.billed_ms == sum(math.ceil(i.duration_ms) for i in invocations)
     assert seen.records == sum(i.processed + i.failed for i in invocations) >= ORDERS + POISON * 2
-    # The mapping deletes the records that succeeded, one DeleteMessageBatch per invocation that had any.
-    assert seen.sqs_requests["DeleteMessageBatch"] == sum(1 for i in invocations if i.processed)
+    # The mapping deletes what succeeded, in at most one DeleteMessageBatch (10 entries at most) per
+    # invocation that had successes: the 90 good orders took at least 9.
+    deletes = seen.sqs_requests["DeleteMessageBatch"]
+    assert math.ceil((ORDERS - POISON) / 10) <= deletes <= sum(1 for i in invocations if i.processed)
     assert seen.sqs_requests["ReceiveMessage"] >= seen.invocations  # each batch was a receive; empty polls count too
     # The worker's S3 writes: the order, the email claim and the receipt, for each order stored.
     assert seen.s3["PutObject"] == 3 * (ORDERS - POISON)

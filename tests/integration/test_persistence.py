@@ -58,8 +58,18 @@ class OwnLab:
         return (aws.get_json("/_lab/snapshot", self.endpoint).get("last_save") or {}).get("at", 0)
 
 
-def test_a_stopped_lab_comes_back_with_its_messages_orders_and_emails_and_carries_on(lab_env):
-    lab = OwnLab(lab_env)
+def test_the_lab_comes_back_after_a_stop_and_a_crash_and_starts_clean_from_an_unreadable_snapshot(lab_env):
+    """One lab through all three (each LocalStack start costs the suite a few
+    seconds of CPU): a clean stop, then a crash, then a snapshot that cannot be read."""
+    # A crash keeps what the last periodic snapshot saved: one every 2 s.
+    lab = OwnLab({**lab_env, "LAB_SNAPSHOT_INTERVAL_SECONDS": "2"})
+    comes_back_after_a_stop(lab)
+    comes_back_after_a_crash(lab, Path(lab_env["LAB_STATE_DIR"]) / "localstack.pid")
+    starts_clean_from_an_unreadable_snapshot(lab)
+
+
+def comes_back_after_a_stop(lab: OwnLab) -> None:
+    """Its messages (waiting, in flight, delayed, dead), orders and emails; and it carries on."""
     lab.run("lab", "up")
     sqs = lab.client("sqs")
     queue_url, dlq_url = lab.queue_url(STACK.queue_name), lab.queue_url(STACK.dlq_name)
@@ -101,17 +111,17 @@ def test_a_stopped_lab_comes_back_with_its_messages_orders_and_emails_and_carrie
     assert counts == [2, 3], "its receive count carried on from before the stop, up to maxReceiveCount 3"
 
 
-def test_a_crash_brings_back_the_last_snapshot_and_an_unreadable_one_starts_the_lab_clean(lab_env):
-    lab = OwnLab({**lab_env, "LAB_SNAPSHOT_INTERVAL_SECONDS": "2"})  # a crash keeps what the last one saved
-    lab.run("lab", "up")
+def comes_back_after_a_crash(lab: OwnLab, pid_file: Path) -> None:
+    """What the last periodic snapshot saved, the paused mapping included."""
     lab.run("lab", "pause")
     queue_url = lab.queue_url(STACK.queue_name)
     sqs = lab.client("sqs")
+    sqs.purge_queue(QueueUrl=queue_url)  # the delayed order of the first part
     sent_ids = {sqs.send_message(QueueUrl=queue_url, MessageBody=order(f"kept-{n}"))["MessageId"] for n in range(5)}
     sent_at = time.time()  # LocalStack runs on this machine's clock
     wait_for(lambda: lab.last_save() > sent_at, TIMEOUT_SECONDS, "a snapshot taken after the orders were sent")
 
-    pgid = int((Path(lab_env["LAB_STATE_DIR"]) / "localstack.pid").read_text())
+    pgid = int(pid_file.read_text())
     os.killpg(pgid, 9)  # no shutdown hook runs: only the periodic snapshot is left
     wait_for(lambda: not group_members(pgid), 30, "LocalStack gone")
 
@@ -121,7 +131,10 @@ def test_a_crash_brings_back_the_last_snapshot_and_an_unreadable_one_starts_the_
     mapping = lab.client("lambda").list_event_source_mappings(FunctionName=STACK.function_name)
     assert [m["State"] for m in mapping["EventSourceMappings"]] == ["Disabled"], "paused, as before the crash"
 
-    # Then a snapshot that cannot be read (a disk that filled up, say).
+
+def starts_clean_from_an_unreadable_snapshot(lab: OwnLab) -> None:
+    """A disk that filled up, say: one line says so, the file is kept aside, the lab starts clean."""
+    queue_url = lab.queue_url(STACK.queue_name)
     lab.run("lab", "stop")
     lab.snapshot.write_bytes(b"not a snapshot")
     started = lab.run("lab", "up")
@@ -131,5 +144,5 @@ def test_a_crash_brings_back_the_last_snapshot_and_an_unreadable_one_starts_the_
     assert len(moved) == 1 and str(moved[0]) in said[0]
     assert moved[0].read_bytes() == b"not a snapshot"
     assert not aws.peek_messages(queue_url, lab.endpoint), "a clean lab: the kept orders went with the snapshot"
-    sqs.send_message(QueueUrl=queue_url, MessageBody=order("after-a-clean-start"))
+    lab.client("sqs").send_message(QueueUrl=queue_url, MessageBody=order("after-a-clean-start"))
     wait_for(lambda: lab.stored() == {"after-a-clean-start"}, TIMEOUT_SECONDS, "an order stored by the clean lab")

@@ -162,6 +162,18 @@ def idle_latency_real_worker(stack: Stack, queue_url: str) -> list[float]:
     )
 
 
+def allow_latency_objects(deployed, stacks: contextlib.ExitStack) -> None:
+    """The shared handler writes latency/<id>.json, outside the worker's two
+    prefixes: with IAM enforced its role needs that too, until the stack goes."""
+    iam, name = aws.client("iam"), "bench-latency-objects"
+    iam.put_role_policy(RoleName=deployed.stack.role_name, PolicyName=name, PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:PutObject",
+                       "Resource": f"arn:aws:s3:::{deployed.bucket}/latency/*"}],
+    }))
+    stacks.callback(iam.delete_role_policy, RoleName=deployed.stack.role_name, PolicyName=name)
+
+
 def _get_json(s3, bucket: str, key: str) -> dict | None:
     try:
         return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
@@ -435,6 +447,7 @@ def main() -> int:
         shared = stacks.enter_context(temporary_stack(
             "bench-shared", SHARED_HANDLER, function_timeout=30,
             visibility_timeout=30 + settings.COLD_START_ALLOWANCE_SECONDS))
+        allow_latency_objects(shared, stacks)
         step(f"invoke latency: {COLD_INVOKES} cold, {WARM_INVOKES} warm")
         cold_ms, warm_ms = invoke_latency(shared.stack.function_name)
 

@@ -46,16 +46,16 @@ def test_the_producer_s_role_sends_and_is_denied_everything_else(make_stack):
 def test_an_explicit_deny_with_a_condition_on_the_request_beats_the_allow(make_stack):
     stack = make_stack(enabled=False)
     iam, role = aws.client("iam"), stack.stack.producer_role_name
-    # AWS's example: refuse requests from an address range; the lab's come from loopback.
-    iam.put_role_policy(RoleName=role, PolicyName="no-loopback", PolicyDocument=json.dumps({
+    # AWS's example: refuse requests not made over TLS; the lab's are plain HTTP in every mode.
+    iam.put_role_policy(RoleName=role, PolicyName="tls-only", PolicyDocument=json.dumps({
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Deny", "Action": "sqs:*", "Resource": "*",
-                       "Condition": {"IpAddress": {"aws:SourceIp": "127.0.0.0/8"}}}],
+                       "Condition": {"Bool": {"aws:SecureTransport": "false"}}}],
     }))
     try:
         sqs = aws.client_as(role, "sqs")
         message = denied(sqs.send_message, QueueUrl=stack.queue_url, MessageBody=order("iam-denied"))
         assert message.endswith("with an explicit deny in an identity-based policy")
     finally:
-        iam.delete_role_policy(RoleName=role, PolicyName="no-loopback")
+        iam.delete_role_policy(RoleName=role, PolicyName="tls-only")
     assert aws.client_as(role, "sqs").send_message(QueueUrl=stack.queue_url, MessageBody=order("iam-sent"))

@@ -63,8 +63,7 @@ def denied_requests(role_names: list[str]) -> dict | None:
 
 def set_iam_enforcement(on: bool) -> None:
     """Switch the lab's IAM enforcement while LocalStack runs (make bench compares)."""
-    request = urllib.request.Request(f"{settings.ENDPOINT_URL}/_lab/iam?enforce={int(on)}", method="POST")
-    urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=5).close()
+    post_to_localstack(f"/_lab/iam?enforce={int(on)}")
 
 
 def role_credentials(role_name: str, session_name: str = "lab") -> dict:
@@ -107,12 +106,20 @@ def lab_stack() -> Stack:
     return Stack(fifo=tags.get(FIFO_TAG) == "true")
 
 
+# LocalStack is on this machine: never through a proxy the environment names.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def get_json(path: str, endpoint_url: str | None = None, timeout: float = 3) -> dict:
     """GET one of LocalStack's own endpoints (health, init status, SES outbox...)."""
     url = (endpoint_url or settings.ENDPOINT_URL) + path
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(url, timeout=timeout) as response:
+    with _DIRECT.open(url, timeout=timeout) as response:
         return json.loads(response.read())
+
+
+def post_to_localstack(path: str, timeout: float = 5) -> None:
+    """POST (no body) to one of LocalStack's own endpoints: the lab's plugin's switches."""
+    _DIRECT.open(urllib.request.Request(settings.ENDPOINT_URL + path, method="POST"), timeout=timeout).close()
 
 
 def post_json(url: str, body: str, timeout: float = 30) -> tuple[int, dict]:
@@ -120,9 +127,8 @@ def post_json(url: str, body: str, timeout: float = 30) -> tuple[int, dict]:
     an error status included (4xx and 5xx are answers here, not exceptions)."""
     request = urllib.request.Request(url, data=body.encode(), method="POST",
                                      headers={"Content-Type": "application/json"})
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
-        with opener.open(request, timeout=timeout) as response:
+        with _DIRECT.open(request, timeout=timeout) as response:
             status, text = response.status, response.read()
     except urllib.error.HTTPError as error:
         status, text = error.code, error.read()

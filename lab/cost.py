@@ -13,7 +13,6 @@ import json
 import math
 import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 
 from rich.table import Table
@@ -43,9 +42,8 @@ def counted_resources(stack: Stack) -> list[str]:
 def reset(stack: Stack) -> None:
     """Start the stack's counts from now (`make up` does)."""
     query = urllib.parse.urlencode([("resource", name) for name in counted_resources(stack)])
-    request = urllib.request.Request(f"{settings.ENDPOINT_URL}/_lab/requests/reset?{query}", method="POST")
     try:
-        urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=5).close()
+        aws.post_to_localstack(f"/_lab/requests/reset?{query}")
     except urllib.error.HTTPError:
         pass  # a LocalStack without the lab's plugin counts nothing
 

@@ -50,15 +50,17 @@ def function_log(function_name: str) -> str:
     return "".join(event["message"] for event in log_events(function_name, 0)) or "(the function's log is empty)"
 
 
-def worker_receive_counts(function_name: str, order_id: str | None = None) -> list[int]:
+def worker_records(function_name: str) -> list[dict]:
+    """The worker's one-line-per-record log entries, oldest first."""
     from lab.observe import log_events, parse_record
 
-    counts = []
-    for event in log_events(function_name, 0):
-        record = parse_record(event["message"].rstrip("\n"))
-        if record and (order_id is None or record.get("order_id") == order_id):
-            counts.append(record["receive_count"])
-    return counts
+    records = (parse_record(event["message"].rstrip("\n")) for event in log_events(function_name, 0))
+    return [record for record in records if record]
+
+
+def worker_receive_counts(function_name: str, order_id: str | None = None) -> list[int]:
+    return [record["receive_count"] for record in worker_records(function_name)
+            if order_id is None or record.get("order_id") == order_id]
 
 
 def new_order(label: str, **fields) -> tuple[str, str]:
@@ -332,10 +334,7 @@ def role_without(deployed, action: str) -> None:
 
 
 def failure_reasons(function_name: str) -> list[str]:
-    from lab.observe import log_events, parse_record
-
-    records = (parse_record(event["message"].rstrip("\n")) for event in log_events(function_name, 0))
-    return [record.get("reason", "") for record in records if record and record.get("outcome") == "failed"]
+    return [record.get("reason", "") for record in worker_records(function_name) if record.get("outcome") == "failed"]
 
 
 def missing_permission() -> dict:

@@ -60,25 +60,23 @@ DENIED_CODE = {"sqs": "AccessDenied", "s3": "AccessDenied", "ses": "AccessDenied
 
 denials: deque[dict] = deque(maxlen=RECENT_DENIALS)
 denied_by_role: Counter[str] = Counter()
-# access key id -> (role name, session name), or None for a key STS did not issue
-# (LocalStack's default `test`, which nearly every request carries): looked up once.
-_roles_by_key: dict[str, tuple[str, str] | None] = {}
+_roles_by_key: dict[str, tuple[str, str]] = {}  # access key id -> (role name, session name)
 _lock = threading.Lock()
 
 
 def assumed_role(account_id: str, access_key_id: str) -> tuple[str, str] | None:
     """(role name, session name) when STS issued this key by AssumeRole; None otherwise."""
-    if access_key_id in _roles_by_key:
-        return _roles_by_key[access_key_id]
+    if found := _roles_by_key.get(access_key_id):
+        return found
     from moto.sts.models import sts_backends
 
-    # A key is issued before it signs anything, so a key not found now never will be.
-    found = next(((role.role_arn.split("/")[-1], role.session_name)
-                  for role in sts_backends[account_id]["aws"].assumed_roles if role.access_key_id == access_key_id),
-                 None)
-    with _lock:
-        _roles_by_key[access_key_id] = found
-    return found
+    for role in sts_backends[account_id]["aws"].assumed_roles:
+        if role.access_key_id == access_key_id:
+            found = (role.role_arn.split("/")[-1], role.session_name)
+            with _lock:
+                _roles_by_key[access_key_id] = found
+            return found
+    return None
 
 
 def role_policies(account_id: str, role_name: str) -> list[dict]:

@@ -9,7 +9,7 @@ import math
 import pytest
 
 from helpers import order, send_batch, stored_order_ids, wait_for
-from lab import aws, cost, observe
+from lab import aws, cost, observe, scenarios
 from lab.provision import set_mapping_enabled
 
 TIMEOUT_SECONDS = 120
@@ -45,8 +45,14 @@ def test_the_counts_are_what_the_workload_did_and_the_bill_is_counts_times_price
     deletes = seen.sqs_requests["DeleteMessageBatch"]
     assert math.ceil((ORDERS - POISON) / 10) <= deletes <= sum(1 for i in invocations if i.processed)
     assert seen.sqs_requests["ReceiveMessage"] >= seen.invocations  # each batch was a receive; empty polls count too
-    # The worker's S3 writes: the order, the email claim and the receipt, for each order stored.
-    assert seen.s3["PutObject"] == 3 * (ORDERS - POISON)
+    # The worker's S3 writes, delivery by delivery as its log tells them: every delivery
+    # that got past validation tries the order and the email claim (both conditional),
+    # and the one that sent the email writes the receipt. On a busy machine a batch can
+    # outlast its visibility timeout and be delivered again: at-least-once costs writes.
+    reached_the_store = [r for r in scenarios.worker_records(stack.stack.function_name)
+                         if r.get("stored_now") is not None]
+    assert sum(r.get("email_sent_now") is True for r in reached_the_store) == ORDERS - POISON
+    assert seen.s3["PutObject"] == 2 * len(reached_the_store) + (ORDERS - POISON) >= 3 * (ORDERS - POISON)
     assert seen.emails == ORDERS - POISON
 
     price = cost.prices()

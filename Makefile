@@ -36,7 +36,7 @@ else
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help venv build up stop down unit test soak bench bench-snapshot bench-docker test-docker bundle load producer status logs event trace scenario dashboard as quiz cost dlq redrive pause resume break fix purge lock
+.PHONY: help venv build up stop down unit test soak bench bench-snapshot bench-docker test-docker bundle load producer status logs event trace scenario dashboard as quiz cost exercise check solution reset report dlq redrive pause resume break fix purge lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -166,6 +166,25 @@ cost: $(SETUP) ## what the lab did since `make up` would have cost on AWS: every
 
 quiz: $(SETUP) ## a self-check of 16 questions on what the lab showed, each answer explained (ANSWERS=abc... answers in one go)
 	@$(LAB) quiz $(if $(ANSWERS),--answers "$(ANSWERS)")
+
+# N is also the producer's count (default 10): an exercise number only when given.
+EXERCISE := $(if $(filter command line environment,$(origin N)),$(N))
+
+exercise: $(SETUP) ## list the exercises; make exercise N=<n> starts one (task, files in exercises/, a stack of its own)
+	@$(LAB) exercise $(EXERCISE)
+
+check: $(SETUP) ## judge exercise N by what its stack does, a hint for each failure (all started ones without N)
+	@$(LAB) check $(EXERCISE)
+
+solution: $(SETUP) ## for instructors: put exercise N's reference solution in its workspace
+	@test -n "$(EXERCISE)" || { echo "Which exercise? make solution N=<n>"; exit 2; }
+	@$(LAB) solution $(EXERCISE)
+
+reset: $(SETUP) ## put exercise N's starter files back and remove its stack (every started one without N)
+	@$(LAB) reset $(EXERCISE)
+
+report: $(SETUP) ## write exercises/report-<you>-<machine>.json: every exercise's last check and the quiz score
+	@$(LAB) report
 
 as: $(SETUP) ## an AWS CLI command as one of the lab's roles (denied what its policy does not allow): make as ROLE=producer CMD="sqs receive-message --queue-url ..."
 	@$(LAB) as "$(ROLE)" $(CMD)

@@ -15,8 +15,8 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lab import dashboard as board
-from lab import (aws, cost, dockermode, hostmode, observe, operations, processes, quiz, saved_state, scenarios,
-                 settings, toolsmode)
+from lab import (aws, cost, dockermode, exercises, hostmode, observe, operations, processes, quiz, saved_state,
+                 scenarios, settings, toolsmode)
 from lab.bundle import write_bundle
 from lab.console import console
 from lab.errors import LabError, LifecycleError, Refused
@@ -229,6 +229,38 @@ def scenario(args) -> int:
     return 0
 
 
+def exercise(args) -> int:
+    if not args.number:
+        exercises.listing()
+        return 0
+    aws.require_up()
+    exercises.prepare(args.number)
+    return 0
+
+
+def check_exercises(args) -> int:
+    """`make check N=<n>`, or every exercise started so far."""
+    numbers = [args.number] if args.number else [
+        n for n, item in exercises.EXERCISES.items() if exercises.workspace_of(item).exists()]
+    if not numbers:
+        raise Refused("no exercise started yet: make exercise lists them, make exercise N=<n> starts one")
+    aws.require_up()
+    passed = [all(c.passed for c in exercises.check(n)) for n in numbers]
+    return 0 if all(passed) else 1
+
+
+def exercise_solution(args) -> int:
+    aws.require_up()
+    exercises.solution(args.number)
+    return 0
+
+
+def exercise_reset(args) -> int:
+    aws.require_up()
+    exercises.reset(args.number or None)
+    return 0
+
+
 def dashboard(args) -> int:
     board.serve(aws.lab_stack(), args.port or settings.DASHBOARD_PORT, follow=True)
     return 0
@@ -284,6 +316,17 @@ def main(argv=None) -> int:
     quiz_parser = commands.add_parser("quiz", help="a self-check on what the lab showed, each answer explained")
     quiz_parser.add_argument("--answers", help="one letter per question, in order (else: asked one by one)")
     quiz_parser.set_defaults(run=lambda args: quiz.run(args.answers) and 0)
+    for name, run, help_text in (
+        ("exercise", exercise, "list the exercises, or start one (its task, files and stack)"),
+        ("check", check_exercises, "judge an exercise by what its stack does (every started one without N)"),
+        ("solution", exercise_solution, "put an exercise's reference solution in its workspace"),
+        ("reset", exercise_reset, "the starter files back and the exercise's stack removed"),
+    ):
+        exercise_parser = commands.add_parser(name, help=help_text)
+        exercise_parser.add_argument("number", nargs="?" if name != "solution" else None, default="")
+        exercise_parser.set_defaults(run=run)
+    commands.add_parser("report", help="write exercises/report-<you>-<machine>.json for the instructor"
+                        ).set_defaults(run=lambda _args: exercises.report() and 0)
     status_parser = commands.add_parser("status", help="queues, mapping, effects and invocations, live")
     status_parser.add_argument("--once", action="store_true", help="print once and exit")
     status_parser.set_defaults(run=lambda args: on_the_lab_stack(observe.status, args.once)(args))

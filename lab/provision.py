@@ -245,6 +245,13 @@ def ensure_function(lambda_, name: str, role_arn: str, source_dir: Path, timeout
         )["FunctionArn"]
         lambda_.get_waiter("function_active_v2").wait(FunctionName=name)
         return arn
+    if current["State"] != "Active":
+        # After a restart, LocalStack restores each function as Pending and starts it
+        # again; until it is Active an update fails with InternalError ("cannot be
+        # updated if an old one is not running"): `make up` after `make stop` and a
+        # change to the worker's code.
+        lambda_.get_waiter("function_active_v2").wait(FunctionName=name,
+                                                      WaiterConfig={"Delay": 1, "MaxAttempts": 120})
     if current["CodeSha256"] != code_sha256(zip_bytes):
         lambda_.update_function_code(FunctionName=name, ZipFile=zip_bytes)
         lambda_.get_waiter("function_updated_v2").wait(FunctionName=name)

@@ -232,7 +232,9 @@ class Stack:
     unique suffix and shorter timeouts, through the same provisioning code.
     """
 
-    suffix: str = ""
+    # Which stack the commands work on: the lab's own (no suffix), or another one,
+    # an exercise's say (LAB_STACK=ex5 make dlq).
+    suffix: str = _env("STACK", "")
     queue_base: str = _env("QUEUE_NAME", "orders")
     function_base: str = _env("FUNCTION_NAME", "order-worker")
     bucket_base: str = _env("BUCKET_NAME", "lab-orders")

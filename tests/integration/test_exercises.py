@@ -1,0 +1,40 @@
+"""Every exercise as `make check` judges it: it fails on the starter files, with
+the hint that says what to change, and passes on the reference solution. Slow
+(a 20 s job, retries into a DLQ), so opt-in: TEST_ARGS="-m exercises"; CI runs it."""
+
+import json
+
+import pytest
+
+from helpers import unique_suffix
+from lab import exercises
+from lab.provision import teardown
+
+# What the first failing criterion's hint says about the starter files.
+STARTER_HINTS = {
+    1: "no redrive policy",
+    2: "the function raised",
+    3: "it got 2 emails",
+    4: "the function times out at 10 s",
+    5: "the bug is still there",
+    6: "allow sending only",
+}
+
+
+@pytest.mark.exercises
+@pytest.mark.parametrize("number", sorted(exercises.EXERCISES))
+def test_check_fails_on_the_starter_files_with_a_hint_and_passes_on_the_solution(number, tmp_path):
+    item, suffix = exercises.exercise(number), f"ex{number}{unique_suffix()}"
+    try:
+        exercises.prepare(number, root=tmp_path, suffix=suffix)
+        failed = [c for c in exercises.check(number, root=tmp_path, suffix=suffix) if not c.passed]
+        assert failed, "the starter files pass"
+        assert STARTER_HINTS[number] in failed[0].hint, failed
+
+        exercises.solution(number, root=tmp_path, suffix=suffix)
+        unmet = [c for c in exercises.check(number, root=tmp_path, suffix=suffix) if not c.passed]
+        assert not unmet, unmet
+        recorded = json.loads(exercises.results_file(tmp_path).read_text())[str(number)]
+        assert recorded["passed"] is True and recorded["name"] == item.name
+    finally:
+        teardown(exercises.stack_of(item, exercises.workspace_of(item, tmp_path), suffix))

@@ -1,0 +1,60 @@
+"""The exercises' catalogue and files, offline: each has starter files and a
+reference solution of the same names, the settings a stack.json may change are
+those its starter names, and `make report` gathers the results and the quiz."""
+
+import json
+
+import pytest
+
+from lab import exercises, quiz
+from lab.settings import SettingsError
+
+
+def test_there_are_at_least_six_exercises_each_with_starter_files_and_a_solution_that_differs():
+    assert len(exercises.EXERCISES) >= 6
+    for item in exercises.EXERCISES.values():
+        starter, solution = exercises.STARTERS / item.name, exercises.SOLUTIONS / item.name
+        names = sorted(path.name for path in starter.iterdir())
+        assert names and names == sorted(path.name for path in solution.iterdir()), item.name
+        assert any((starter / name).read_text() != (solution / name).read_text() for name in names), item.name
+        for path in [*starter.glob("*.py"), *solution.glob("*.py")]:
+            compile(path.read_text(), str(path), "exec")  # a SyntaxError names the file
+        assert item.task and item.title
+
+
+def test_a_workspace_stack_json_sets_the_named_settings_and_nothing_else(tmp_path):
+    item = exercises.exercise(4)
+    (tmp_path / "stack.json").write_text(json.dumps({"function_timeout": 30, "visibility_timeout": 180}))
+    stack = exercises.stack_of(item, tmp_path, "ex4t")
+    assert (stack.function_timeout, stack.visibility_timeout, stack.suffix, stack.api) == (30, 180, "ex4t", False)
+    assert stack.max_receive_count == item.stack["max_receive_count"]
+    (tmp_path / "stack.json").write_text(json.dumps({"batch_size": 1}))
+    with pytest.raises(SettingsError, match="keys"):
+        exercises.stack_of(item, tmp_path)
+    (tmp_path / "stack.json").write_text("{function_timeout: 30")
+    with pytest.raises(SettingsError, match="not JSON"):
+        exercises.stack_of(item, tmp_path)
+
+
+def test_a_solution_names_the_exercise_s_own_queue(tmp_path):
+    exercises.copy_files(exercises.SOLUTIONS / exercises.exercise(6).name, tmp_path, "arn:aws:sqs:r:1:orders-ex6")
+    policy = json.loads((tmp_path / "producer-policy.json").read_text())
+    assert policy["Statement"][0]["Resource"] == "arn:aws:sqs:r:1:orders-ex6"
+
+
+def test_an_unknown_exercise_is_one_clear_error():
+    with pytest.raises(exercises.ExerciseError, match="make exercise lists them"):
+        exercises.exercise("9")
+
+
+def test_the_report_holds_each_exercise_s_last_check_and_the_quiz(tmp_path, monkeypatch):
+    monkeypatch.setattr(quiz, "RESULT_FILE", tmp_path / "quiz.json")
+    quiz.run("a" * len(quiz.QUESTIONS))
+    exercises.record(exercises.exercise(1), [exercises.Criterion("moves", True)], tmp_path)
+    exercises.record(exercises.exercise(2), [exercises.Criterion("names one", False, "hint")], tmp_path)
+    report = json.loads(exercises.report(tmp_path).read_text())
+    assert (report["passed"], report["of"]) == (1, len(exercises.EXERCISES))
+    assert report["exercises"]["2"]["criteria"] == [{"name": "names one", "passed": False, "hint": "hint"}]
+    assert report["exercises"]["3"]["passed"] is None
+    assert report["quiz"]["score"] == json.loads((tmp_path / "quiz.json").read_text())["score"]
+    assert report["written_at"] and report["student"]

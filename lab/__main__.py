@@ -15,8 +15,8 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lab import dashboard as board
-from lab import (aws, cost, dockermode, exercises, hostmode, observe, operations, processes, quiz, saved_state,
-                 scenarios, settings, toolsmode)
+from lab import (aws, cost, dockermode, exercises, hostmode, observe, operations, processes, profiles, quiz,
+                 saved_state, scenarios, settings, toolsmode)
 from lab.bundle import write_bundle
 from lab.console import console
 from lab.errors import LabError, LifecycleError, Refused
@@ -57,7 +57,7 @@ def mode_description(mode) -> str:
     return "Docker mode: LocalStack in a container, Lambda as processes inside it"
 
 
-def print_summary(deployed, mode) -> None:
+def print_summary(deployed, mode, profile_file=None) -> None:
     stack = deployed.stack
     rows = [
         ("Endpoint", settings.STUDENT_ENDPOINT_URL),
@@ -74,6 +74,9 @@ def print_summary(deployed, mode) -> None:
           if deployed.api_id else []),
         ("LocalStack log", display_path(settings.LOCALSTACK_LOG) if mode is hostmode
          else "docker compose logs -f localstack"),
+        *([("AWS CLI profiles", f"{', '.join(f'lab-{role}' for role in operations.ROLES)} in {profile_file} "
+                                "(awslocal --profile lab-producer ...: that role's permissions)")]
+          if profile_file else []),
     ]
     console.print(f"\n[bold green]The lab is up[/] ({mode_description(mode)}).")
     for label, value in rows:
@@ -116,7 +119,9 @@ def up(_args) -> int:
     console.print("Provisioning the lab (create or update; safe to repeat):")
     deployed = provision(report=show_step)
     cost.reset(deployed.stack)  # `make cost` counts from here
-    print_summary(deployed, mode)
+    # Not from the tools container: its AWS CLI config is gone when it exits.
+    written = profiles.write(deployed.stack) if settings.MODE != "tools" else None
+    print_summary(deployed, mode, written)
     mode.start_dashboard()
     return 0
 
@@ -313,6 +318,11 @@ def main(argv=None) -> int:
     as_parser.add_argument("role", help=", ".join(operations.ROLES))
     as_parser.add_argument("awscli_args", nargs=argparse.REMAINDER, help="the command, as for awslocal")
     as_parser.set_defaults(run=lambda args: operations.run_as(aws.lab_stack(), args.role, args.awscli_args))
+    credentials_parser = commands.add_parser("credentials", help="a role's credentials as the AWS CLI's "
+                                             "credential_process reads them (the lab-* profiles call it)")
+    credentials_parser.add_argument("role", help=", ".join(operations.ROLES))
+    credentials_parser.add_argument("--endpoint-url", default=None)
+    credentials_parser.set_defaults(run=lambda args: profiles.credentials(args.role, args.endpoint_url))
     quiz_parser = commands.add_parser("quiz", help="a self-check on what the lab showed, each answer explained")
     quiz_parser.add_argument("--answers", help="one letter per question, in order (else: asked one by one)")
     quiz_parser.set_defaults(run=lambda args: quiz.run(args.answers) and 0)

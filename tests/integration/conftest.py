@@ -2,6 +2,8 @@
 provisioning code as `make up`, under a unique suffix, and removed afterwards."""
 
 import contextlib
+import os
+import tempfile
 
 import pytest
 
@@ -10,6 +12,11 @@ from lab import aws, settings
 from lab.processes import free_port
 from lab.provision import provision, temporary_stack
 from lab.settings import Stack
+
+# `make up` writes the lab-* AWS CLI profiles; a test's `make up` writes them here,
+# not into the AWS CLI config of whoever runs the tests.
+os.environ.setdefault("AWS_CONFIG_FILE", os.path.join(tempfile.mkdtemp(prefix="lab-tests-"), "aws-config"))
+
 
 @pytest.fixture(scope="session")
 def localstack():

@@ -138,6 +138,7 @@ def test_every_command_in_the_guide_prints_what_the_guide_shows(part, tmp_path):
         # a pickle of the stores every few seconds while orders flow).
         "LAB_SNAPSHOT_INTERVAL_SECONDS": "0",
         "LOCALSTACK_HOST": f"127.0.0.1:{port}",  # for awslocal
+        "AWS_CONFIG_FILE": str(tmp_path / "aws-config"),  # the lab-* profiles `make up` writes, this lab's
         "COLUMNS": "200",  # rich: wide tables, no wrapping
     }
     try:

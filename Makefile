@@ -36,7 +36,7 @@ else
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help venv build up stop down unit test soak bench bench-snapshot bench-docker test-docker bundle load producer status logs event trace scenario dashboard as quiz cost exercise check solution reset report dlq redrive pause resume break fix purge lock
+.PHONY: help venv build up stop down unit test soak bench bench-snapshot bench-docker test-docker bundle load producer status logs event trace scenario dashboard as quiz cost exercise check solution reset report deploy-iac deploy-aws destroy-aws dlq redrive pause resume break fix purge lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -185,6 +185,15 @@ reset: $(SETUP) ## put exercise N's starter files back and remove its stack (eve
 
 report: $(SETUP) ## write exercises/report-<you>-<machine>.json: every exercise's last check and the quiz score
 	@$(LAB) report
+
+deploy-iac: $(SETUP) ## deploy template.yaml (AWS SAM: the same stack as code) to the running lab, as the stack orders-iac
+	@$(LAB) deploy-iac
+
+deploy-aws: $(SETUP) ## deploy template.yaml to YOUR AWS account (never run by the tests): make deploy-aws SENDER=you@example.com; says what it creates and costs, asks first
+	@$(LAB) deploy-aws --sender "$(SENDER)" $(if $(YES),--yes)
+
+destroy-aws: $(SETUP) ## remove everything make deploy-aws created, the order bucket's objects too (asks first)
+	@$(LAB) destroy-aws $(if $(YES),--yes)
 
 as: $(SETUP) ## an AWS CLI command as one of the lab's roles (denied what its policy does not allow): make as ROLE=producer CMD="sqs receive-message --queue-url ..."
 	@$(LAB) as "$(ROLE)" $(CMD)

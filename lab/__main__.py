@@ -15,8 +15,8 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lab import dashboard as board
-from lab import (aws, cost, dockermode, exercises, hostmode, observe, operations, processes, profiles, quiz,
-                 saved_state, scenarios, settings, toolsmode)
+from lab import (aws, cost, dockermode, exercises, hostmode, iac, observe, operations, processes, profiles,
+                 quiz, saved_state, scenarios, settings, toolsmode)
 from lab.bundle import write_bundle
 from lab.console import console
 from lab.errors import LabError, LifecycleError, Refused
@@ -266,6 +266,15 @@ def exercise_reset(args) -> int:
     return 0
 
 
+def deploy_iac(_args) -> int:
+    aws.require_up()
+    outputs = iac.deploy_to_lab()
+    for key, value in outputs.items():
+        console.print(f"  {key:<20} {value}")
+    console.print("The template's stack runs beside the lab's: LAB_STACK=iac make producer, make status, make dlq...")
+    return 0
+
+
 def dashboard(args) -> int:
     board.serve(aws.lab_stack(), args.port or settings.DASHBOARD_PORT, follow=True)
     return 0
@@ -335,6 +344,15 @@ def main(argv=None) -> int:
         exercise_parser = commands.add_parser(name, help=help_text)
         exercise_parser.add_argument("number", nargs="?" if name != "solution" else None, default="")
         exercise_parser.set_defaults(run=run)
+    commands.add_parser("deploy-iac", help="deploy template.yaml to the running lab's CloudFormation (stack orders-iac)"
+                        ).set_defaults(run=deploy_iac)
+    aws_parser = commands.add_parser("deploy-aws", help="deploy template.yaml to your AWS account (asks first)")
+    aws_parser.add_argument("--sender", default="", help="the confirmation emails' sender, an address you can verify")
+    aws_parser.add_argument("--yes", action="store_true", help="do not ask")
+    aws_parser.set_defaults(run=lambda args: iac.deploy_to_aws(args.sender, args.yes) and 0)
+    destroy_parser = commands.add_parser("destroy-aws", help="remove what deploy-aws created (asks first)")
+    destroy_parser.add_argument("--yes", action="store_true", help="do not ask")
+    destroy_parser.set_defaults(run=lambda args: iac.destroy_aws(args.yes) or 0)
     commands.add_parser("report", help="write exercises/report-<you>-<machine>.json for the instructor"
                         ).set_defaults(run=lambda _args: exercises.report() and 0)
     status_parser = commands.add_parser("status", help="queues, mapping, effects and invocations, live")

@@ -100,7 +100,7 @@ PROVISION_ON_READY = _env("PROVISION_ON_READY", "0") == "1"
 READY_HOOKS_DIR = PROJECT_ROOT / "init" / "ready.d"
 STOP_TIMEOUT_SECONDS = 20
 # Only the services the lab uses, none of which needs a download.
-LOCALSTACK_SERVICES = "sqs,lambda,s3,ses,iam,sts,logs,cloudwatch,apigateway"
+LOCALSTACK_SERVICES = "sqs,lambda,s3,ses,iam,sts,logs,cloudwatch,apigateway,cloudformation"
 # LocalStack's SQS poller backs off up to 10 s on an empty queue; the lab's
 # plugin long-polls instead (an idle order arrives at once). A long poll in
 # progress is what disabling a mapping waits for, so it is kept short.

@@ -187,9 +187,17 @@ def unit(_args) -> int:
     return verdict("unit", run_unit_tests(), started_at)
 
 
+# pytest options whose value is the next argument: `-m exercises` names a marker,
+# not the exercises/ folder.
+OPTIONS_WITH_A_VALUE = {"-m", "-k", "-n", "-p", "-o", "-c", "--dist", "--durations", "--maxfail", "--deselect",
+                        "--ignore", "--rootdir", "--basetemp"}
+
+
 def names_tests(pytest_args: list[str]) -> bool:
     """True when the arguments name tests (a file, a folder, file::test) rather than only options."""
-    return any(not arg.startswith("-") and os.path.exists(arg.split("::")[0]) for arg in pytest_args)
+    values = {i + 1 for i, arg in enumerate(pytest_args) if arg in OPTIONS_WITH_A_VALUE}
+    return any(i not in values and not arg.startswith("-") and os.path.exists(arg.split("::")[0])
+               for i, arg in enumerate(pytest_args))
 
 
 def test(args) -> int:

@@ -2,7 +2,8 @@
 CloudFormation (`make deploy-iac`): a stack of its own that stores orders,
 retries, dead-letters and redrives; and the same stack as `make up` provisions
 (queue attributes, redrive policy, mapping, function configuration, role
-policy), compared with one provisioned beside it from the template's defaults."""
+policy), compared with one provisioned beside it from the template's defaults.
+The end-to-end run waits on retries: opt-in (TEST_ARGS="-m iac"), run by CI."""
 
 import json
 
@@ -26,6 +27,7 @@ def template_stack(localstack):
         iac.destroy_in_lab(stack)
 
 
+@pytest.mark.iac
 def test_the_template_s_stack_stores_retries_dead_letters_and_redrives(template_stack):
     stack, outputs = template_stack
     assert outputs["QueueUrl"].endswith(f"/{stack.queue_name}") and outputs["FunctionName"] == stack.function_name

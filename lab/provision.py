@@ -17,10 +17,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, WaiterError
 
 from lab import aws, settings
 from lab.console import duration
+from lab.errors import LabError
 from lab.function_zip import build_zip, code_sha256
 from lab.settings import SettingsError, Stack
 from lab.waiting import wait_for
@@ -226,6 +227,10 @@ def function_code(source_dir: Path) -> bytes:
     return build_zip(source_dir)
 
 
+class FunctionBroken(LabError):
+    """A function LocalStack restored in the Failed state."""
+
+
 def ensure_function(lambda_, name: str, role_arn: str, source_dir: Path, timeout: int, memory_size: int,
                     environment: dict[str, str]) -> str:
     zip_bytes = function_code(source_dir)
@@ -237,21 +242,32 @@ def ensure_function(lambda_, name: str, role_arn: str, source_dir: Path, timeout
         MemorySize=memory_size,
         Environment={"Variables": environment},
     )
+    def create() -> str:
+        arn = lambda_.create_function(FunctionName=name, Code={"ZipFile": zip_bytes}, **configuration)["FunctionArn"]
+        lambda_.get_waiter("function_active_v2").wait(FunctionName=name)
+        return arn
+
     try:
         current = lambda_.get_function_configuration(FunctionName=name)
     except lambda_.exceptions.ResourceNotFoundException:
-        arn = lambda_.create_function(
-            FunctionName=name, Code={"ZipFile": zip_bytes}, **configuration
-        )["FunctionArn"]
-        lambda_.get_waiter("function_active_v2").wait(FunctionName=name)
-        return arn
-    if current["State"] != "Active":
+        return create()
+    if current["State"] == "Pending":
         # After a restart, LocalStack restores each function as Pending and starts it
         # again; until it is Active an update fails with InternalError ("cannot be
         # updated if an old one is not running"): `make up` after `make stop` and a
         # change to the worker's code.
-        lambda_.get_waiter("function_active_v2").wait(FunctionName=name,
-                                                      WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+        try:
+            lambda_.get_waiter("function_active_v2").wait(FunctionName=name,
+                                                          WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+        except WaiterError:
+            pass  # Failed: below
+        current = lambda_.get_function_configuration(FunctionName=name)
+    if current["State"] == "Failed":
+        # One LocalStack could not start again from a saved state. LocalStack 4.14.0 then
+        # refuses to update or delete it (it has no running version to replace).
+        raise FunctionBroken(f"LocalStack could not start the function {name} again from the lab's saved state "
+                             f"({current.get('StateReason') or 'no reason given'}): `make down`, then `make up`, "
+                             "starts the lab clean")
     if current["CodeSha256"] != code_sha256(zip_bytes):
         lambda_.update_function_code(FunctionName=name, ZipFile=zip_bytes)
         lambda_.get_waiter("function_updated_v2").wait(FunctionName=name)

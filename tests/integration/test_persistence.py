@@ -2,9 +2,11 @@
 a second host-mode lab of the test's own, stopped, killed and started again
 through the same `python -m lab` commands the Makefile runs."""
 
+import io
 import json
 import os
 import time
+import zipfile
 from pathlib import Path
 
 from helpers import only_in_host_mode, order, run_lab, wait_for
@@ -66,6 +68,7 @@ def test_the_lab_comes_back_after_a_stop_and_a_crash_and_starts_clean_from_an_un
     comes_back_after_a_stop(lab)
     comes_back_after_a_crash(lab, Path(lab_env["LAB_STATE_DIR"]) / "localstack.pid")
     starts_clean_from_an_unreadable_snapshot(lab)
+    starts_clean_from_a_snapshot_a_service_refuses(lab)
 
 
 def comes_back_after_a_stop(lab: OwnLab) -> None:
@@ -89,6 +92,7 @@ def comes_back_after_a_stop(lab: OwnLab) -> None:
     before = {"queue": lab.depth(queue_url), "dlq": lab.depth(dlq_url)}
     assert before["queue"] == {"visible": 3, "in_flight": 1, "delayed": 1}
 
+    leave_a_mapping_without_its_function(lab, queue_url)
     stopped = lab.run("lab", "stop")
     assert "state is kept" in stopped
     # LocalStack alone first: `make up` also provisions, which enables the mapping again.
@@ -109,6 +113,24 @@ def comes_back_after_a_stop(lab: OwnLab) -> None:
     counts = wait_for(lambda: (found := lab.deliveries(poison_id)) and len(found) >= 2 and found, TIMEOUT_SECONDS,
                       "the poison message's deliveries after the restart")
     assert counts == [2, 3], "its receive count carried on from before the stop, up to maxReceiveCount 3"
+
+
+def leave_a_mapping_without_its_function(lab: OwnLab, queue_url: str) -> None:
+    """AWS and LocalStack keep a mapping whose function was deleted; LocalStack 4.14.0
+    cannot restore one, and before the lab left it out it failed the whole load."""
+    lambda_ = lab.client("lambda")
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("app.py", "def handler(event, context):\n    return {}\n")
+    lambda_.create_function(FunctionName="deleted-later", Runtime="python3.13", Handler="app.handler",
+                            Role=f"arn:aws:iam::000000000000:role/{STACK.role_name}", Code={"ZipFile": code.getvalue()})
+    lambda_.get_waiter("function_active_v2").wait(FunctionName="deleted-later")
+    queue_arn = lab.client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+    lambda_.create_event_source_mapping(FunctionName="deleted-later", Enabled=False,
+                                        EventSourceArn=queue_arn["Attributes"]["QueueArn"])
+    lambda_.delete_function(FunctionName="deleted-later")
+    assert [m["FunctionArn"].endswith(":deleted-later") for m in lambda_.list_event_source_mappings(
+        EventSourceArn=queue_arn["Attributes"]["QueueArn"])["EventSourceMappings"]].count(True) == 1
 
 
 def comes_back_after_a_crash(lab: OwnLab, pid_file: Path) -> None:
@@ -146,3 +168,25 @@ def starts_clean_from_an_unreadable_snapshot(lab: OwnLab) -> None:
     assert not aws.peek_messages(queue_url, lab.endpoint), "a clean lab: the kept orders went with the snapshot"
     lab.client("sqs").send_message(QueueUrl=queue_url, MessageBody=order("after-a-clean-start"))
     wait_for(lambda: lab.stored() == {"after-a-clean-start"}, TIMEOUT_SECONDS, "an order stored by the clean lab")
+
+
+def starts_clean_from_a_snapshot_a_service_refuses(lab: OwnLab) -> None:
+    """A snapshot that reads, but that Lambda (loaded last) refuses: the services loaded
+    before it are emptied again, so the lab is as clean as the line says."""
+    from localstack.state import pickle as state_pickle
+
+    from lab_executor.persistence import _dumps
+
+    lab.run("lab", "pause")
+    queue_url = lab.queue_url(STACK.queue_name)
+    lab.client("sqs").send_message(QueueUrl=queue_url, MessageBody=order("in-a-refused-snapshot"))
+    lab.run("lab", "stop")
+    state = state_pickle.loads(lab.snapshot.read_bytes())
+    state["services"]["lambda"].append(state["services"]["lambda"][0])  # one store more than Lambda has
+    lab.snapshot.write_bytes(_dumps(state))
+    started = lab.run("lab", "up")
+    assert [line for line in started.splitlines() if "could not be read" in line and "loading it failed" in line]
+    assert not aws.peek_messages(queue_url, lab.endpoint), "SQS, loaded before Lambda refused, is empty again"
+    assert "in-a-refused-snapshot" not in lab.stored()
+    lab.client("sqs").send_message(QueueUrl=queue_url, MessageBody=order("after-a-refused-snapshot"))
+    wait_for(lambda: "after-a-refused-snapshot" in lab.stored(), TIMEOUT_SECONDS, "an order stored by the clean lab")

@@ -18,20 +18,6 @@ from lab.settings import Stack
 os.environ.setdefault("AWS_CONFIG_FILE", os.path.join(tempfile.mkdtemp(prefix="lab-tests-"), "aws-config"))
 
 
-# The longest tests first: the workers hand out tests in collection order, and a
-# two-minute guide part collected last made every run wait for it alone at the end.
-LONGEST_FIRST = ("test_lab_guide.py", "test_persistence.py", "test_retention.py", "test_scenarios.py",
-                 "test_failure_handling.py")
-
-
-def pytest_collection_modifyitems(items):
-    def rank(item) -> int:
-        name = item.path.name
-        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
-
-    items.sort(key=rank)  # stable: each file keeps its own order
-
-
 @pytest.fixture(scope="session")
 def localstack():
     if not aws.is_up():

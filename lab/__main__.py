@@ -9,7 +9,6 @@ import contextlib
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -179,29 +178,6 @@ def run_unit_tests() -> int:
     return subprocess.call(UNIT_COMMAND, cwd=settings.PROJECT_ROOT)
 
 
-@contextlib.contextmanager
-def unit_tests_meanwhile():
-    """The unit tier in the background while LocalStack starts (both mostly use one
-    core, and this machine has two); yields a function that waits for it, prints
-    its output and returns its exit code."""
-    console.print(f"Running the unit tests while LocalStack starts: {' '.join(UNIT_COMMAND[1:])}")
-    with tempfile.TemporaryFile() as output:
-        process = subprocess.Popen(UNIT_COMMAND, cwd=settings.PROJECT_ROOT, stdout=output, stderr=subprocess.STDOUT)
-        try:
-            def finish() -> int:
-                code = process.wait()
-                output.seek(0)
-                sys.stdout.write(output.read().decode(errors="replace"))
-                sys.stdout.flush()
-                return code
-
-            yield finish
-        finally:
-            if process.poll() is None:  # LocalStack did not start: the unit run is of no use now
-                process.kill()
-                process.wait()
-
-
 def verdict(target: str, code: int, started_at: float) -> int:
     said = "[green]passed[/]" if code == 0 else f"[red]failed (pytest exit code {code})[/]"
     console.print(f"make {target}: {said} in {time.monotonic() - started_at:.0f} s")
@@ -227,17 +203,14 @@ def names_tests(pytest_args: list[str]) -> bool:
 
 
 def test(args) -> int:
-    """Both tiers: the unit tests (seconds, while LocalStack starts), then, if they pass,
-    the integration tests against LocalStack."""
+    """Both tiers: the unit tests first (seconds), then the integration tests against LocalStack."""
     started_at = time.monotonic()
     # `lab test -- -m offline`: what follows "--" is pytest's, options included.
     pytest_args = args.pytest_args[1:] if args.pytest_args[:1] == ["--"] else args.pytest_args
     chosen = names_tests(pytest_args)  # named tests run alone; otherwise both tiers
-    with contextlib.ExitStack() as running:
-        finish_unit_tests = (lambda: 0) if chosen else running.enter_context(unit_tests_meanwhile())
-        mode = running.enter_context(localstack_running())
-        code = finish_unit_tests()
-        if code == 0:
+    code = 0 if chosen else run_unit_tests()
+    if code == 0:
+        with localstack_running() as mode:
             command = [sys.executable, "-m", "pytest", *pytest_args, *([] if chosen else [INTEGRATION_TESTS])]
             console.print(f"Running ({mode_description(mode)}): {' '.join(command[1:])}")
             # The tests learn the mode from LAB_MODE, e.g. to run Docker-only checks.

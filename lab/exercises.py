@@ -107,10 +107,6 @@ def settle(condition: Callable[[], object], seconds: float, what: str):
     return value
 
 
-def emails_to(order_id: str) -> int:
-    return scenarios.emails_about(order_id)
-
-
 def denied(call, **arguments) -> bool:
     """Whether IAM refused the call (any other answer, success or not, means it was allowed)."""
     try:
@@ -203,7 +199,7 @@ def check_idempotent_email(run: Run) -> list[Criterion]:
     run.send([order_body(twice), order_body(twice), order_body(once)])  # the same order delivered twice
     settle(lambda: run.queue_settled() and run.stored(twice) and run.stored(once), 60,
            "both orders processed")
-    emails = {twice: emails_to(twice), once: emails_to(once)}
+    emails = {twice: scenarios.emails_about(twice), once: scenarios.emails_about(once)}
     failed = [order_id for order_id in (twice, once) if run.in_dlq(order_id)]
     return [
         Criterion("each order is stored", run.stored(twice) and run.stored(once),
@@ -295,7 +291,7 @@ def check_fix_and_redrive(run: Run) -> list[Criterion]:
         f"{len(waiting)} orders wait in the DLQ: with the fix deployed (make check deployed it), redrive them: "
         f"LAB_STACK={stack.suffix} make redrive, then make check N=5"))
     missing = [order_id for order_id in orders if not run.stored(order_id)]
-    emails = {order_id: emails_to(order_id) for order_id in orders}
+    emails = {order_id: scenarios.emails_about(order_id) for order_id in orders}
     criteria.append(Criterion(
         f"every one of the shop's {SHOP_ORDERS} orders is stored, and emailed once",
         not missing and set(emails.values()) == {1},

@@ -16,7 +16,7 @@ import time
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, WaiterError
 
-from lab import cost, settings
+from lab import aws, cost, settings
 from lab.console import console
 from lab.errors import LabError, Refused
 from lab.provision import function_code
@@ -164,8 +164,6 @@ class LabSession:
     """A boto3 session whose clients talk to the lab's LocalStack."""
 
     def client(self, service: str):
-        from lab import aws
-
         return aws.client(service)
 
 
@@ -175,8 +173,6 @@ def deploy_to_lab(stack: Stack | None = None, names_only: bool = False) -> dict[
     AWS::SES::EmailIdentity (its resource provider raises NotImplementedError), so the
     sender is verified through the SES API, as `make up` does, and the template told
     not to create it."""
-    from lab import aws
-
     stack = stack or Stack(suffix="iac")
     aws.client("ses").verify_email_identity(EmailAddress=stack.sender_email)
     return deploy(LabSession(), f"orders-{stack.suffix}",

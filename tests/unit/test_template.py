@@ -45,6 +45,10 @@ def test_the_aws_estimate_is_the_bill_of_the_stated_workload():
 def test_deploy_aws_refuses_in_one_line_before_it_touches_any_account(monkeypatch, tmp_path):
     with pytest.raises(Refused, match="SENDER=you@example.com"):
         iac.deploy_to_aws("", yes=True)
+    monkeypatch.setattr(settings, "MODE", "tools")
+    with pytest.raises(Refused, match="tools container does not have"):
+        iac.deploy_to_aws("me@example.com", yes=True)
+    monkeypatch.setattr(settings, "MODE", "host")  # the unit tier also runs inside the tools container
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
     with pytest.raises(Refused, match="away from AWS"):
         iac.deploy_to_aws("me@example.com", yes=True)

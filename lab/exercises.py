@@ -13,6 +13,7 @@ stored orders, emails, the DLQ, receive counts, denied calls; never the files.
 import getpass
 import json
 import os
+import re
 import shutil
 import socket
 import time
@@ -416,6 +417,12 @@ def deploy(item: Exercise, workspace: Path, suffix: str | None = None, **changes
         return provision(stack, source_dir=source)
 
 
+def shown(path: Path) -> str:
+    """A path as the student finds it: within the project, relative (the same on the
+    host and in the tools container)."""
+    return str(path.relative_to(settings.PROJECT_ROOT)) if path.is_relative_to(settings.PROJECT_ROOT) else str(path)
+
+
 def hand_over(path: Path, root: Path) -> None:
     """Give a file written for the student to whoever owns exercises/: in the tools
     container (root) on a Linux host, the student, so that an editor may change it."""
@@ -443,7 +450,7 @@ def prepare(number, root: Path = ROOT, suffix: str | None = None) -> Deployed:
     if item.seed:
         item.seed(deployed)
     console.print(f"[bold]Exercise {item.number}: {item.title}[/]\n{item.task}\n")
-    console.print(f"Your files: {workspace}/ ({', '.join(sorted(p.name for p in workspace.iterdir()))})")
+    console.print(f"Your files: {shown(workspace)}/ ({', '.join(sorted(p.name for p in workspace.iterdir()))})")
     console.print(f"Your stack: queue {deployed.stack.queue_name}, function {deployed.stack.function_name} "
                   f"(LAB_STACK={deployed.stack.suffix} make status shows it)")
     console.print(f"When you think it works: make check N={item.number}")
@@ -480,7 +487,7 @@ def solution(number, root: Path = ROOT, suffix: str | None = None) -> None:
     stack = stack_of(item, STARTERS / item.name, suffix)
     queue_arn = f"arn:aws:sqs:{settings.REGION}:{settings.ACCOUNT_ID}:{stack.queue_name}"
     copy_files(SOLUTIONS / item.name, workspace, queue_arn)
-    console.print(f"The reference solution is in {workspace}/.")
+    console.print(f"The reference solution is in {shown(workspace)}/.")
     if item.solve:
         item.solve(deploy(item, workspace, suffix))
     console.print(f"make check N={item.number} judges it.")
@@ -495,7 +502,7 @@ def reset(number=None, root: Path = ROOT, suffix: str | None = None) -> None:
             copy_files(STARTERS / item.name, workspace)
             with console.status(f"Removing the stack of exercise {item.number}"):
                 teardown(stack_of(item, workspace, suffix))
-            console.print(f"Exercise {item.number}: {workspace} holds the starter files again.")
+            console.print(f"Exercise {item.number}: {shown(workspace)}/ holds the starter files again.")
 
 
 def results_file(root: Path) -> Path:
@@ -530,7 +537,9 @@ def report(root: Path = ROOT) -> Path:
     path = results_file(root)
     results = json.loads(path.read_text()) if path.exists() else {}
     quiz = quiz_module.RESULT_FILE
-    user, host = getpass.getuser(), socket.gethostname()
+    # The machine's user and name; from the tools container, the host's (scripts/lab-in-docker passes them).
+    user = os.environ.get("LAB_HOST_USER") or getpass.getuser()
+    host = os.environ.get("LAB_HOST_NAME") or socket.gethostname()
     document = {
         "student": user, "machine": host, "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "exercises": {str(n): results.get(str(n), {"name": item.name, "passed": None})
@@ -538,9 +547,9 @@ def report(root: Path = ROOT) -> Path:
         "passed": sum(1 for r in results.values() if r.get("passed")), "of": len(EXERCISES),
         "quiz": json.loads(quiz.read_text()) if quiz.exists() else None,
     }
-    target = root / f"report-{user}-{host}.json"
+    target = root / re.sub(r"[^A-Za-z0-9_.-]", "_", f"report-{user}-{host}.json")
     target.write_text(json.dumps(document, indent=2) + "\n")
     hand_over(target, root)
-    console.print(f"Wrote {target}: {document['passed']} of {len(EXERCISES)} exercises passed"
+    console.print(f"Wrote {shown(target)}: {document['passed']} of {len(EXERCISES)} exercises passed"
                   + (f", quiz {document['quiz'].get('score')}" if document["quiz"] else ", no quiz yet"))
     return target

@@ -58,3 +58,8 @@ def test_the_report_holds_each_exercise_s_last_check_and_the_quiz(tmp_path, monk
     assert report["exercises"]["3"]["passed"] is None
     assert report["quiz"]["score"] == json.loads((tmp_path / "quiz.json").read_text())["score"]
     assert report["written_at"] and report["student"]
+    monkeypatch.setenv("LAB_HOST_USER", "ana")  # what scripts/lab-in-docker passes from the host
+    monkeypatch.setenv("LAB_HOST_NAME", "room 3/pc 7")
+    written = exercises.report(tmp_path)
+    assert written.name == "report-ana-room_3_pc_7.json"
+    assert json.loads(written.read_text())["student"] == "ana"

@@ -66,12 +66,12 @@ def set_iam_enforcement(on: bool) -> None:
     post_to_localstack(f"/_lab/iam?enforce={int(on)}")
 
 
-def role_credentials(role_name: str, session_name: str = "lab") -> dict:
+def role_credentials(role_name: str, session_name: str = "lab", endpoint_url: str | None = None) -> dict:
     """Temporary credentials for one of the lab's roles, from STS AssumeRole, as a
     person or a service taking the role gets them on AWS. Requests signed with
     them are checked against the role's policies (executor/iam_enforcement.py)."""
     role_arn = f"arn:aws:iam::{settings.ACCOUNT_ID}:role/{role_name}"
-    return client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
+    return client("sts", endpoint_url).assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
 
 
 def client_as(role_name: str, service: str, endpoint_url: str | None = None):

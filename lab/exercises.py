@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import socket
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -30,6 +29,7 @@ from lab.console import console
 from lab.errors import LabError
 from lab.provision import Deployed, provision, set_mapping_enabled, teardown
 from lab.settings import SettingsError, Stack
+from lab.waiting import wait_for
 
 ROOT = settings.PROJECT_ROOT / "exercises"  # the workspaces, results and report
 STARTERS = ROOT / "starters"
@@ -101,20 +101,16 @@ def order_body(order_id: str, items: int = 1, **extra) -> str:
 
 def settle(condition: Callable[[], object], seconds: float, what: str):
     """Wait up to `seconds` for condition() to be truthy, saying what for; its last value."""
-    deadline = time.monotonic() + seconds
     with console.status(f"Waiting for {what} (up to {seconds:.0f} s)"):
-        while not (value := condition()) and time.monotonic() < deadline:
-            time.sleep(1)
-    return value
+        try:
+            return wait_for(condition, seconds, what)
+        except TimeoutError:  # a criterion not met: judged, not an error
+            return condition()
 
 
 def denied(call, **arguments) -> bool:
     """Whether IAM refused the call (any other answer, success or not, means it was allowed)."""
-    try:
-        call(**arguments)
-    except ClientError as error:
-        return "AccessDenied" in error.response["Error"]["Code"]
-    return False
+    return scenarios.denial(call, **arguments).startswith("AccessDenied")
 
 
 # --- 1. A DLQ after exactly four receives -------------------------------------------------------

@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 from lab import aws, cost, settings
 from lab.console import console
 from lab.errors import LabError, Refused
-from lab.provision import function_code
+from lab.provision import ignore_missing, empty_bucket, function_code
 from lab.settings import Stack
 
 TEMPLATE = settings.PROJECT_ROOT / "template.yaml"
@@ -121,16 +121,6 @@ def deploy(session, stack_name: str, values: dict[str, str], artifacts_bucket: s
     return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
 
 
-def empty_bucket(s3, bucket: str) -> None:
-    try:
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-            if keys := [{"Key": item["Key"]} for item in page.get("Contents", [])]:
-                s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "NoSuchBucket":
-            raise
-
-
 def destroy(session, stack_name: str, artifacts_bucket: str) -> None:
     """Delete the stack (its order bucket emptied first: CloudFormation deletes no
     bucket with objects in it), then the artifacts bucket."""
@@ -151,11 +141,7 @@ def destroy(session, stack_name: str, artifacts_bucket: str) -> None:
             except WaiterError:
                 raise DeployError(f"deleting {stack_name} failed: {first_failure(cfn, stack_name)}") from None
     empty_bucket(s3, artifacts_bucket)
-    try:
-        s3.delete_bucket(Bucket=artifacts_bucket)
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "NoSuchBucket":
-            raise
+    ignore_missing(s3.delete_bucket, Bucket=artifacts_bucket)
 
 
 # --- In the running lab -------------------------------------------------------------------------

@@ -66,9 +66,7 @@ def credentials(role: str, endpoint_url: str | None) -> int:
         print(f"lab credentials: no role {role!r}: one of {', '.join(names)}", file=sys.stderr)
         return 2
     try:
-        issued = aws.client("sts", endpoint_url).assume_role(
-            RoleArn=f"arn:aws:iam::{settings.ACCOUNT_ID}:role/{names[role]}", RoleSessionName=SESSION_NAME
-        )["Credentials"]
+        issued = aws.role_credentials(names[role], SESSION_NAME, endpoint_url)
     except (BotoCoreError, ClientError) as error:
         print(f"lab credentials: no credentials for {names[role]} from {endpoint_url or settings.ENDPOINT_URL}: "
               f"{error} (is the lab up? make up)", file=sys.stderr)

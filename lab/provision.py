@@ -516,7 +516,18 @@ def ensure_api(stack: Stack, queue_url: str, queue_arn_: str, worker_arn: str, r
     return api_id
 
 
-def _ignore_missing(call, *args, **kwargs) -> None:
+def empty_bucket(s3, bucket: str) -> None:
+    """Delete every object of the bucket (a bucket must be empty to be deleted); none if it is gone."""
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            if keys := [{"Key": item["Key"]} for item in page.get("Contents", [])]:  # at most 1000 a page
+                s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "NoSuchBucket":
+            raise
+
+
+def ignore_missing(call, *args, **kwargs) -> None:
     try:
         call(*args, **kwargs)
     except ClientError as error:
@@ -546,23 +557,17 @@ def teardown(stack: Stack) -> None:
     if _function_exists(lambda_, stack.function_name):
         mappings = lambda_.list_event_source_mappings(FunctionName=stack.function_name)
         for mapping in mappings["EventSourceMappings"]:
-            _ignore_missing(lambda_.delete_event_source_mapping, UUID=mapping["UUID"])
-    _ignore_missing(lambda_.delete_function, FunctionName=stack.function_name)
+            ignore_missing(lambda_.delete_event_source_mapping, UUID=mapping["UUID"])
+    ignore_missing(lambda_.delete_function, FunctionName=stack.function_name)
     if stack.api:  # most test stacks have none: no listing of every REST API for them
         if api_id := find_rest_api(aws.client("apigateway"), stack.api_name):
             aws.client("apigateway").delete_rest_api(restApiId=api_id)
-        _ignore_missing(lambda_.delete_function, FunctionName=stack.api_name)
+        ignore_missing(lambda_.delete_function, FunctionName=stack.api_name)
     for role in stack.role_names:
-        _ignore_missing(iam.delete_role_policy, RoleName=role, PolicyName=stack.policy_name)
-        _ignore_missing(iam.delete_role, RoleName=role)
-    try:
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=stack.bucket_name):
-            if keys := [{"Key": item["Key"]} for item in page.get("Contents", [])]:  # at most 1000 a page
-                s3.delete_objects(Bucket=stack.bucket_name, Delete={"Objects": keys, "Quiet": True})
-        s3.delete_bucket(Bucket=stack.bucket_name)
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "NoSuchBucket":
-            raise
+        ignore_missing(iam.delete_role_policy, RoleName=role, PolicyName=stack.policy_name)
+        ignore_missing(iam.delete_role, RoleName=role)
+    empty_bucket(s3, stack.bucket_name)
+    ignore_missing(s3.delete_bucket, Bucket=stack.bucket_name)
     for name in (stack.queue_name, stack.dlq_name):
         try:
             sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=name)["QueueUrl"])

@@ -5,12 +5,14 @@ missing-permission scenario's test.) Requests with LocalStack's default
 credentials, every other test's, stay unchecked."""
 
 import json
+import time
 
 import pytest
 from botocore.exceptions import ClientError
 
-from helpers import order
-from lab import aws, observe
+from helpers import order, stored_order_ids
+from lab import aws, observe, provision, settings
+from lab.waiting import wait_for
 
 
 def denied(call, **arguments) -> str:
@@ -59,3 +61,41 @@ def test_an_explicit_deny_with_a_condition_on_the_request_beats_the_allow(make_s
     finally:
         iam.delete_role_policy(RoleName=role, PolicyName="tls-only")
     assert aws.client_as(role, "sqs").send_message(QueueUrl=stack.queue_url, MessageBody=order("iam-sent"))
+
+
+def test_the_mapping_receives_with_its_function_s_role_and_is_denied_when_the_role_may_not(make_stack):
+    """AWS's pollers receive with the function's execution role. The lab's mapping
+    hands its receives straight to LocalStack's SQS (executor/direct_calls.py),
+    and IAM still decides: take sqs:ReceiveMessage away after the mapping was
+    created and its polls are denied, and the order waits in the queue, untouched."""
+    stack = make_stack()
+    iam, role = aws.client("iam"), stack.stack.role_name
+
+    def put_worker_policy(without: str | None = None) -> None:
+        policy = provision.worker_policy(stack.stack, stack.queue_arn)
+        for statement in policy["Statement"]:
+            statement["Action"] = [a for a in always_list(statement["Action"]) if a != without]
+        iam.put_role_policy(RoleName=role, PolicyName=stack.stack.policy_name, PolicyDocument=json.dumps(policy))
+
+    before = aws.denied_requests([role])["count"]
+    put_worker_policy(without="sqs:ReceiveMessage")
+    changed = time.monotonic()
+    # A long poll that began before the change was allowed and may still be waiting:
+    # send once every such poll has ended and the pollers are being denied.
+    latest = wait_for(lambda: time.monotonic() - changed > settings.ESM_LONG_POLL_SECONDS
+                      and (seen := aws.denied_requests([role]))["count"] > before and seen["latest"], 30,
+                      "the mapping's polls to be denied")
+    assert (latest["action"], latest["resource"]) == ("sqs:ReceiveMessage", stack.queue_arn)
+    denied_before_the_order = aws.denied_requests([role])["count"]
+    aws.client("sqs").send_message(QueueUrl=stack.queue_url, MessageBody=order("iam-unreceived"))
+    wait_for(lambda: aws.denied_requests([role])["count"] > denied_before_the_order, 30,
+             "a poll denied after the order was sent")
+    depth = aws.queue_depth(stack.queue_url)
+    assert (depth["visible"], depth["in_flight"]) == (1, 0), "denied means not received"
+    # The permission back: the mapping receives it (after its back-off) and the order is stored.
+    put_worker_policy()
+    wait_for(lambda: "iam-unreceived" in stored_order_ids(stack.bucket), 60, "the order stored once allowed")
+
+
+def always_list(actions) -> list[str]:
+    return [actions] if isinstance(actions, str) else actions

@@ -16,7 +16,8 @@ queue (four messages, four invocations of one), so then one poller gathers,
 each receive that comes back full (BatchSize records: more is waiting) wakes one
 more, up to MaximumConcurrency, and an extra poller whose receive comes back
 short goes back to sleep. Processing, filtering, partial batch responses and deletes
-stay LocalStack's code. Applied in memory at LocalStack's start by the
+stay LocalStack's code; the receives, deletes and invocations go straight to
+LocalStack's providers (direct_calls). Applied in memory at LocalStack's start by the
 ``on_infra_start`` hook in plugins.py; no installed file is changed.
 """
 
@@ -32,6 +33,8 @@ from localstack.services.lambda_.event_source_mapping.pollers.sqs_poller import 
 from localstack.services.sqs.constants import HEADER_LOCALSTACK_SQS_OVERRIDE_WAIT_TIME_SECONDS
 from localstack.utils.backoff import ExponentialBackoff
 from localstack.utils.patch import Patch
+
+from lab_executor import direct_calls
 
 LOG = logging.getLogger(__name__)
 
@@ -183,6 +186,13 @@ def _concurrent_esm_worker(get_esm_worker, factory: EsmWorkerFactory):
         events.register_first("provide-client-params.sqs.ReceiveMessage", _receive_like_aws,
                               unique_id="lab-esm-long-poll")
         events.register("after-call.sqs.ReceiveMessage", _count_received, unique_id="lab-esm-count-received")
+        if direct_calls.ENABLED:  # receive, delete and invoke skip the clients and the chain (see direct_calls)
+            poller = worker.poller
+            poller.source_client = direct_calls.DirectClient(poller.source_client, "sqs", direct_calls.SQS_OPERATIONS,
+                                                             poller.source_arn)
+            sender = poller.processor.sender
+            sender.target_client = direct_calls.DirectClient(sender.target_client, "lambda",
+                                                             direct_calls.LAMBDA_OPERATIONS, sender.target_arn)
         # The worker's stop/delete set this event; its own loop then ends after ours.
         worker.poller = ConcurrentPolling(worker.poller, worker._shutdown_event, maximum_concurrency(factory.esm_config))
     return worker

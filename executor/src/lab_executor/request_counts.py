@@ -2,7 +2,7 @@
 
 A response handler in LocalStack's chain counts every SQS, S3, Lambda and SES
 request by operation and resource (the queue, bucket or function), the
-mapping's own receives and deletes included (they go through the chain too).
+mapping's own receives and deletes included (direct_calls runs this handler for them).
 SQS bills each 64 KB chunk of a request's payload as one request, so each SQS
 request also counts its chunks. Served at GET /_lab/requests?resource=...
 
@@ -47,10 +47,12 @@ def resource_of(service: str, request: dict) -> str:
 def payload_bytes(context: RequestContext, response: Response) -> int:
     # The larger of what was sent and what came back: a receive's payload is its answer.
     sent = context.request.content_length or 0
-    try:
-        answered = len(response.data or b"")
-    except Exception:  # a streamed answer: not an SQS one
-        answered = 0
+    answered = response.content_length  # set without a body by the mapping's direct calls (direct_calls)
+    if answered is None:
+        try:
+            answered = len(response.data or b"")
+        except Exception:  # a streamed answer: not an SQS one
+            answered = 0
     return max(sent, answered)
 
 

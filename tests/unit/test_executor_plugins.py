@@ -173,3 +173,40 @@ def test_an_idle_lab_is_not_saved_again(operation, response, changes):
     from lab_executor.persistence import changes_state
 
     assert changes_state(operation, response) is changes
+
+
+def test_invocation_logs_that_queued_up_are_stored_a_stream_at_a_time():
+    pytest.importorskip("localstack.services.lambda_.invocation.logs")
+    from localstack.services.lambda_.invocation.logs import QUEUE_SHUTDOWN, LogHandler, LogItem
+
+    from lab_executor import log_batches
+
+    handler = LogHandler("arn:aws:iam::000000000000:role/worker", "us-east-1")
+    first = LogItem("/aws/lambda/w", "stream-a", "START 1\n\nREPORT 1")
+    for item in (LogItem("/aws/lambda/w", "stream-b", "START 2"), LogItem("/aws/lambda/w", "stream-a", "START 3"),
+                 QUEUE_SHUTDOWN):
+        handler.log_queue.put(item)
+    batches, shutting_down = log_batches._take_batch(handler, first)
+    assert [(stream, [e["message"] for e in events]) for _, stream, events in batches] == [
+        ("stream-a", ["START 1\n", "REPORT 1\n", "START 3\n"]),  # in order; the empty line dropped, as LocalStack does
+        ("stream-b", ["START 2\n"]),
+    ]
+    assert shutting_down
+
+
+def test_a_lone_invocation_s_logs_are_stored_at_once_and_a_batch_stays_within_cloudwatch_s_limits():
+    pytest.importorskip("localstack.services.lambda_.invocation.logs")
+    from localstack.services.lambda_.invocation.logs import LogHandler, LogItem
+
+    from lab_executor import log_batches
+
+    handler = LogHandler("arn:aws:iam::000000000000:role/worker", "us-east-1")
+    batches, shutting_down = log_batches._take_batch(handler, LogItem("g", "s", "alone"))
+    assert [len(events) for *_, events in batches] == [1] and not shutting_down  # nothing waited for more
+    line = "x" * 1000
+    for _ in range(1000):
+        handler.log_queue.put(LogItem("g", "s", line))
+    batches, _ = log_batches._take_batch(handler, LogItem("g", "s", line))
+    stored = sum(len(events) for *_, events in batches)
+    assert stored * (len(line) + 1 + log_batches.EVENT_OVERHEAD_BYTES) < 1_048_576  # PutLogEvents' byte limit
+    assert handler.log_queue.qsize() == 1000 + 1 - stored  # the rest waits for the next call

@@ -30,7 +30,8 @@ def lab_sqs_like_aws():
     esm_concurrency); visibility timeouts that end on time (see sqs_visibility);
     batching windows that gather for the whole window (see sqs_window);
     concurrent executions served at /_lab/concurrency (see concurrency); an SES
-    outbox that can be read while emails go out (see ses_outbox); IAM enforced
+    outbox that can be read while emails go out (see ses_outbox); invocation
+    logs stored a batch at a time (see log_batches); IAM enforced
     for the lab's roles (see iam_enforcement); requests counted as AWS bills
     them (see request_counts)."""
     import logging
@@ -38,14 +39,15 @@ def lab_sqs_like_aws():
     from localstack.runtime.current import get_current_runtime
     from localstack.services.edge import ROUTER
 
-    from lab_executor import (concurrency, esm_concurrency, iam_enforcement, request_counts, ses_outbox,
-                              sqs_visibility, sqs_window, version)
+    from lab_executor import (concurrency, esm_concurrency, iam_enforcement, log_batches, request_counts,
+                              ses_outbox, sqs_visibility, sqs_window, version)
 
     if refusal := version.unsupported_localstack():
         logging.getLogger(__name__).error(refusal)
         get_current_runtime().exit(1)
         return
     esm_concurrency.apply()
+    log_batches.apply()
     sqs_visibility.apply()
     sqs_window.apply()
     ses_outbox.apply()

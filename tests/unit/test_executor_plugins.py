@@ -210,3 +210,19 @@ def test_a_lone_invocation_s_logs_are_stored_at_once_and_a_batch_stays_within_cl
     stored = sum(len(events) for *_, events in batches)
     assert stored * (len(line) + 1 + log_batches.EVENT_OVERHEAD_BYTES) < 1_048_576  # PutLogEvents' byte limit
     assert handler.log_queue.qsize() == 1000 + 1 - stored  # the rest waits for the next call
+
+
+def test_the_collector_freezes_start_up_s_objects_and_collects_less_often(monkeypatch):
+    import gc
+
+    from lab_executor import gc_tuning
+
+    thresholds = gc.get_threshold()
+    monkeypatch.setattr(gc_tuning, "THRESHOLD", 50_000)
+    try:
+        gc_tuning.apply()
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == (50_000, *thresholds[1:])
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)

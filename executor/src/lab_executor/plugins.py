@@ -87,3 +87,12 @@ def lab_stop_when_not_provisioned():
     from lab_executor import provisioned
 
     provisioned.stop_if_not_provisioned()
+
+
+# Last of the ready hooks: start-up is over, so what it built can be frozen.
+@hooks.on_infra_ready(priority=-200)
+def lab_tune_garbage_collector():
+    """Freeze start-up's objects and collect less often (see gc_tuning)."""
+    from lab_executor import gc_tuning
+
+    gc_tuning.apply()

@@ -97,7 +97,7 @@ test: $(SETUP) ## the whole suite: the unit tests, then the integration tests (s
 soak: $(SETUP) ## N orders (default 20000) with 5% poison and 10% retried, then every one accounted for (starts LocalStack if needed)
 	@$(WITH_LAB) soak --count $(if $(filter command line environment,$(origin N)),$(N),20000)
 
-bench: venv ## measure latency, throughput, ceilings and a peer emulator; writes bench/results.json and .png (~10 min)
+bench: venv ## measure latency, throughput, memory, ceilings and a peer emulator; writes bench/results.json and .png (~20 min)
 	@LAB_MODE=host $(PY) -m bench.run
 
 bench-snapshot: venv ## what keeping the lab's state costs: snapshot size, save and load time for 20,000 orders, a crash's loss window (~15 min)

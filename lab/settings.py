@@ -101,8 +101,8 @@ READY_HOOKS_DIR = PROJECT_ROOT / "init" / "ready.d"
 STOP_TIMEOUT_SECONDS = 20
 # Only the services the lab uses, none of which needs a download. Not CloudWatch
 # (metrics): nothing in the lab reads them, and with it on LocalStack writes an
-# Invocations metric to sqlite from a new thread after every invocation, which
-# was most of its busy time under load (docs/PERFORMANCE.md). CloudWatch Logs
+# Invocations metric to sqlite from a new thread after every invocation, where
+# py-spy found most of its busy threads under load (docs/PERFORMANCE.md). CloudWatch Logs
 # (logs) is what `make logs` reads.
 LOCALSTACK_SERVICES = "sqs,lambda,s3,ses,iam,sts,logs,apigateway,cloudformation"
 # LocalStack's SQS poller backs off up to 10 s on an empty queue; the lab's

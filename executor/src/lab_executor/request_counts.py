@@ -2,7 +2,8 @@
 
 A response handler in LocalStack's chain counts every SQS, S3, Lambda and SES
 request by operation and resource (the queue, bucket or function), the
-mapping's own receives and deletes included (direct_calls runs this handler for them).
+mapping's own receives, deletes and invokes included (direct_calls runs this
+handler for them).
 SQS bills each 64 KB chunk of a request's payload as one request, so each SQS
 request also counts its chunks. Served at GET /_lab/requests?resource=...
 

@@ -53,3 +53,17 @@ def test_a_denial_is_worded_as_aws_words_it():
 ])
 def test_a_request_is_counted_under_its_queue_bucket_or_function(service, parameters, resource):
     assert request_counts.resource_of(service, parameters) == resource
+
+
+def test_a_call_made_without_http_is_billed_by_its_request_and_answer_as_json():
+    """The mapping's receives and deletes reach SQS without HTTP (direct_calls):
+    SQS still bills each 64 KB of the answer, measured as its JSON would be."""
+    from localstack.aws.api import RequestContext
+    from localstack.http import Request, Response
+
+    context = RequestContext(Request("POST", "/"))
+    context.service_request = {"QueueUrl": "http://127.0.0.1:4566/queue/us-east-1/000000000000/orders"}
+    context.service_response = {"Messages": [{"MessageId": str(n), "Body": "x" * 7000} for n in range(10)]}
+    size = request_counts.payload_bytes(context, Response())
+    assert 70_000 < size < 71_000  # ten bodies of 7,000 bytes, and their keys and ids
+    assert request_counts.payload_bytes(RequestContext(Request("POST", "/", body=b"{}")), Response(b"[1]")) == 3

@@ -24,7 +24,6 @@ turns it off.
 
 import functools
 import io
-import json
 import os
 from functools import cache
 
@@ -47,11 +46,6 @@ STREAMED = {"Payload"}
 @cache
 def _model(service: str):
     return load_service(service)
-
-
-def _json_size(value) -> int:
-    """Bytes of a request or answer as JSON: what request_counts bills in 64 KB chunks."""
-    return len(json.dumps(value, default=lambda v: v.decode("latin-1") if isinstance(v, bytes) else str(v)))
 
 
 class DirectClient:
@@ -88,8 +82,8 @@ class DirectClient:
     def _serve(self, operation: str, request: dict, headers: dict) -> dict:
         """What LocalStack's chain does with the request, less parsing and serializing."""
         service = _model(self.service)
-        context = RequestContext(Request("POST", "/", remote_addr="127.0.0.1", headers={
-            **headers, "Authorization": self.authorization, "Content-Length": str(_json_size(request))}))
+        context = RequestContext(Request("POST", "/", remote_addr="127.0.0.1",
+                                         headers={**headers, "Authorization": self.authorization}))
         context.service, context.protocol = service, service.protocol
         context.operation = service.operation_model(operation)
         context.region, context.account_id = self.region, self.account_id
@@ -101,7 +95,6 @@ class DirectClient:
             arguments = {xform_name(name): io.BytesIO(value.encode() if isinstance(value, str) else value)
                          if name in STREAMED else value for name, value in request.items()}
             context.service_response = getattr(provider, xform_name(operation))(context, **arguments) or {}
-            response.headers["Content-Length"] = str(_json_size(context.service_response))
             parsed = dict(context.service_response)
             for name in STREAMED & parsed.keys():  # boto hands a blob back as a stream
                 parsed[name] = io.BytesIO(parsed[name] or b"")

@@ -39,20 +39,22 @@ def _take_batch(handler: LogHandler, first) -> tuple[list[tuple[str, str, list[d
     """The first item and what queued up behind it, as (group, stream, events)
     per stream in first-seen order; and whether the shutdown pill was among them."""
     batches: dict[tuple[str, str], list[dict]] = {}
-    size, count, item = 0, 0, first
+    size, count, item, shutting_down = 0, 0, first, False
     while True:
         events = _events(item)
         batches.setdefault((item.log_group, item.log_stream), []).extend(events)
         count += len(events)
         size += sum(len(e["message"]) + EVENT_OVERHEAD_BYTES for e in events)
         if count >= MAX_EVENTS or size >= MAX_BYTES:
-            return [(g, s, e) for (g, s), e in batches.items()], False
+            break
         try:
             item = handler.log_queue.get_nowait()
         except Empty:
-            return [(g, s, e) for (g, s), e in batches.items()], False
+            break
         if item is QUEUE_SHUTDOWN:
-            return [(g, s, e) for (g, s), e in batches.items()], True
+            shutting_down = True
+            break
+    return [(group, stream, events) for (group, stream), events in batches.items()], shutting_down
 
 
 def _store(logs_client, group: str, stream: str, events: list[dict], region: str) -> None:

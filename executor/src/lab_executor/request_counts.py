@@ -10,6 +10,7 @@ request also counts its chunks. Served at GET /_lab/requests?resource=...
 Applied at LocalStack's start by the ``on_infra_start`` hook in plugins.py.
 """
 
+import json
 import math
 import threading
 import time
@@ -48,13 +49,18 @@ def resource_of(service: str, request: dict) -> str:
 def payload_bytes(context: RequestContext, response: Response) -> int:
     # The larger of what was sent and what came back: a receive's payload is its answer.
     sent = context.request.content_length or 0
-    answered = response.content_length  # set without a body by the mapping's direct calls (direct_calls)
-    if answered is None:
-        try:
-            answered = len(response.data or b"")
-        except Exception:  # a streamed answer: not an SQS one
-            answered = 0
+    try:
+        answered = len(response.data or b"")
+    except Exception:  # a streamed answer: not an SQS one
+        answered = 0
+    if not sent and not answered and context.service_request is not None:
+        # A call made without HTTP (the mapping's, direct_calls): its request and answer as JSON would be.
+        sent, answered = _json_size(context.service_request), _json_size(context.service_response or {})
     return max(sent, answered)
+
+
+def _json_size(value) -> int:
+    return len(json.dumps(value, default=lambda v: v.decode("latin-1") if isinstance(v, bytes) else str(v)))
 
 
 def count(_chain: HandlerChain, context: RequestContext, response: Response) -> None:

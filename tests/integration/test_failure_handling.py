@@ -203,9 +203,13 @@ def test_a_timeout_or_a_crash_leaves_the_batch_to_be_retried(stack, fail_mode):
         lambda: (found := deliveries(stack.stack.function_name, order_id=failing)) and len(found) >= 2 and found,
         RETRIES_TIMEOUT_SECONDS, "both deliveries in the worker's log",
     )
-    assert [(r["receive_count"], r["outcome"]) for r in sorted(records, key=lambda r: r["receive_count"])] == [
-        (1, "failed"), (2, "processed"),
-    ]
+    records.sort(key=lambda r: r["receive_count"])
+    assert (records[0]["receive_count"], records[0]["outcome"], records[0]["error"]) == (1, "failed", fail_mode)
+    # Usually delivery 2 processes it. On a saturated machine a retry's S3 put once
+    # took longer than the 3 s timeout and delivery 3 processed it: a timeout
+    # again, not the injected one, and the message was still retried, not lost.
+    assert records[-1]["outcome"] == "processed" and records[-1]["receive_count"] >= 2
+    assert [r["receive_count"] for r in records if r.get("stored_now")] == [records[-1]["receive_count"]]
     wait_for(lambda: len(emails_for([failing, bystander])) == 2, RETRIES_TIMEOUT_SECONDS, "one email each")
     wait_for(lambda: queue_is_empty(stack.queue_url), RETRIES_TIMEOUT_SECONDS, "an empty queue")
     assert dlq_messages(stack) == []

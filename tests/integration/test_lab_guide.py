@@ -11,6 +11,11 @@ seconds: the guide says how long a student may have to wait.
 A line `<!-- check: a lab of its own -->` starts a part that needs nothing from
 the parts before it (it begins with `make up`); each part runs in a host-mode
 lab of its own, so the parts run side by side.
+
+The run is opt-in (`LAB_MODE=host make test TEST_ARGS="-m guide"`; CI runs it):
+its four labs beside the suite's own made `make test` take longer than six
+minutes on a 2-core machine. The scenarios it shows run in `make test` too
+(test_scenarios.py), on the suite's LocalStack.
 """
 
 import os
@@ -122,10 +127,11 @@ def test_the_guide_parses_into_parts_that_each_start_a_lab():
     assert all(re.match(r"(LAB_[A-Z_]+=\S+ )*(make |\.venv/bin/|curl )", command) for command, _, _ in steps)
 
 
+@pytest.mark.guide  # opt-in: four labs beside the suite's made host-mode `make test` run past six minutes
 @pytest.mark.parametrize("part", list(PARTS))
 def test_every_command_in_the_guide_prints_what_the_guide_shows(part, tmp_path):
     if os.environ.get("LAB_MODE") in ("docker", "tools"):
-        pytest.skip("the guide's run uses a host-mode lab of its own; make test in host mode runs it")
+        pytest.skip("the guide's run uses host-mode labs of its own: LAB_MODE=host make test TEST_ARGS=\"-m guide\"")
     port = free_port()
     env = {
         **os.environ,

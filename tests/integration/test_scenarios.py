@@ -1,20 +1,9 @@
 """Each classic mistake shows the effect it claims, and its fix removes it."""
 
-import os
 import subprocess
 import sys
 
-import pytest
-
 from lab import scenarios
-
-# docs/LAB.md runs these scenarios and shows their figures; in host mode the
-# guide's test (test_lab_guide) runs them and checks every figure shown, so
-# running them here too would only spend the suite's time twice. Docker modes,
-# where the guide's run is skipped, run them here.
-shown_in_the_guide = pytest.mark.skipif(
-    os.environ.get("LAB_MODE") not in ("docker", "tools"),
-    reason="host mode: the guide's run of this scenario (test_lab_guide) checks the same figures")
 
 
 def test_a_visibility_timeout_shorter_than_the_work_processes_an_order_twice(localstack):
@@ -29,7 +18,6 @@ def test_without_a_dlq_a_poison_message_comes_back_until_a_redrive_policy_moves_
     assert seen["in_dlq_after_fix"] == 1
 
 
-@shown_in_the_guide
 def test_assuming_exactly_once_sends_duplicate_emails_and_idempotency_does_not(localstack):
     seen = scenarios.exactly_once()
     assert seen["mistake"]["emails"] == 2
@@ -55,7 +43,6 @@ def test_an_unknown_scenario_lists_the_names():
     assert all(name in result.stdout for name in scenarios.SCENARIOS)
 
 
-@shown_in_the_guide
 def test_without_a_queue_the_producer_fails_and_waits_with_its_consumer_and_with_one_it_does_neither(localstack):
     seen = scenarios.no_queue()
     orders = scenarios.NO_QUEUE_ORDERS
@@ -67,7 +54,6 @@ def test_without_a_queue_the_producer_fails_and_waits_with_its_consumer_and_with
     assert seen["stored_after_fix"] == 2 * orders, "and once fixed, the worker processed all, the lost ones too"
 
 
-@shown_in_the_guide
 def test_a_role_that_may_not_is_denied_an_order_fails_into_the_dlq_and_a_mapping_is_refused(localstack):
     seen = scenarios.missing_permission()
     assert seen["producer"]["sent"]

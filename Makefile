@@ -136,6 +136,8 @@ endif
 	@echo "Loaded. \`make up\` now works with no network."
 
 producer: $(SETUP) ## send N orders (N=10, RATE=0 per second); more options: make producer ARGS=--help
+	@case '$(N)' in ''|*[!0-9]*) echo "N is how many orders to send, a whole number: make producer N=20 (not '$(N)')"; exit 2;; esac
+	@case '$(RATE)' in ''|.|*[!0-9.]*|*.*.*) echo "RATE is orders per second, a number (0: as fast as the queue takes them): make producer N=20 RATE=5 (not '$(RATE)')"; exit 2;; esac
 	@$(PRODUCER) --count $(N) --rate $(RATE) $(ARGS)
 
 status: $(SETUP) ## one live screen: queues, mapping, orders, emails, invocations (ONCE=1: print once)

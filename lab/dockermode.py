@@ -41,9 +41,10 @@ def compose_environment() -> dict[str, str]:
         # This machine's engine has no buildx; the classic builder works everywhere.
         "DOCKER_BUILDKIT": "0",
         "COMPOSE_BAKE": "false",
-        "LAB_PORT": str(settings.PORT),
-        "LAB_DASHBOARD_PORT": str(settings.DASHBOARD_PORT),
-        "LAB_LOCALSTACK_IMAGE": settings.LOCALSTACK_IMAGE,
+        # Nothing else: the lab's settings reach compose from the shell or .env, as
+        # they do for a `docker compose` a student types, so both see one
+        # configuration and Compose recreates no container over it.
+        "LAB_LOCALSTACK_IMAGE": settings.LOCALSTACK_IMAGE,  # a build argument, outside the configuration's hash
     }
 
 
@@ -83,18 +84,35 @@ def explain_failure(service: str, result: subprocess.CompletedProcess) -> Lifecy
     return LifecycleError(f"The {service} container did not become healthy ({last}). Last lines of its log:\n{logs.stdout}")
 
 
+def runs_current_configuration() -> bool:
+    """Whether the running container is what `docker compose up` would start now:
+    the same settings (shell and .env) and the same build of the image."""
+    return subprocess.run([str(IN_DOCKER_SCRIPT), "is-current"], env=compose_environment(),
+                          capture_output=True).returncode == 0
+
+
 def start(snapshots: bool = True) -> bool:
-    """Start the localstack service unless it runs. Returns True if this call started it.
-    Without snapshots it saves the lab's state only when it stops."""
-    if running():
+    """Start the localstack service unless it runs with today's settings and image
+    (a container with other settings or an older image is recreated, and loads the
+    state the old one saved as it stopped). Returns True if this call started it.
+    Without snapshots (a LocalStack for one command) a running one is used as it is,
+    and a new one saves the lab's state only when it stops."""
+    was_running = running()
+    if was_running and not snapshots:
+        return False
+    ensure_images()
+    if was_running and runs_current_configuration():
         console.print(f"The lab's LocalStack container is already running at {settings.ENDPOINT_URL}; nothing to start.")
         return False
-    require_free_port()
-    ensure_images()
-    with console.status(
-        "Starting the localstack container and waiting until it is healthy "
-        f"(its ready hook provisions the lab; up to {WAIT_SECONDS} s)"
-    ):
+    if was_running:
+        console.print("LocalStack's settings or image changed since it started: recreating its container "
+                      "(the queues, messages, orders and emails come back from the state it saves as it stops).")
+        what = f"Waiting until the new localstack container is healthy (up to {WAIT_SECONDS} s)"
+    else:
+        require_free_port()
+        what = ("Starting the localstack container and waiting until it is healthy "
+                f"(its ready hook provisions the lab; up to {WAIT_SECONDS} s)")
+    with console.status(what):
         result = compose("up", "--detach", "--wait", "--wait-timeout", str(WAIT_SECONDS), "--no-deps",
                          "localstack", capture=True, env=None if snapshots else settings.NO_SNAPSHOTS)
     if result.returncode != 0:

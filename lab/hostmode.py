@@ -36,6 +36,7 @@ def localstack_environment() -> dict[str, str]:
             # container (/.dockerenv); otherwise LocalStack ignores FILESYSTEM_ROOT
             # and keeps its state in /var/lib/localstack and /tmp/localstack.
             "OVERRIDE_IN_DOCKER": "0",
+            "TMPDIR": str(settings.LOCALSTACK_TMP_DIR),
             # For the ready hook: where the lab is, and the Python that has its packages.
             "LAB_ROOT": str(settings.PROJECT_ROOT),
             "LAB_HOOK_PYTHON": sys.executable,
@@ -99,6 +100,8 @@ def start(snapshots: bool = True) -> bool:
             console.print(f"LocalStack's log from before it stopped: {PREVIOUS_LOG}")
         settings.LOCALSTACK_PID_FILE.unlink()
     settings.STATE_DIR.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(settings.LOCALSTACK_TMP_DIR, ignore_errors=True)
+    settings.LOCALSTACK_TMP_DIR.mkdir()
     if settings.PROVISION_ON_READY:
         install_ready_hooks()
     with open(settings.LOCALSTACK_LOG, "ab") as log:

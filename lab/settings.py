@@ -81,6 +81,10 @@ LOCALSTACK_VERSION = "4.14.0"
 STATE_DIR = Path(_env("STATE_DIR", str(PROJECT_ROOT / ".lab")))
 LOCALSTACK_LOG = STATE_DIR / "localstack.log"
 LOCALSTACK_PID_FILE = STATE_DIR / "localstack.pid"
+# Host mode's LocalStack keeps its temporary files (S3's object bodies, Lambda's
+# unzipped code) here, emptied at each start as a new container's /tmp is: a start
+# then always brings the lab back from its saved state alone, in both modes.
+LOCALSTACK_TMP_DIR = STATE_DIR / "tmp"
 # The lab's LocalStack plugin (executor/.../persistence.py) saves its state here
 # every SNAPSHOT_INTERVAL_SECONDS and when it stops, and loads it when it starts.
 # In Docker the image sets it to a folder of the named volume. An interval of 0

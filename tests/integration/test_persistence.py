@@ -7,6 +7,7 @@ import json
 import os
 import time
 import zipfile
+from collections import Counter
 from pathlib import Path
 
 from helpers import only_in_host_mode, order, run_lab, wait_for
@@ -44,6 +45,14 @@ class OwnLab:
         listing = self.client("s3").list_objects_v2(Bucket=STACK.bucket_name, Prefix="orders/")
         return {item["Key"].removeprefix("orders/").removesuffix(".json") for item in listing.get("Contents", [])}
 
+    def stored_order(self, order_id: str) -> dict:
+        """The order as the worker stored it: the object's bytes, not only its key."""
+        body = self.client("s3").get_object(Bucket=STACK.bucket_name, Key=f"orders/{order_id}.json")["Body"]
+        return json.loads(body.read())["order"]
+
+    def emails_per_order(self) -> Counter:
+        return Counter(aws.emailed_order_id(message) for message in aws.sent_emails(self.endpoint))
+
     def emailed(self) -> set[str]:
         return {aws.emailed_order_id(message) for message in aws.sent_emails(self.endpoint)}
 
@@ -67,6 +76,7 @@ def test_the_lab_comes_back_after_a_stop_and_a_crash_and_starts_clean_from_an_un
     lab = OwnLab({**lab_env, "LAB_SNAPSHOT_INTERVAL_SECONDS": "2"})
     comes_back_after_a_stop(lab)
     comes_back_after_a_crash(lab, Path(lab_env["LAB_STATE_DIR"]) / "localstack.pid")
+    creates_again_a_function_whose_code_did_not_come_back(lab)
     starts_clean_from_an_unreadable_snapshot(lab)
     starts_clean_from_a_snapshot_a_service_refuses(lab)
 
@@ -101,6 +111,9 @@ def comes_back_after_a_stop(lab: OwnLab) -> None:
 
     assert {"queue": lab.depth(queue_url), "dlq": lab.depth(dlq_url)} == before
     assert "before-the-stop" in lab.stored() and "before-the-stop" in lab.emailed()
+    # Each start empties LocalStack's temporary files, as a new container has none:
+    # the order's bytes came back from the saved state (they once came back empty).
+    assert lab.stored_order("before-the-stop")["orderId"] == "before-the-stop"
     # The receipt handle from before the stop still names the message in flight.
     sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=received[0]["ReceiptHandle"],
                                   VisibilityTimeout=0)
@@ -152,6 +165,37 @@ def comes_back_after_a_crash(lab: OwnLab, pid_file: Path) -> None:
     assert {m["MessageId"] for m in aws.peek_messages(queue_url, lab.endpoint)} == sent_ids
     mapping = lab.client("lambda").list_event_source_mappings(FunctionName=STACK.function_name)
     assert [m["State"] for m in mapping["EventSourceMappings"]] == ["Disabled"], "paused, as before the crash"
+
+
+def creates_again_a_function_whose_code_did_not_come_back(lab: OwnLab) -> None:
+    """A saved state without the function's code archive (as a lab saved before S3's
+    keys were stable left it): the function is created again from its code, and the
+    orders that waited in the queue are processed, each once."""
+    from localstack.state import pickle as state_pickle
+
+    from lab_executor.persistence import _dumps
+
+    queue_url, dlq_url = lab.queue_url(STACK.queue_name), lab.queue_url(STACK.dlq_name)
+    waiting = {json.loads(m["Body"])["orderId"] for m in aws.peek_messages(queue_url, lab.endpoint)}
+    assert len(waiting) == 5, "the orders kept across the crash wait in the queue (the mapping is paused)"
+    dead = {m["MessageId"] for m in aws.peek_messages(dlq_url, lab.endpoint)}
+    lab.run("lab", "stop")
+    state = state_pickle.loads(lab.snapshot.read_bytes())
+    code_buckets = [bucket for bucket in state["extras"]["s3"] if bucket.startswith("awslambda-")]
+    assert code_buckets, "the functions' code archives are in the saved state"
+    for bucket in code_buckets:
+        del state["extras"]["s3"][bucket]
+    lab.snapshot.write_bytes(_dumps(state))
+
+    started = lab.run("lab", "up")
+    assert "could not start" not in started and "could not be read" not in started, started
+    wait_for(lambda: waiting <= lab.stored(), TIMEOUT_SECONDS, "the waiting orders stored by the function made again")
+    wait_for(lambda: waiting <= set(lab.emails_per_order()), TIMEOUT_SECONDS, "the waiting orders emailed")
+    wait_for(lambda: lab.depth(queue_url) == {"visible": 0, "in_flight": 0, "delayed": 0}, TIMEOUT_SECONDS,
+             "the queue empty")
+    emails = lab.emails_per_order()
+    assert {order_id: emails[order_id] for order_id in waiting} == dict.fromkeys(waiting, 1), "each emailed once"
+    assert {m["MessageId"] for m in aws.peek_messages(dlq_url, lab.endpoint)} == dead, "the DLQ as it was"
 
 
 def starts_clean_from_an_unreadable_snapshot(lab: OwnLab) -> None:

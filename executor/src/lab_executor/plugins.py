@@ -58,6 +58,15 @@ def lab_sqs_like_aws():
     ROUTER.add(request_counts.RequestCountsEndpoint())  # for make cost
 
 
+@hooks.on_infra_start()
+def lab_stable_s3_keys():
+    """S3 files object bodies under keys that are the same in every process, so a
+    saved state's objects read back whole after a restart (see persistence)."""
+    from lab_executor import persistence
+
+    persistence.use_stable_s3_keys()
+
+
 # Before LocalStack's own hook that runs the ready.d scripts (priority 0): they
 # provision on top of what the snapshot brought back.
 @hooks.on_infra_ready(priority=100)

@@ -54,6 +54,9 @@ def chosen_mode():
 def mode_description(mode) -> str:
     if mode is hostmode:
         return "host mode: LocalStack from .venv, Lambda as local processes"
+    if settings.MODE == "tools":  # make's commands run here: the host has no Python 3.12
+        return ("Docker mode: LocalStack in a container, Lambda as processes inside it; "
+                "no Python 3.12 here, so every make command runs in the lab's tools container")
     return "Docker mode: LocalStack in a container, Lambda as processes inside it"
 
 
@@ -74,8 +77,9 @@ def print_summary(deployed, mode, profile_file=None) -> None:
           if deployed.api_id else []),
         ("LocalStack log", display_path(settings.LOCALSTACK_LOG) if mode is hostmode
          else "docker compose logs -f localstack"),
-        *([("AWS CLI profiles", f"{', '.join(f'lab-{role}' for role in operations.ROLES)} in {profile_file} "
-                                "(awslocal --profile lab-producer ...: that role's permissions)")]
+        *([("AWS CLI profiles", f"{', '.join(f'lab-{role}' for role in operations.ROLES)} in "
+                                f"{'the tools container' if settings.MODE == 'tools' else profile_file} "
+                                f"({settings.COMMAND_PREFIX}awslocal --profile lab-producer ...: that role's permissions)")]
           if profile_file else []),
     ]
     console.print(f"\n[bold green]The lab is up[/] ({mode_description(mode)}).")
@@ -119,8 +123,9 @@ def up(_args) -> int:
     console.print("Provisioning the lab (create or update; safe to repeat):")
     deployed = provision(report=show_step)
     cost.reset(deployed.stack)  # `make cost` counts from here
-    # Not from the tools container: its AWS CLI config is gone when it exits.
-    written = profiles.write(deployed.stack) if settings.MODE != "tools" else None
+    # The tools image carries its own (docker/tools.Dockerfile): what `make up`
+    # wrote in this container would be gone when it exits.
+    written = profiles.write(deployed.stack) if settings.MODE != "tools" else profiles.config_file()
     print_summary(deployed, mode, written)
     mode.start_dashboard()
     return 0

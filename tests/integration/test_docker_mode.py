@@ -242,3 +242,107 @@ def test_the_state_volume_keeps_the_lab_across_a_stop_and_a_killed_container(sec
         assert aws.get_json("/_lab/snapshot", endpoint)["restored"]["stopped_cleanly"] is False
     finally:
         lab.down()
+
+
+class StudentLab(OtherLab):
+    """A lab driven as a student with only Docker drives it (scripts/lab-in-docker,
+    which `make` calls when there is no Python 3.12), in a project of its own."""
+
+    def __init__(self, name: str, image_tag: str) -> None:
+        super().__init__(name, LAB_DASHBOARD="0", LAB_IMAGE_TAG=image_tag)
+        self.env["LAB_COMPOSE_PROJECT"] = self.project
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.stack = settings.Stack()
+
+    def up(self, **changed: str) -> str:
+        result = subprocess.run([str(dockermode.IN_DOCKER_SCRIPT), "up"], env={**self.env, **changed},
+                                capture_output=True, text=True, timeout=COMPOSE_UP_SECONDS * 2)
+        assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+        return result.stdout + result.stderr
+
+    def localstack_id(self) -> str:
+        return self.compose("ps", "--quiet", "localstack").stdout.strip()
+
+    def queue_urls(self) -> tuple[str, str]:
+        sqs = aws.client("sqs", self.endpoint)
+        return (sqs.get_queue_url(QueueName=self.stack.queue_name)["QueueUrl"],
+                sqs.get_queue_url(QueueName=self.stack.dlq_name)["QueueUrl"])
+
+    def pause(self) -> None:
+        lambda_ = aws.client("lambda", self.endpoint)
+        mapping = lambda_.list_event_source_mappings(FunctionName=self.stack.function_name)["EventSourceMappings"][0]
+        lambda_.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
+        wait_for(lambda: lambda_.get_event_source_mapping(UUID=mapping["UUID"])["State"] == "Disabled", 60,
+                 "the mapping paused")
+
+    def emails_per_order(self) -> dict[str, int]:
+        emailed = [aws.emailed_order_id(message) for message in aws.sent_emails(self.endpoint)]
+        return {order_id: emailed.count(order_id) for order_id in set(emailed)}
+
+
+def tag_images(source_tag: str, tag: str) -> list[str]:
+    images = [f"sqs-lambda-lab/{name}:{tag}" for name in ("localstack", "tools", "producer")]
+    for image in images:
+        subprocess.run(["docker", "tag", image.replace(f":{tag}", f":{source_tag}"), image], check=True)
+    return images
+
+
+def rebuild_localstack_image(tag: str) -> None:
+    """What `make build` after a change to the code does to the running lab: the
+    same tag names a new image (a layer more here, where a real change rebuilds
+    the lab's layers; the image keeps the label that says it is current)."""
+    dockerfile = f"FROM sqs-lambda-lab/localstack:{tag}\nLABEL lab.test-rebuilt={os.getpid()}-{time.time()}\n"
+    subprocess.run(["docker", "build", "--quiet", "--tag", f"sqs-lambda-lab/localstack:{tag}", "-"],
+                   input=dockerfile, text=True, check=True, capture_output=True,
+                   env={**os.environ, "DOCKER_BUILDKIT": "0"})
+
+
+@docker_mode_only
+@pytest.mark.parametrize("change", ["a setting changed", "the image rebuilt"])
+def test_a_recreated_container_brings_back_the_queues_the_dlq_and_the_orders(change, second_lab_alone):
+    """A changed setting in .env (here the same variable from the shell, which compose
+    and the lab read alike) or a new build, then `make up`: the container is
+    recreated, nothing is lost, and the orders that waited are processed, each once."""
+    tag = f"recreate-{os.getpid()}-{'setting' if 'setting' in change else 'image'}"
+    images = tag_images(os.environ.get("LAB_IMAGE_TAG", "latest"), tag)
+    lab = StudentLab(f"lab-{tag}", tag)
+    try:
+        lab.up()
+        before = lab.localstack_id()
+        queue_url, dlq_url = lab.queue_urls()
+        sqs = aws.client("sqs", lab.endpoint)
+        lab.pause()  # the orders below wait in the queue across the recreation
+        waiting = {f"waiting-{n}" for n in range(3)}
+        for order_id in waiting:
+            sqs.send_message(QueueUrl=queue_url,
+                             MessageBody=json.dumps({"orderId": order_id, "email": f"{order_id}@example.com"}))
+        dead = {sqs.send_message(QueueUrl=dlq_url, MessageBody="parked in the DLQ")["MessageId"]}
+
+        changed = {}
+        if "setting" in change:
+            changed = {"LAB_VISIBILITY_TIMEOUT": "12"}  # the default is 10
+        else:
+            rebuild_localstack_image(tag)
+        said = lab.up(**changed)
+        assert "recreating its container" in said, said
+        recreated = lab.localstack_id()
+        assert recreated != before
+        lab.env.update(changed)
+
+        if changed:
+            attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["VisibilityTimeout"])
+            assert attributes["Attributes"]["VisibilityTimeout"] == "12", "the changed setting is applied"
+        assert {m["MessageId"] for m in aws.peek_messages(dlq_url, lab.endpoint)} == dead, "the DLQ as it was"
+        # make up provisions, which enables the mapping: the waiting orders go through.
+        wait_for(lambda: waiting <= stored_order_ids(lab.stack.bucket_name, lab.endpoint), 120,
+                 "the orders that waited stored by the restored function")
+        wait_for(lambda: waiting <= set(lab.emails_per_order()), 60, "the orders that waited emailed")
+        wait_for(lambda: aws.queue_depth(queue_url, lab.endpoint) == {"visible": 0, "in_flight": 0, "delayed": 0},
+                 120, "the queue empty")
+        emails = lab.emails_per_order()
+        assert {order_id: emails[order_id] for order_id in waiting} == dict.fromkeys(waiting, 1)
+        # The same configuration whoever calls compose: `make up` again recreates nothing.
+        assert "already running" in lab.up() and lab.localstack_id() == recreated
+    finally:
+        lab.down()
+        subprocess.run(["docker", "image", "rm", *images], capture_output=True)

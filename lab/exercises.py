@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 from lab import aws, observe, scenarios, settings
 from lab.console import console
 from lab.errors import LabError
+from lab.processes import hand_over
 from lab.provision import Deployed, provision, set_mapping_enabled, teardown
 from lab.settings import SettingsError, Stack
 from lab.waiting import wait_for
@@ -417,14 +418,6 @@ def shown(path: Path) -> str:
     """A path as the student finds it: within the project, relative (the same on the
     host and in the tools container)."""
     return str(path.relative_to(settings.PROJECT_ROOT)) if path.is_relative_to(settings.PROJECT_ROOT) else str(path)
-
-
-def hand_over(path: Path, root: Path) -> None:
-    """Give a file written for the student to whoever owns exercises/: in the tools
-    container (root) on a Linux host, the student, so that an editor may change it."""
-    owner = root.stat()
-    if os.geteuid() == 0 and (owner.st_uid, owner.st_gid) != (0, 0):
-        os.chown(path, owner.st_uid, owner.st_gid)
 
 
 def copy_files(source: Path, workspace: Path, queue_arn: str = "") -> None:

@@ -222,3 +222,12 @@ def listening_sockets(pgid: int) -> list[tuple[str, str, int]]:
                 if inode in inodes and (protocol.startswith("udp") or state == TCP_LISTEN):
                     found.append((protocol, *_address(local)))
     return found
+
+
+def hand_over(path, root) -> None:
+    """Give a file written for the student to whoever owns the folder `root` (exercises/):
+    in the tools container (root inside) on a Linux host, the student, so that their
+    editor may change the file and they may delete it."""
+    owner = root.stat()
+    if os.geteuid() == 0 and (owner.st_uid, owner.st_gid) != (0, 0):
+        os.chown(path, owner.st_uid, owner.st_gid)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from lab import settings
 from lab.console import console
 from lab.errors import LabError
+from lab.processes import hand_over
 
 RESULT_FILE = settings.PROJECT_ROOT / "exercises" / "quiz.json"
 
@@ -135,6 +136,7 @@ def run(answers: str | None = None) -> dict:
     result = {"score": score, "out_of": len(QUESTIONS), "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     RESULT_FILE.parent.mkdir(exist_ok=True)
     RESULT_FILE.write_text(json.dumps(result) + "\n")
+    hand_over(RESULT_FILE, RESULT_FILE.parent)
     kept = RESULT_FILE.relative_to(settings.PROJECT_ROOT) if RESULT_FILE.is_relative_to(settings.PROJECT_ROOT) \
         else RESULT_FILE
     console.print(f"\n[bold]Score: {score} of {len(QUESTIONS)}[/] (kept in {kept})")

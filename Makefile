@@ -28,11 +28,14 @@ ifeq ($(LAB_RUNNER),venv)
   LAB      := $(PY) -m lab
   PRODUCER := $(PY) -m producer
   WITH_LAB := $(PY) -m lab
+  # Lab commands that need no LocalStack (the quiz, the exercises' list).
+  OFFLINE  := $(PY) -m lab
 else
   SETUP    :=
   LAB      := scripts/lab-in-docker run lab
   PRODUCER := scripts/lab-in-docker run producer
   WITH_LAB := scripts/lab-in-docker with-lab
+  OFFLINE  := scripts/lab-in-docker alone lab
 endif
 
 .DEFAULT_GOAL := help
@@ -153,7 +156,7 @@ trace: $(SETUP) ## the life of one order: make trace ORDER=<orderId>
 	@test -n "$(ORDER)" || { echo "Which order? make trace ORDER=<orderId> (the producer prints ids with --json)"; exit 2; }
 	@$(LAB) trace "$(ORDER)"
 
-scenario: $(SETUP) ## a classic mistake shown, then fixed: make scenario NAME=short-visibility|no-dlq|exactly-once|heavy-work|forgot-delete
+scenario: $(SETUP) ## a lesson shown (a classic mistake, then fixed): make scenario NAME=short-visibility|no-dlq|exactly-once|heavy-work|forgot-delete|scaling|missing-permission|no-queue
 	@$(LAB) scenario $(NAME)
 
 dashboard: $(SETUP) ## the live dashboard on http://127.0.0.1:8050/ (make up starts it too, unless LAB_DASHBOARD=0)
@@ -167,13 +170,13 @@ cost: $(SETUP) ## what the lab did since `make up` would have cost on AWS: every
 	@$(LAB) cost
 
 quiz: $(SETUP) ## a self-check of 16 questions on what the lab showed, each answer explained (ANSWERS=abc... answers in one go)
-	@$(LAB) quiz $(if $(ANSWERS),--answers "$(ANSWERS)")
+	@$(OFFLINE) quiz $(if $(ANSWERS),--answers "$(ANSWERS)")
 
 # N is also the producer's count (default 10): an exercise number only when given.
 EXERCISE := $(if $(filter command line environment,$(origin N)),$(N))
 
 exercise: $(SETUP) ## list the exercises; make exercise N=<n> starts one (task, files in exercises/, a stack of its own)
-	@$(LAB) exercise $(EXERCISE)
+	@$(if $(EXERCISE),$(LAB),$(OFFLINE)) exercise $(EXERCISE)
 
 check: $(SETUP) ## judge exercise N by what its stack does, a hint for each failure (all started ones without N)
 	@$(LAB) check $(EXERCISE)
@@ -200,7 +203,7 @@ destroy-aws: $(SETUP) ## remove everything make deploy-aws created, the order bu
 as: $(SETUP) ## an AWS CLI command as one of the lab's roles (denied what its policy does not allow): make as ROLE=producer CMD="sqs receive-message --queue-url ..."
 	@$(LAB) as "$(ROLE)" $(CMD)
 
-dlq: $(SETUP) ## list what is in the dead-letter queue, without receiving it
+dlq: $(SETUP) ## list what is in the dead-letter queue through LocalStack's own peek, without receiving it (AWS has no such call)
 	@$(LAB) dlq
 
 redrive: $(SETUP) ## move the DLQ's messages back to the queue (StartMessageMoveTask), with progress

@@ -115,6 +115,20 @@ def bill(seen: Usage, price: dict) -> list[tuple[str, float, str, float]]:
     return lines
 
 
+def always_free_part(seen: Usage, price: dict) -> float:
+    """What AWS's always-free monthly amounts (SQS requests, Lambda requests and
+    GB-seconds; prices.json) would take off this bill. Not SES's emails nor S3's
+    requests: no always-free offer covers them. (Accounts opened since July 2025
+    are on a credit-based free plan instead of 12-month offers; the always-free
+    amounts are not those credits.)"""
+    p = {name: entry["usd"] for name, entry in price["prices"].items()}
+    free = {name: entry["amount"] for name, entry in price["free_tier_per_month"].items()}
+    sqs_price = p["sqs_fifo_request"] if seen.fifo else p["sqs_standard_request"]
+    return (min(sum(seen.sqs.values()), free["sqs_requests"]) * sqs_price
+            + min(seen.invocations, free["lambda_requests"]) * p["lambda_request"]
+            + min(seen.gb_seconds, free["lambda_gb_seconds"]) * p["lambda_gb_second_x86"])
+
+
 def what_if(seen: Usage, stack: Stack, price: dict) -> list[tuple[str, str, float]]:
     """(what if, what it changes, cost in USD), from the same counts."""
     p = {name: entry["usd"] for name, entry in price["prices"].items()}
@@ -158,7 +172,8 @@ def show(stack: Stack) -> Usage:
     table.add_row("[bold]total[/]", "", "", f"[bold]{sum(line[3] for line in lines):.8f}[/]")
     console.print(table)
     free = price["free_tier_per_month"]
-    console.print(f"Free tier each month (not subtracted above): {free['sqs_requests']['amount']:,} SQS requests "
+    console.print(f"Always free each month (not subtracted above; SES and S3 have no such amount): "
+                  f"{free['sqs_requests']['amount']:,} SQS requests "
                   f"(this run: {sum(seen.sqs.values()):,}), {free['lambda_requests']['amount']:,} Lambda requests "
                   f"({seen.invocations:,}), {free['lambda_gb_seconds']['amount']:,} GB-seconds ({seen.gb_seconds:.3f}).")
     ifs = Table(title="What if (from the same counts)", title_justify="left")

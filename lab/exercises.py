@@ -10,12 +10,9 @@ producer's role), sends orders made for the exercise and judges what happened:
 stored orders, emails, the DLQ, receive counts, denied calls; never the files.
 """
 
-import getpass
 import json
-import os
 import re
 import shutil
-import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -526,9 +523,7 @@ def report(root: Path = ROOT) -> Path:
     path = results_file(root)
     results = json.loads(path.read_text()) if path.exists() else {}
     quiz = quiz_module.RESULT_FILE
-    # The machine's user and name; from the tools container, the host's (scripts/lab-in-docker passes them).
-    user = os.environ.get("LAB_HOST_USER") or getpass.getuser()
-    host = os.environ.get("LAB_HOST_NAME") or socket.gethostname()
+    user, host = quiz_module.student_and_machine()
     document = {
         "student": user, "machine": host, "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "exercises": {str(n): results.get(str(n), {"name": item.name, "passed": None})

@@ -181,8 +181,9 @@ def monthly_estimate(stack: Stack) -> tuple[list, float]:
                        s3={"PutObject": 3 * ORDERS_PER_MONTH}, invocations=batches,
                        billed_ms=batches * BILLED_MS_PER_BATCH, records=ORDERS_PER_MONTH,
                        memory_mb=stack.memory_size, emails=ORDERS_PER_MONTH, fifo=False)
-    lines = cost.bill(month, cost.prices())
-    return lines, sum(usd for *_, usd in lines)
+    price = cost.prices()
+    lines = cost.bill(month, price)
+    return lines, sum(usd for *_, usd in lines), cost.always_free_part(month, price)
 
 
 def aws_session():
@@ -236,14 +237,16 @@ def deploy_to_aws(sender: str, yes: bool) -> dict[str, str]:
     for name, resource in load_template()["Resources"].items():
         console.print(f"  {resource['Type']:<32} {name}")
     console.print(f"  and the artifacts bucket {artifacts} (the worker's zip)")
-    lines, total = monthly_estimate(stack)
+    lines, total, always_free = monthly_estimate(stack)
     console.print(f"A month of {ORDERS_PER_MONTH:,} orders (batches of {stack.batch_size}, the mapping's idle "
                   "long polls included) at the prices of lab/prices.json:")
     for what, count, unit, usd in lines:
         if count:
             console.print(f"  {what:<48} {count:>12,.0f} {unit + 's':<12} ${usd:.2f}")
-    console.print(f"  total about ${total:.2f} a month before the free tier (most of it is inside the free tier; "
-                  "an idle stack costs its long polls: cents). make destroy-aws removes everything.")
+    console.print(f"  total about ${total:.2f} a month at list prices. AWS's always-free monthly amounts (SQS and "
+                  f"Lambda requests, Lambda GB-seconds: https://aws.amazon.com/free/) would cover ${always_free:.2f} "
+                  f"of it; SES's emails and S3's requests (${total - always_free:.2f}) are in no always-free offer. "
+                  "An idle stack costs its long polls. make destroy-aws removes everything.")
     confirm("Create these in your AWS account?", yes)
     outputs = deploy(session, AWS_STACK_NAME, parameters(stack), artifacts)
     for key, value in outputs.items():

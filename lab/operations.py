@@ -53,7 +53,8 @@ def show_dlq(stack: Stack) -> list[dict]:
     if not messages:
         console.print(f"The dead-letter queue {stack.dlq_name} is empty.")
         return messages
-    table = Table(title=f"{len(messages)} message(s) in {stack.dlq_name} (peeked: nothing was received)")
+    table = Table(title=f"{len(messages)} message(s) in {stack.dlq_name} (peeked through LocalStack's own "
+                               "endpoint, which AWS does not have: nothing was received)")
     for column in ("message id", "receives", "age", "body"):
         table.add_column(column)
     now_ms = time.time() * 1000

@@ -4,9 +4,18 @@ shows it, and the score is kept for `make report` (exercises/quiz.json).
 
 Interactive in a terminal; `make quiz ANSWERS=bacd...` answers in one go (one
 letter per question, in order), as a script or a test does.
+
+Each question's choices are shown in an order of their own, shuffled with the
+student's name and machine as the seed: the same for every attempt of one
+student (a score can be reproduced), different between students, so that no
+letter is the answer to guess. The file keeps the last and the best attempt.
 """
 
+import getpass
 import json
+import os
+import random
+import socket
 import sys
 import time
 from dataclasses import dataclass
@@ -61,7 +70,7 @@ QUESTIONS = (
     Question("With ReportBatchItemFailures and one bad record in a batch of ten, what comes back?",
              ("All ten", "Only the record the function reported as failed", "Nothing"),
              1, "The partial batch response names the failed records; the mapping deletes the rest.",
-             "step 5, Partial batch responses"),
+             "exercise 2 (make exercise N=2), Partial batch responses"),
     Question("100 orders wait in the queue, batch size 10. About how many invocations?",
              ("100", "About 10", "Exactly 1"), 1,
              "A batch of ten is one execution: ten messages are not ten executions.", "step 7, scenario scaling"),
@@ -96,7 +105,8 @@ QUESTIONS = (
               "has no visibility timeout"),
              1, "Deduplication applies to sends; processing is still at least once, and a failing message "
                 "holds its group back until it succeeds or moves to the DLQ.", "step 14"),
-    Question("A message has been in the DLQ for a while. On AWS, what counts against the DLQ's retention?",
+    Question("A message from a standard queue has been in the DLQ for a while. On AWS, what counts against "
+             "the DLQ's retention?",
              ("The time since it moved to the DLQ", "The time since it was first sent to the source queue",
               "Nothing: DLQs keep messages for ever"),
              1, "On a standard queue the enqueue time is kept, so the DLQ's retention must be longer than the "
@@ -109,35 +119,85 @@ QUESTIONS = (
 )
 
 
-def _read_answer(number: int, question: Question) -> str:
+LETTERS = "abcdefg"
+
+
+def student_and_machine() -> tuple[str, str]:
+    """Who answers, where: from the tools container, the host's (scripts/lab-in-docker passes them)."""
+    return (os.environ.get("LAB_HOST_USER") or getpass.getuser(),
+            os.environ.get("LAB_HOST_NAME") or socket.gethostname())
+
+
+def default_seed() -> str:
+    return "@".join(student_and_machine())
+
+
+def shown_order(number: int, question: Question, seed: str) -> list[int]:
+    """The indices of the question's choices, in the order this student sees them."""
+    order = list(range(len(question.choices)))
+    random.Random(f"{seed}/{number}").shuffle(order)
+    return order
+
+
+def answer_key(seed: str) -> str:
+    """The right letters, in order, as this seed shows the choices (for scripts and tests)."""
+    return "".join(LETTERS[shown_order(n, q, seed).index(q.answer)] for n, q in enumerate(QUESTIONS, start=1))
+
+
+def _read_answer(number: int, question: Question, order: list[int]) -> str:
     console.print(f"\n[bold]{number}. {question.text}[/]")
-    for letter, choice in zip("abcdefg", question.choices):
-        console.print(f"   {letter}) {choice}")
-    return console.input("Your answer: ").strip().lower()[:1]
+    letters = LETTERS[:len(order)]
+    for letter, index in zip(letters, order):
+        console.print(f"   {letter}) {question.choices[index]}")
+    while (given := console.input("Your answer: ").strip().lower()) not in letters or not given:
+        console.print(f"   one of {', '.join(letters)}")
+    return given
 
 
-def run(answers: str | None = None) -> dict:
+def _refuse_letters_that_are_not_choices(answers: str) -> None:
+    for number, (letter, question) in enumerate(zip(answers.lower(), QUESTIONS), start=1):
+        if letter not in LETTERS[:len(question.choices)]:
+            raise LabError(f"ANSWERS: letter {number} is {letter!r}, and question {number} has only "
+                           f"{', '.join(LETTERS[:len(question.choices)])}")
+
+
+def _kept(result: dict) -> dict:
+    """The file's new content: this attempt as the last, the best so far, how many."""
+    before = json.loads(RESULT_FILE.read_text()) if RESULT_FILE.exists() else {}
+    attempts = before.get("attempts", 1 if before else 0) + 1
+    best = max((r for r in (before.get("best") or (before if "score" in before else None), result) if r),
+               key=lambda r: r["score"])
+    return {**result, "best": {k: best[k] for k in ("score", "out_of", "at")}, "attempts": attempts}
+
+
+def run(answers: str | None = None, seed: str | None = None) -> dict:
     """Ask (or take the answers given), explain each, save and return the score."""
+    seed = seed or default_seed()
     if answers is None and not sys.stdin.isatty():
         raise LabError("make quiz asks in a terminal; or answer in one go: make quiz ANSWERS=abca... "
                        f"({len(QUESTIONS)} letters)")
     if answers is not None and len(answers) != len(QUESTIONS):
         raise LabError(f"ANSWERS has {len(answers)} letters; the quiz has {len(QUESTIONS)} questions")
+    if answers is not None:
+        _refuse_letters_that_are_not_choices(answers)
     score = 0
     for number, question in enumerate(QUESTIONS, start=1):
-        given = answers[number - 1].lower() if answers is not None else _read_answer(number, question)
-        right = "abcdefg"[question.answer]
+        order = shown_order(number, question, seed)
+        given = answers[number - 1].lower() if answers is not None else _read_answer(number, question, order)
+        right = LETTERS[order.index(question.answer)]
         if given == right:
             score += 1
             console.print(f"{number}. [green]right[/] ({right}): {question.why} [dim](see {question.step})[/]")
         else:
-            console.print(f"{number}. [red]{given or '-'} is not it; {right}) {question.choices[question.answer]}[/]: "
+            console.print(f"{number}. [red]{given} is not it; {right}) {question.choices[question.answer]}[/]: "
                           f"{question.why} [dim](see {question.step})[/]")
     result = {"score": score, "out_of": len(QUESTIONS), "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     RESULT_FILE.parent.mkdir(exist_ok=True)
-    RESULT_FILE.write_text(json.dumps(result) + "\n")
+    kept = _kept(result)
+    RESULT_FILE.write_text(json.dumps(kept) + "\n")
     hand_over(RESULT_FILE, RESULT_FILE.parent)
-    kept = RESULT_FILE.relative_to(settings.PROJECT_ROOT) if RESULT_FILE.is_relative_to(settings.PROJECT_ROOT) \
+    where = RESULT_FILE.relative_to(settings.PROJECT_ROOT) if RESULT_FILE.is_relative_to(settings.PROJECT_ROOT) \
         else RESULT_FILE
-    console.print(f"\n[bold]Score: {score} of {len(QUESTIONS)}[/] (kept in {kept})")
+    console.print(f"\n[bold]Score: {score} of {len(QUESTIONS)}[/] (kept in {where}; best of "
+                  f"{kept['attempts']} attempt(s): {kept['best']['score']})")
     return result

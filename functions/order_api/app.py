@@ -46,7 +46,9 @@ def accept_order() -> Response:
     body = app.current_event.body
     order = parse_order(body)
     # A FIFO queue needs a group (orders of one customer stay in order) and a
-    # deduplication id (the order id: a resent order is dropped by SQS).
+    # deduplication id (the order id: FIFO's SQS accepts a resend within its
+    # 5-minute deduplication interval without delivering it again). A standard
+    # queue deduplicates nothing, which is one reason the worker is idempotent.
     fifo = {"MessageGroupId": order["email"], "MessageDeduplicationId": order["orderId"]} if FIFO else {}
     message_id = sqs.send_message(QueueUrl=QUEUE_URL, MessageBody=body, **fifo)["MessageId"]
     logger.info("order accepted", extra={"order_id": order["orderId"], "message_id": message_id})

@@ -1,12 +1,16 @@
 """`make quiz` offline: every question has one right answer among its choices,
-says why and where the lab shows it, and the score counts right answers."""
+says why and where the lab shows it, the score counts right answers, and no
+letter can be guessed: each student sees the choices in an order of their own."""
 
 import json
+from collections import Counter
 
 import pytest
 
 from lab import quiz
 from lab.errors import LabError
+
+SEED = "ana@laptop-7"
 
 
 @pytest.fixture(autouse=True)
@@ -23,16 +27,49 @@ def test_every_question_is_answerable_and_explained():
 
 
 def test_all_right_scores_full_and_is_kept(result_file):
-    right = "".join("abcdefg"[q.answer] for q in quiz.QUESTIONS)
-    assert quiz.run(right)["score"] == len(quiz.QUESTIONS)
+    assert quiz.run(quiz.answer_key(SEED), seed=SEED)["score"] == len(quiz.QUESTIONS)
     assert json.loads(result_file.read_text())["score"] == len(quiz.QUESTIONS)
 
 
 def test_each_wrong_answer_costs_one_point():
-    wrong = "".join("abcdefg"[(q.answer + 1) % len(q.choices)] for q in quiz.QUESTIONS)
-    assert quiz.run(wrong)["score"] == 0
-    two_right = "".join("abcdefg"[q.answer] for q in quiz.QUESTIONS[:2]) + wrong[2:]
-    assert quiz.run(two_right)["score"] == 2
+    key = quiz.answer_key(SEED)
+    wrong = "".join("a" if right != "a" else "b" for right in key)
+    assert quiz.run(wrong, seed=SEED)["score"] == 0
+    assert quiz.run(key[:2] + wrong[2:], seed=SEED)["score"] == 2
+
+
+def test_one_letter_every_time_scores_about_a_third_whoever_answers():
+    """The keys of 200 students: each letter is the answer about as often as the
+    choices allow, and `bbbb...` no longer scores 13 of 16 (it did before the shuffle)."""
+    counts = Counter(letter for n in range(200) for letter in quiz.answer_key(f"student-{n}@host"))
+    share = {letter: count / sum(counts.values()) for letter, count in counts.items()}
+    assert set(share) == {"a", "b", "c"} and all(0.25 <= s <= 0.42 for s in share.values()), share
+    keys = [quiz.answer_key(f"student-{n}@host") for n in range(200)]
+    for letter in "abc":
+        average = sum(key.count(letter) for key in keys) / len(keys)  # the score of answering `letter` every time
+        assert average <= 0.4 * len(quiz.QUESTIONS), (letter, average)
+    assert quiz.run("b" * len(quiz.QUESTIONS), seed=SEED)["score"] == quiz.answer_key(SEED).count("b")
+
+
+def test_the_order_is_the_same_for_a_student_every_time_and_differs_between_students():
+    assert quiz.answer_key(SEED) == quiz.answer_key(SEED)
+    assert len({quiz.answer_key(f"student-{n}@host") for n in range(10)}) == 10
+
+
+def test_a_letter_that_is_not_a_choice_is_refused_not_scored(result_file):
+    answers = "z" + quiz.answer_key(SEED)[1:]
+    with pytest.raises(LabError, match="letter 1 is 'z', and question 1 has only a, b, c"):
+        quiz.run(answers, seed=SEED)
+    assert not result_file.exists()
+
+
+def test_the_file_keeps_the_last_and_the_best_attempt(result_file):
+    key = quiz.answer_key(SEED)
+    quiz.run(key, seed=SEED)
+    wrong = "".join("a" if right != "a" else "b" for right in key)
+    quiz.run(wrong, seed=SEED)
+    kept = json.loads(result_file.read_text())
+    assert (kept["score"], kept["best"]["score"], kept["attempts"]) == (0, len(quiz.QUESTIONS), 2)
 
 
 def test_a_wrong_number_of_answers_is_one_line():

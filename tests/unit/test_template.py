@@ -34,12 +34,16 @@ def test_the_function_is_the_lab_s_worker_as_provisioning_configures_it():
 
 
 def test_the_aws_estimate_is_the_bill_of_the_stated_workload():
-    lines, total = iac.monthly_estimate(Stack())
+    lines, total, always_free = iac.monthly_estimate(Stack())
     price = {name: entry["usd"] for name, entry in cost.prices()["prices"].items()}
     by_what = {what: (count, usd) for what, count, _, usd in lines}
     assert by_what["SES emails"] == (iac.ORDERS_PER_MONTH, iac.ORDERS_PER_MONTH * price["ses_email"])
     assert by_what["S3 PUT/LIST requests"][0] == 3 * iac.ORDERS_PER_MONTH
     assert total == sum(usd for *_, usd in lines) > 0
+    # The month's SQS and Lambda use fits their always-free amounts; SES and S3 have none.
+    sqs_and_lambda = sum(usd for what, _, _, usd in lines if what.startswith(("SQS", "Lambda")))
+    assert always_free == pytest.approx(sqs_and_lambda)
+    assert total - always_free == pytest.approx(sum(usd for what, _, _, usd in lines if what.startswith(("S3", "SES"))))
 
 
 def test_deploy_aws_refuses_in_one_line_before_it_touches_any_account(monkeypatch, tmp_path):

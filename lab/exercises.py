@@ -15,6 +15,7 @@ import re
 import shutil
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,6 +33,10 @@ from lab.waiting import wait_for
 ROOT = settings.PROJECT_ROOT / "exercises"  # the workspaces, results and report
 STARTERS = ROOT / "starters"
 SOLUTIONS = ROOT / "solutions"
+# The wrong answers students write, each a folder of files beside what `make check`
+# must say of it (EXPECTED): exercises/wrong/<exercise>/<the mistake>/.
+WRONG_ANSWERS = ROOT / "wrong"
+EXPECTED = "expect.txt"
 QUEUE_ARN_PLACEHOLDER = "{{QUEUE_ARN}}"  # a solution file names the exercise's own queue
 # A check waits this long beyond what the stack's own timeouts explain (a cold
 # start on a busy laptop, LocalStack's requeue period) before it calls a criterion failed.
@@ -189,23 +194,64 @@ def check_partial_batch_response(run: Run) -> list[Criterion]:
 
 # --- 3. An idempotent email ---------------------------------------------------------------------
 
+def new_execution_environments(run: Run) -> None:
+    """A change to the function's configuration, as a deploy makes: Lambda serves the
+    next invocations from new execution environments, which remember nothing of the
+    old ones (neither memory nor /tmp). The same on AWS."""
+    lambda_, name = aws.client("lambda"), run.stack.function_name
+    variables = lambda_.get_function_configuration(FunctionName=name).get("Environment", {}).get("Variables", {})
+    lambda_.update_function_configuration(
+        FunctionName=name, Environment={"Variables": {**variables, "LAB_CHECK_DEPLOY": uuid.uuid4().hex[:8]}})
+    lambda_.get_waiter("function_updated_v2").wait(FunctionName=name)
+
+
+def invoke_at_once(run: Run, events: list[dict]) -> list[dict]:
+    """Invoke the function with each event at the same moment (each waits for its
+    answer, so each busy environment makes Lambda start another)."""
+    lambda_ = aws.client("lambda")
+    with ThreadPoolExecutor(len(events)) as pool:
+        return list(pool.map(lambda event: lambda_.invoke(FunctionName=run.stack.function_name,
+                                                          Payload=json.dumps(event)), events))
+
+
+DUPLICATE_HINT = ("record that this order's email went out where every execution environment sees it, keyed by "
+                  "its orderId, in one step that only one delivery can win: an S3 put with IfNoneMatch='*' "
+                  "(a set in memory or a file in /tmp is gone in a new environment; a look, then a write, lets two "
+                  "deliveries at once both send)")
+
+
 def check_idempotent_email(run: Run) -> list[Criterion]:
-    twice, once = run.order_id("twice"), run.order_id("once")
-    run.send([order_body(twice), order_body(twice), order_body(once)])  # the same order delivered twice
-    settle(lambda: run.queue_settled() and run.stored(twice) and run.stored(once), 60,
-           "both orders processed")
-    emails = {twice: scenarios.emails_about(twice), once: scenarios.emails_about(once)}
-    failed = [order_id for order_id in (twice, once) if run.in_dlq(order_id)]
+    """The duplicate delivered the ways SQS and Lambda deliver one: in the same batch;
+    later, in a new execution environment; and at the same moment, in two."""
+    twice, once, later, together = (run.order_id(label) for label in ("twice", "once", "later", "together"))
+    run.send([order_body(twice), order_body(twice), order_body(once), order_body(later)])
+    settle(lambda: run.queue_settled() and all(run.stored(o) for o in (twice, once, later)), 60,
+           "the first orders processed")
+
+    new_execution_environments(run)
+    run.send([order_body(later)])  # once more, after its first delivery was done
+    settle(lambda: run.queue_settled(), 60, "the later copy processed in a new execution environment")
+
+    new_execution_environments(run)  # none warm: each copy starts an environment of its own
+    answers = invoke_at_once(run, [sqs_event(run, {f"{run.run_id}-copy-{n}": order_body(together)}) for n in (1, 2)])
+    raised = [answer for answer in answers if "FunctionError" in answer]
+
+    emails = {order_id: scenarios.emails_about(order_id) for order_id in (twice, once, later, together)}
+    failed = [order_id for order_id in (twice, once, later) if run.in_dlq(order_id)]
     return [
-        Criterion("each order is stored", run.stored(twice) and run.stored(once),
+        Criterion("each order is stored", all(run.stored(o) for o in (twice, once, later, together)),
                   "an order was not stored: keep storing every order"),
-        Criterion("an order delivered twice is emailed once", emails[twice] == 1,
-                  f"it got {emails[twice]} emails: before sending, record that this order's email went out, keyed "
-                  "by its orderId, in a way two deliveries cannot both win (an S3 put with IfNoneMatch='*')"),
-        Criterion("an order delivered once is emailed once", emails[once] == 1,
+        Criterion("two copies in one batch: one email", emails[twice] == 1,
+                  f"it got {emails[twice]} emails: before sending, {DUPLICATE_HINT}"),
+        Criterion("an order delivered once: one email", emails[once] == 1,
                   f"it got {emails[once]} emails: a first delivery must still send"),
-        Criterion("the duplicate delivery succeeds", not failed,
-                  "a duplicate ended in the DLQ: a duplicate is not an error; skip the email and succeed"),
+        Criterion("a copy delivered again later, in a new execution environment: one email", emails[later] == 1,
+                  f"it got {emails[later]} emails: {DUPLICATE_HINT}"),
+        Criterion("two copies at the same moment, in two execution environments: one email", emails[together] == 1,
+                  f"it got {emails[together]} emails: {DUPLICATE_HINT}"),
+        Criterion("the duplicate deliveries succeed", not failed and not raised,
+                  "a duplicate failed (it went to the DLQ, or the function raised): a duplicate is not an error; "
+                  "skip the email and succeed"),
     ]
 
 
@@ -297,6 +343,37 @@ def check_fix_and_redrive(run: Run) -> list[Criterion]:
 
 # --- 6. The producer's least-privilege policy ---------------------------------------------------
 
+# What a producer must never be allowed on the order store, beside every SQS action but one.
+S3_ACTIONS_NOT_FOR_A_PRODUCER = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket",
+                                 "s3:DeleteBucket", "s3:PutBucketPolicy")
+
+
+def extra_permissions(document: dict, run: Run) -> list[str]:
+    """Every permission the policy grants beyond sqs:SendMessage on the queue: each SQS
+    action (AWS's own list, from botocore's model of SQS) on the queue and the DLQ,
+    the order store's S3 actions, judged by the lab's IAM evaluator, the one that
+    denies the function's and `make as`'s requests (the plugin's /_lab/iam/decide)."""
+    import botocore.session
+
+    def arn(name: str) -> str:
+        return f"arn:aws:sqs:{settings.REGION}:{settings.ACCOUNT_ID}:{name}"
+
+    # A batch needs its single action's permission (SendMessageBatch: sqs:SendMessage);
+    # it is no IAM action of its own.
+    sqs_actions = sorted(f"sqs:{name}" for name in botocore.session.get_session().get_service_model("sqs").operation_names
+                         if not name.endswith("Batch"))
+    asked = [(action, arn(run.stack.queue_name)) for action in sqs_actions if action != "sqs:SendMessage"]
+    asked += [(action, arn(run.stack.dlq_name)) for action in sqs_actions]
+    bucket = f"arn:aws:s3:::{run.stack.bucket_name}"
+    asked += [(action, bucket if action.endswith(("Bucket", "BucketPolicy")) else f"{bucket}/orders/x.json")
+              for action in S3_ACTIONS_NOT_FOR_A_PRODUCER]
+    status, answer = aws.post_json(f"{settings.ENDPOINT_URL}/_lab/iam/decide",
+                                   json.dumps({"policy": document, "requests": asked}))
+    if status != 200:
+        raise ExerciseError(f"the lab's IAM evaluator did not answer ({status}: {answer}): make up, then make check")
+    return [f"{action} on {resource}" for action, resource in answer["allowed"]]
+
+
 def check_producer_policy(run: Run) -> list[Criterion]:
     status = aws.denied_requests([run.stack.producer_role_name])
     if not status or not status.get("enforced"):
@@ -325,6 +402,11 @@ def check_producer_policy(run: Run) -> list[Criterion]:
                   'name the queue\'s ARN as the Resource, not "*"'),
         Criterion("it can do nothing outside SQS", denied(aws.client_as(role, "s3").list_buckets),
                   'no "Action": "*": list the one action it needs'),
+        Criterion("nothing else: every other SQS action on the queue and the DLQ, and the order store, denied",
+                  not (extra := extra_permissions(document, run)),
+                  f"it also allows {extra[0] if extra else ''}"
+                  f"{f' (and {len(extra) - 1} more)' if len(extra) > 1 else ''}: "
+                  "allow sqs:SendMessage alone, on the queue's ARN"),
     ]
 
 
@@ -356,7 +438,8 @@ EXERCISES = {exercise.number: exercise for exercise in (
              "ReportBatchItemFailures on the mapping, the good records are deleted and only the bad one is "
              "retried, then moved to the DLQ. Edit app.py.", QUICK, check_partial_batch_response),
     Exercise(3, "idempotent-email", "A duplicate delivery sends no second email",
-             "SQS delivers at least once: the same order can arrive twice. The customer must get exactly one "
+             "SQS delivers at least once: the same order can arrive twice, in one batch, later in a new "
+             "execution environment, or at the same moment in another one. The customer must get exactly one "
              "confirmation email per order, and the duplicate delivery must still succeed. Edit app.py.",
              QUICK, check_idempotent_email),
     Exercise(4, "timeouts-for-slow-work", "Timeouts for a 20 s job",
@@ -421,8 +504,24 @@ def copy_files(source: Path, workspace: Path, queue_arn: str = "") -> None:
     workspace.mkdir(parents=True, exist_ok=True)
     hand_over(workspace, workspace.parent)
     for path in source.iterdir():
+        if path.name == EXPECTED:
+            continue
         (workspace / path.name).write_text(path.read_text().replace(QUEUE_ARN_PLACEHOLDER, queue_arn))
         hand_over(workspace / path.name, workspace.parent)
+
+
+def wrong_answers(number) -> list[Path]:
+    """The folders of the wrong answers kept for an exercise (the tests try each)."""
+    folder = WRONG_ANSWERS / exercise(number).name
+    return sorted(path for path in folder.iterdir() if path.is_dir()) if folder.is_dir() else []
+
+
+def try_answer(number, answer: Path, root: Path = ROOT, suffix: str | None = None) -> None:
+    """Put an answer's files (a wrong one, say) into the workspace, as a student would write them."""
+    item = exercise(number)
+    stack = stack_of(item, STARTERS / item.name, suffix)
+    copy_files(answer, workspace_of(item, root),
+               f"arn:aws:sqs:{settings.REGION}:{settings.ACCOUNT_ID}:{stack.queue_name}")
 
 
 def prepare(number, root: Path = ROOT, suffix: str | None = None) -> Deployed:

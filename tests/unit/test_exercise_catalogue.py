@@ -63,3 +63,22 @@ def test_the_report_holds_each_exercise_s_last_check_and_the_quiz(tmp_path, monk
     written = exercises.report(tmp_path)
     assert written.name == "report-ana-room_3_pc_7.json"
     assert json.loads(written.read_text())["student"] == "ana"
+
+
+def test_each_wrong_answer_is_a_student_s_files_with_what_check_must_say():
+    """exercises/wrong/<exercise>/<mistake>/: the files a student edits (those of the
+    starter), unlike the starter and the solution, and expect.txt (the integration
+    tests, -m exercises, check that `make check` fails on it saying that)."""
+    found = {number: exercises.wrong_answers(number) for number in exercises.EXERCISES}
+    assert sum(len(answers) for answers in found.values()) >= 6
+    for number, answers in found.items():
+        item = exercises.exercise(number)
+        starter, solution = exercises.STARTERS / item.name, exercises.SOLUTIONS / item.name
+        for answer in answers:
+            files = {path.name for path in answer.iterdir()} - {exercises.EXPECTED}
+            assert files and files <= {path.name for path in starter.iterdir()}, answer
+            assert (answer / exercises.EXPECTED).read_text().strip(), answer
+            for name in files:
+                text = (answer / name).read_text()
+                assert text != (starter / name).read_text(), f"{answer.name}/{name} is the starter"
+                assert not (solution / name).exists() or text != (solution / name).read_text(), answer

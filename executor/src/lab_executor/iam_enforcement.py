@@ -224,6 +224,15 @@ class DeniedEndpoint:
             return {"enforced": enforcement["on"], "count": sum(denied_by_role[role] for role in roles),
                     "latest": latest}
 
+    @route("/_lab/iam/decide", methods=["POST"])
+    def decide_requests(self, request: Request) -> dict:
+        """{"policy": <document>, "requests": [[action, resource], ...]} -> the requests
+        that policy allows, by the evaluator that decides the lab's real requests
+        (make check judges a student's policy by it)."""
+        body = request.get_json(force=True)
+        return {"allowed": [[action, resource] for action, resource in body["requests"]
+                            if decide([body["policy"]], action, resource).allowed]}
+
     @route("/_lab/iam", methods=["POST"])
     def switch(self, request: Request) -> dict:
         enforcement["on"] = request.args.get("enforce", "1") != "0"

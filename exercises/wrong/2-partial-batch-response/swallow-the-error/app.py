@@ -1,0 +1,33 @@
+"""A wrong answer to exercise 2: the error is caught and forgotten, so the batch
+always succeeds and the bad record is deleted with the good ones (lost).
+
+Exercise 2: stores each order of a batch in the order store.
+
+A record whose body is not an order (not JSON, or no "email") cannot be stored:
+that record has failed. The mapping in front of this function has
+ReportBatchItemFailures switched on.
+"""
+
+import json
+import os
+
+import boto3
+
+ORDER_BUCKET = os.environ["ORDER_BUCKET"]
+s3 = boto3.client("s3")
+
+
+def store(record: dict) -> None:
+    order = json.loads(record["body"])
+    if "email" not in order:
+        raise ValueError(f"not an order: {record['body'][:80]}")
+    s3.put_object(Bucket=ORDER_BUCKET, Key=f"orders/{order['orderId']}.json", Body=record["body"].encode())
+
+
+def handler(event, context):
+    for record in event["Records"]:
+        try:
+            store(record)
+        except Exception as error:
+            print(f"skipping a bad record: {error!r}")
+    return {}

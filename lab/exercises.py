@@ -355,15 +355,12 @@ def extra_permissions(document: dict, run: Run) -> list[str]:
     denies the function's and `make as`'s requests (the plugin's /_lab/iam/decide)."""
     import botocore.session
 
-    def arn(name: str) -> str:
-        return f"arn:aws:sqs:{settings.REGION}:{settings.ACCOUNT_ID}:{name}"
-
     # A batch needs its single action's permission (SendMessageBatch: sqs:SendMessage);
     # it is no IAM action of its own.
     sqs_actions = sorted(f"sqs:{name}" for name in botocore.session.get_session().get_service_model("sqs").operation_names
                          if not name.endswith("Batch"))
-    asked = [(action, arn(run.stack.queue_name)) for action in sqs_actions if action != "sqs:SendMessage"]
-    asked += [(action, arn(run.stack.dlq_name)) for action in sqs_actions]
+    asked = [(action, queue_arn(run.stack.queue_name)) for action in sqs_actions if action != "sqs:SendMessage"]
+    asked += [(action, queue_arn(run.stack.dlq_name)) for action in sqs_actions]
     bucket = f"arn:aws:s3:::{run.stack.bucket_name}"
     asked += [(action, bucket if action.endswith(("Bucket", "BucketPolicy")) else f"{bucket}/orders/x.json")
               for action in S3_ACTIONS_NOT_FOR_A_PRODUCER]
@@ -500,13 +497,13 @@ def shown(path: Path) -> str:
     return str(path.relative_to(settings.PROJECT_ROOT)) if path.is_relative_to(settings.PROJECT_ROOT) else str(path)
 
 
-def copy_files(source: Path, workspace: Path, queue_arn: str = "") -> None:
+def copy_files(source: Path, workspace: Path, arn_of_the_queue: str = "") -> None:
     workspace.mkdir(parents=True, exist_ok=True)
     hand_over(workspace, workspace.parent)
     for path in source.iterdir():
         if path.name == EXPECTED:
             continue
-        (workspace / path.name).write_text(path.read_text().replace(QUEUE_ARN_PLACEHOLDER, queue_arn))
+        (workspace / path.name).write_text(path.read_text().replace(QUEUE_ARN_PLACEHOLDER, arn_of_the_queue))
         hand_over(workspace / path.name, workspace.parent)
 
 
@@ -516,12 +513,15 @@ def wrong_answers(number) -> list[Path]:
     return sorted(path for path in folder.iterdir() if path.is_dir()) if folder.is_dir() else []
 
 
+def queue_arn(name: str) -> str:
+    """The ARN of one of the lab's queues (what a solution's policy names)."""
+    return f"arn:aws:sqs:{settings.REGION}:{settings.ACCOUNT_ID}:{name}"
+
+
 def try_answer(number, answer: Path, root: Path = ROOT, suffix: str | None = None) -> None:
-    """Put an answer's files (a wrong one, say) into the workspace, as a student would write them."""
+    """Put an answer's files (the solution, or a wrong one) into the workspace, as a student would write them."""
     item = exercise(number)
-    stack = stack_of(item, STARTERS / item.name, suffix)
-    copy_files(answer, workspace_of(item, root),
-               f"arn:aws:sqs:{settings.REGION}:{settings.ACCOUNT_ID}:{stack.queue_name}")
+    copy_files(answer, workspace_of(item, root), queue_arn(stack_of(item, STARTERS / item.name, suffix).queue_name))
 
 
 def prepare(number, root: Path = ROOT, suffix: str | None = None) -> Deployed:
@@ -569,9 +569,7 @@ def solution(number, root: Path = ROOT, suffix: str | None = None) -> None:
     """For instructors: the reference solution into the workspace (and what it does beyond files)."""
     item = exercise(number)
     workspace = workspace_of(item, root)
-    stack = stack_of(item, STARTERS / item.name, suffix)
-    queue_arn = f"arn:aws:sqs:{settings.REGION}:{settings.ACCOUNT_ID}:{stack.queue_name}"
-    copy_files(SOLUTIONS / item.name, workspace, queue_arn)
+    try_answer(number, SOLUTIONS / item.name, root, suffix)
     console.print(f"The reference solution is in {shown(workspace)}/.")
     if item.solve:
         item.solve(deploy(item, workspace, suffix))

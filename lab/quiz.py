@@ -146,10 +146,10 @@ def answer_key(seed: str) -> str:
 
 def _read_answer(number: int, question: Question, order: list[int]) -> str:
     console.print(f"\n[bold]{number}. {question.text}[/]")
-    letters = LETTERS[:len(order)]
+    letters = tuple(LETTERS[:len(order)])  # one letter each: "ab" is no answer
     for letter, index in zip(letters, order):
         console.print(f"   {letter}) {question.choices[index]}")
-    while (given := console.input("Your answer: ").strip().lower()) not in letters or not given:
+    while (given := console.input("Your answer: ").strip().lower()) not in letters:
         console.print(f"   one of {', '.join(letters)}")
     return given
 
@@ -164,9 +164,10 @@ def _refuse_letters_that_are_not_choices(answers: str) -> None:
 def _kept(result: dict) -> dict:
     """The file's new content: this attempt as the last, the best so far, how many."""
     before = json.loads(RESULT_FILE.read_text()) if RESULT_FILE.exists() else {}
+    # A file written before the best was kept holds one attempt, which was its best.
+    best_before = before.get("best") or (before if "score" in before else None)
+    best = result if best_before is None or result["score"] > best_before["score"] else best_before
     attempts = before.get("attempts", 1 if before else 0) + 1
-    best = max((r for r in (before.get("best") or (before if "score" in before else None), result) if r),
-               key=lambda r: r["score"])
     return {**result, "best": {k: best[k] for k in ("score", "out_of", "at")}, "attempts": attempts}
 
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -57,6 +58,11 @@ def wait_for(condition: Callable[[], T], timeout: float, what: str, describe: Ca
 
 def stored_order_ids(bucket: str, endpoint_url: str | None = None) -> set[str]:
     return set(object_ids(bucket, "orders/", endpoint_url))
+
+
+def emails_per_order(endpoint_url: str | None = None) -> Counter:
+    """How many emails the SES outbox holds for each order."""
+    return Counter(aws.emailed_order_id(message) for message in aws.sent_emails(endpoint_url))
 
 
 def emails_for(order_ids) -> list[dict]:

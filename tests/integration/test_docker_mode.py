@@ -18,7 +18,7 @@ import urllib.request
 import pytest
 import yaml
 
-from helpers import one_at_a_time, stored_order_ids, wait_for
+from helpers import emails_per_order, one_at_a_time, stored_order_ids, wait_for
 from lab import aws, dockermode, settings
 from lab.processes import free_port
 
@@ -275,10 +275,6 @@ class StudentLab(OtherLab):
         wait_for(lambda: lambda_.get_event_source_mapping(UUID=mapping["UUID"])["State"] == "Disabled", 60,
                  "the mapping paused")
 
-    def emails_per_order(self) -> dict[str, int]:
-        emailed = [aws.emailed_order_id(message) for message in aws.sent_emails(self.endpoint)]
-        return {order_id: emailed.count(order_id) for order_id in set(emailed)}
-
 
 def tag_images(source_tag: str, tag: str) -> list[str]:
     images = [f"sqs-lambda-lab/{name}:{tag}" for name in ("localstack", "tools", "producer")]
@@ -336,10 +332,10 @@ def test_a_recreated_container_brings_back_the_queues_the_dlq_and_the_orders(cha
         # make up provisions, which enables the mapping: the waiting orders go through.
         wait_for(lambda: waiting <= stored_order_ids(lab.stack.bucket_name, lab.endpoint), 120,
                  "the orders that waited stored by the restored function")
-        wait_for(lambda: waiting <= set(lab.emails_per_order()), 60, "the orders that waited emailed")
+        wait_for(lambda: waiting <= set(emails_per_order(lab.endpoint)), 60, "the orders that waited emailed")
         wait_for(lambda: aws.queue_depth(queue_url, lab.endpoint) == {"visible": 0, "in_flight": 0, "delayed": 0},
                  120, "the queue empty")
-        emails = lab.emails_per_order()
+        emails = emails_per_order(lab.endpoint)
         assert {order_id: emails[order_id] for order_id in waiting} == dict.fromkeys(waiting, 1)
         # The same configuration whoever calls compose: `make up` again recreates nothing.
         assert "already running" in lab.up() and lab.localstack_id() == recreated

@@ -7,10 +7,9 @@ import json
 import os
 import time
 import zipfile
-from collections import Counter
 from pathlib import Path
 
-from helpers import only_in_host_mode, order, run_lab, wait_for
+from helpers import emails_per_order, only_in_host_mode, order, run_lab, wait_for
 from lab import aws
 from lab.processes import group_members
 from lab.settings import Stack
@@ -49,9 +48,6 @@ class OwnLab:
         """The order as the worker stored it: the object's bytes, not only its key."""
         body = self.client("s3").get_object(Bucket=STACK.bucket_name, Key=f"orders/{order_id}.json")["Body"]
         return json.loads(body.read())["order"]
-
-    def emails_per_order(self) -> Counter:
-        return Counter(aws.emailed_order_id(message) for message in aws.sent_emails(self.endpoint))
 
     def emailed(self) -> set[str]:
         return {aws.emailed_order_id(message) for message in aws.sent_emails(self.endpoint)}
@@ -190,10 +186,10 @@ def creates_again_a_function_whose_code_did_not_come_back(lab: OwnLab) -> None:
     started = lab.run("lab", "up")
     assert "could not start" not in started and "could not be read" not in started, started
     wait_for(lambda: waiting <= lab.stored(), TIMEOUT_SECONDS, "the waiting orders stored by the function made again")
-    wait_for(lambda: waiting <= set(lab.emails_per_order()), TIMEOUT_SECONDS, "the waiting orders emailed")
+    wait_for(lambda: waiting <= set(emails_per_order(lab.endpoint)), TIMEOUT_SECONDS, "the waiting orders emailed")
     wait_for(lambda: lab.depth(queue_url) == {"visible": 0, "in_flight": 0, "delayed": 0}, TIMEOUT_SECONDS,
              "the queue empty")
-    emails = lab.emails_per_order()
+    emails = emails_per_order(lab.endpoint)
     assert {order_id: emails[order_id] for order_id in waiting} == dict.fromkeys(waiting, 1), "each emailed once"
     assert {m["MessageId"] for m in aws.peek_messages(dlq_url, lab.endpoint)} == dead, "the DLQ as it was"
 

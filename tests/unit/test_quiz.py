@@ -75,3 +75,16 @@ def test_the_file_keeps_the_last_and_the_best_attempt(result_file):
 def test_a_wrong_number_of_answers_is_one_line():
     with pytest.raises(LabError, match="the quiz has 16 questions"):
         quiz.run("abc")
+
+
+def test_asked_in_a_terminal_only_one_of_the_letters_shown_is_taken(monkeypatch):
+    typed = iter(["ab", "", "z", "c"])
+    monkeypatch.setattr(quiz.console, "input", lambda _prompt: next(typed))
+    assert quiz._read_answer(1, quiz.QUESTIONS[0], [0, 1, 2]) == "c"
+
+
+def test_a_file_from_before_the_best_was_kept_counts_as_one_attempt(result_file):
+    result_file.write_text(json.dumps({"score": 15, "out_of": 16, "at": "2026-12-01T10:00:00+0000"}) + "\n")
+    quiz.run("a" * len(quiz.QUESTIONS), seed=SEED)
+    kept = json.loads(result_file.read_text())
+    assert (kept["best"]["score"], kept["attempts"]) == (15, 2)

@@ -7,8 +7,8 @@ letter per question, in order), as a script or a test does.
 
 Each question's choices are shown in an order of their own, shuffled with the
 student's name and machine as the seed: the same for every attempt of one
-student (a score can be reproduced), different between students, so that no
-letter is the answer to guess. The file keeps the last and the best attempt.
+student (a score can be reproduced), different between students, and with
+each letter the answer about a third of the time, so that none is worth guessing. The file keeps the last and the best attempt.
 """
 
 import getpass
@@ -132,11 +132,22 @@ def default_seed() -> str:
     return "@".join(student_and_machine())
 
 
+def answer_positions(seed: str) -> list[int]:
+    """Where each question's right answer stands for this student: every position
+    in turn, shuffled, so that each letter is the answer about as often as the next
+    (with 16 questions of three choices, 5 or 6 times): one letter every time scores
+    at most 6."""
+    positions = [index % len(question.choices) for index, question in enumerate(QUESTIONS)]
+    random.Random(seed).shuffle(positions)
+    return positions
+
+
 def shown_order(number: int, question: Question, seed: str) -> list[int]:
     """The indices of the question's choices, in the order this student sees them."""
-    order = list(range(len(question.choices)))
-    random.Random(f"{seed}/{number}").shuffle(order)
-    return order
+    others = [index for index in range(len(question.choices)) if index != question.answer]
+    random.Random(f"{seed}/{number}").shuffle(others)
+    position = answer_positions(seed)[number - 1] % len(question.choices)
+    return others[:position] + [question.answer] + others[position:]
 
 
 def answer_key(seed: str) -> str:

@@ -15,7 +15,7 @@ from lab.provision import teardown
 STARTER_HINTS = {
     1: "no redrive policy",
     2: "the function raised",
-    3: "it got 2 emails",
+    3: "record that this order's email went out",  # however often a loaded machine delivered it
     4: "the function times out at 10 s",
     5: "the bug is still there",
     6: "allow sending only",

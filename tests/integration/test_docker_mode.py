@@ -333,8 +333,7 @@ def test_a_recreated_container_brings_back_the_queues_the_dlq_and_the_orders(cha
         wait_for(lambda: waiting <= stored_order_ids(lab.stack.bucket_name, lab.endpoint), 120,
                  "the orders that waited stored by the restored function")
         wait_for(lambda: waiting <= set(emails_per_order(lab.endpoint)), 60, "the orders that waited emailed")
-        wait_for(lambda: aws.queue_depth(queue_url, lab.endpoint) == {"visible": 0, "in_flight": 0, "delayed": 0},
-                 120, "the queue empty")
+        wait_for(lambda: aws.queue_is_empty(queue_url, lab.endpoint), 120, "the queue empty")
         emails = emails_per_order(lab.endpoint)
         assert {order_id: emails[order_id] for order_id in waiting} == dict.fromkeys(waiting, 1)
         # The same configuration whoever calls compose: `make up` again recreates nothing.

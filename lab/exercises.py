@@ -23,12 +23,15 @@ from pathlib import Path
 from botocore.exceptions import ClientError
 
 from lab import aws, observe, scenarios, settings
-from lab.console import console
+from lab.aws_facts import fact
+from lab.console import console, duration
 from lab.errors import LabError
 from lab.processes import hand_over
 from lab.provision import Deployed, provision, set_mapping_enabled, teardown
 from lab.settings import SettingsError, Stack
 from lab.waiting import wait_for
+
+SIX_TIMES = fact("six_times_rule")  # AWS's advised visibility timeout, with its source
 
 ROOT = settings.PROJECT_ROOT / "exercises"  # the workspaces, results and report
 STARTERS = ROOT / "starters"
@@ -129,7 +132,8 @@ def check_dead_letter_queue(run: Run) -> list[Criterion]:
         settle(lambda: max(counts(), default=0) >= stack.max_receive_count, SLACK_SECONDS, "the worker's log")
     receives = max(counts(), default=0)
     if not stack.dead_letter_queue:
-        why = "the queue has no redrive policy, so the poison is retried until retention deletes it (4 days)"
+        why = ("the queue has no redrive policy, so the poison is retried until retention deletes it "
+               f"({duration(stack.retention_seconds)})")
     else:
         why = f"received {receives} times and still in the queue: maxReceiveCount is the number of receives before it moves"
     return [
@@ -278,8 +282,9 @@ def check_timeouts_for_slow_work(run: Run) -> list[Criterion]:
         Criterion(f"the {SLOW_JOB_MS // 1000} s job finishes on its first delivery, without a timeout", finished, why),
         Criterion("it is delivered once: no duplicate while it works", finished and len(counts) == 1,
                   f"it was delivered {len(counts)} times: the visibility timeout ({stack.visibility_timeout} s) "
-                  "ran out while a delivery still worked (a cold start counts too); AWS advises six times the "
-                  "function timeout" if finished else "first make the job finish"),
+                  "ran out while a delivery still worked (a cold start counts too); AWS advises "
+                  f"{SIX_TIMES['factor_text']} times the function timeout ({SIX_TIMES.source})"
+                  if finished else "first make the job finish"),
     ]
 
 
@@ -427,7 +432,8 @@ QUICK = {"function_timeout": 3, "visibility_timeout": 4, "max_receive_count": 2}
 # Duplicates made by the check itself, not by a loaded machine: AWS's advice, a
 # visibility timeout six times the function timeout and maxReceiveCount 5, so a
 # slow cold start brings no batch back and no good order to the DLQ.
-AS_AWS_ADVISES = {"function_timeout": 3, "visibility_timeout": 6 * 3, "max_receive_count": 5}
+AS_AWS_ADVISES = {"function_timeout": 3, "visibility_timeout": SIX_TIMES["factor"] * 3,
+                  "max_receive_count": fact("max_receive_count_advised")["advised"]}
 EXERCISES = {exercise.number: exercise for exercise in (
     Exercise(1, "dead-letter-queue", "A dead-letter queue after exactly four receives",
              "A message the worker can never process (poison) must land in the dead-letter queue after "

@@ -21,11 +21,18 @@ import time
 from dataclasses import dataclass
 
 from lab import settings
+from lab.aws_facts import fact
 from lab.console import console
 from lab.errors import LabError
 from lab.processes import hand_over
 
 RESULT_FILE = settings.PROJECT_ROOT / "exercises" / "quiz.json"
+RETENTION = fact("retention")
+MAXIMUM_CONCURRENCY = fact("maximum_concurrency")
+SCALING = fact("mapping_scaling")
+SIX_TIMES = fact("six_times_rule")
+FIFO_DEDUPLICATION = fact("fifo_deduplication")
+DLQ_CLOCK = fact("dlq_keeps_enqueue_time")
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,7 @@ class Question:
     answer: int  # index into choices
     why: str
     step: str  # where docs/LAB.md shows it
+    source: str = ""  # the AWS page for a number or rule the answer states (lab/aws_facts.json)
 
 
 QUESTIONS = (
@@ -60,8 +68,9 @@ QUESTIONS = (
                 "order once and claims the email before sending it.", "scenario exactly-once"),
     Question("Without a dead-letter queue, how long is a poison message retried?",
              ("For ever", "Until the queue's retention period ends and it is deleted", "Three times"),
-             1, "Every receive fails and the message comes back until the retention period (4 days by default) "
-                "deletes it: thousands of wasted invocations, then the message is gone.", "step 12, scenario no-dlq"),
+             1, f"Every receive fails and the message comes back until the retention period "
+                f"({RETENTION['default_short']} by default) deletes it: thousands of wasted invocations, then the "
+                "message is gone.", "step 12, scenario no-dlq", RETENTION.source),
     Question("When does a message move to the DLQ?",
              ("After its receive count passes maxReceiveCount", "After the first failure",
               "When the function times out"),
@@ -73,12 +82,14 @@ QUESTIONS = (
              "exercise 2 (make exercise N=2), Partial batch responses"),
     Question("100 orders wait in the queue, batch size 10. About how many invocations?",
              ("100", "About 10", "Exactly 1"), 1,
-             "A batch of ten is one execution: ten messages are not ten executions.", "step 7, scenario scaling"),
+             "A batch of ten is one execution: ten messages are not ten executions.", "step 7, scenario scaling",
+             fact("batch_size").source),
     Question("On AWS, a mapping without MaximumConcurrency facing a growing queue...",
              ("runs one batch at a time", "starts with a few concurrent batches and adds more as the queue grows, "
               "up to the account's limits", "runs exactly five batches at once, always"),
-             1, "It scales up from five; MaximumConcurrency (2-1000) caps it, and setting it to 5 keeps it at 5.",
-             "step 7"),
+             1, f"It scales up from {SCALING['start']}; MaximumConcurrency ({MAXIMUM_CONCURRENCY['min']} to "
+                f"{MAXIMUM_CONCURRENCY['max']}) caps it, and setting it to 5 keeps it at 5.",
+             "step 7", SCALING.source),
     Question("The worker is slow. What happens to the producer?",
              ("It slows down too", "Nothing: its sends return at once and the orders wait in the queue",
               "Its sends fail"),
@@ -88,29 +99,29 @@ QUESTIONS = (
              ("sqs:SendMessage", "sqs:ReceiveMessage, sqs:DeleteMessage and sqs:GetQueueAttributes",
               "sqs:* on every queue"),
              1, "The mapping uses the function's role to read the queue; without them AWS refuses the mapping.",
-             "step 9, scenario missing-permission"),
+             "step 9, scenario missing-permission", fact("mapping_permissions").source),
     Question("Is polling free?",
              ("Yes, Lambda polls for nothing", "No: the mapping's receives are SQS requests, the empty ones too",
               "Only FIFO queues charge for it"),
              1, "You pay per SQS request, and the mapping's long polls are requests even when they return "
                 "nothing; long polling keeps their number down.", "step 10"),
     Question("What should the visibility timeout be, compared with the function timeout?",
-             ("Shorter", "Equal or longer (AWS advises six times, with room for the batching window)",
-              "It does not matter"),
+             ("Shorter", f"Equal or longer (AWS advises {SIX_TIMES['factor_text']} times, with room for the "
+              "batching window)", "It does not matter"),
              1, "A shorter one brings a message back while it is still being processed: AWS refuses such a "
-                "mapping, and the lab does too.", "scenario short-visibility, The lab's numbers"),
+                "mapping, and the lab does too.", "scenario short-visibility, The lab's numbers", SIX_TIMES.source),
     Question("A FIFO queue...",
              ("delivers exactly once whatever the consumer does", "keeps order within a message group and drops "
-              "duplicate sends within five minutes; a failed message still comes back",
-              "has no visibility timeout"),
+              f"duplicate sends within {FIFO_DEDUPLICATION['minutes_text']} minutes; a failed message still comes "
+              "back", "has no visibility timeout"),
              1, "Deduplication applies to sends; processing is still at least once, and a failing message "
-                "holds its group back until it succeeds or moves to the DLQ.", "step 14"),
+                "holds its group back until it succeeds or moves to the DLQ.", "step 14", FIFO_DEDUPLICATION.source),
     Question("A message from a standard queue has been in the DLQ for a while. On AWS, what counts against "
              "the DLQ's retention?",
              ("The time since it moved to the DLQ", "The time since it was first sent to the source queue",
               "Nothing: DLQs keep messages for ever"),
              1, "On a standard queue the enqueue time is kept, so the DLQ's retention must be longer than the "
-                "source's (LocalStack differs: it restarts the clock).", "step 12"),
+                "source's (LocalStack differs: it restarts the clock).", "step 12", DLQ_CLOCK.source),
     Question("The queue is 'a waiting room'. What are Lambda functions?",
              ("Permanent servers that read the queue", "Workers that come and go: invoked when there is work, "
               "as many at once as the mapping allows", "A part of the queue"),
@@ -120,6 +131,10 @@ QUESTIONS = (
 
 
 LETTERS = "abcdefg"
+
+
+def source_of(question: Question) -> str:
+    return f"; AWS: {question.source}" if question.source else ""
 
 
 def student_and_machine() -> tuple[str, str]:
@@ -197,12 +212,13 @@ def run(answers: str | None = None, seed: str | None = None) -> dict:
         order = shown_order(number, question, seed)
         given = answers[number - 1].lower() if answers is not None else _read_answer(number, question, order)
         right = LETTERS[order.index(question.answer)]
+        where = f"[dim](see {question.step}{source_of(question)})[/]"
         if given == right:
             score += 1
-            console.print(f"{number}. [green]right[/] ({right}): {question.why} [dim](see {question.step})[/]")
+            console.print(f"{number}. [green]right[/] ({right}): {question.why} {where}")
         else:
             console.print(f"{number}. [red]{given} is not it; {right}) {question.choices[question.answer]}[/]: "
-                          f"{question.why} [dim](see {question.step})[/]")
+                          f"{question.why} {where}")
     result = {"score": score, "out_of": len(QUESTIONS), "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     RESULT_FILE.parent.mkdir(exist_ok=True)
     kept = _kept(result)

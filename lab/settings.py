@@ -21,6 +21,7 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+from lab.aws_facts import fact
 from lab.errors import Refused
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -211,16 +212,18 @@ API_STAGE = "lab"
 PREBUILT_FUNCTION_ZIPS = _env("FUNCTION_ZIPS", "")
 SENDER_EMAIL = _env("SENDER_EMAIL", "orders@lab.example.com")
 
-# AWS's limits, used to refuse settings before anything is created.
-MAX_RECEIVE_COUNT_RANGE = (1, 1000)
-VISIBILITY_TIMEOUT_RANGE = (0, 43_200)
-FUNCTION_TIMEOUT_RANGE = (1, 900)
-MEMORY_RANGE = (128, 10_240)
-BATCH_SIZE_RANGE = (1, 10_000)
-BATCH_SIZE_WITHOUT_WINDOW = 10
-BATCHING_WINDOW_RANGE = (0, 300)
-MAXIMUM_CONCURRENCY_RANGE = (2, 1000)
-RETENTION_RANGE = (60, 14 * 24 * 3600)  # MessageRetentionPeriod, 1 minute to 14 days
+# AWS's limits, used to refuse settings before anything is created (each with
+# its source in lab/aws_facts.json).
+MAX_RECEIVE_COUNT_RANGE = fact("max_receive_count").range
+VISIBILITY_TIMEOUT_RANGE = fact("visibility_timeout").range
+FUNCTION_TIMEOUT_RANGE = fact("function_timeout").range
+MEMORY_RANGE = fact("memory_size").range
+BATCH_SIZE_RANGE = (fact("batch_size")["min"], fact("batch_size")["standard_max"])
+BATCH_SIZE_WITHOUT_WINDOW = fact("batch_size")["without_window"]
+FIFO_BATCH_SIZE_MAX = fact("batch_size")["fifo_max"]
+BATCHING_WINDOW_RANGE = fact("batching_window").range
+MAXIMUM_CONCURRENCY_RANGE = fact("maximum_concurrency").range
+RETENTION_RANGE = fact("retention").range  # MessageRetentionPeriod, 1 minute to 14 days
 # On a standard queue a message moved to the DLQ keeps its first enqueue time,
 # so a DLQ must keep messages longer than its source queue does: the maximum.
 DLQ_RETENTION_SECONDS = RETENTION_RANGE[1]
@@ -248,7 +251,7 @@ class Stack:
     bucket_base: str = _env("BUCKET_NAME", "lab-orders")
     visibility_timeout: int = _env("VISIBILITY_TIMEOUT", 10, int)
     # How long the queue keeps a message nobody deletes (AWS's default, 4 days).
-    retention_seconds: int = _env("RETENTION_SECONDS", 4 * 24 * 3600, int)
+    retention_seconds: int = _env("RETENTION_SECONDS", fact("retention")["default"], int)
     dlq_retention_seconds: int = DLQ_RETENTION_SECONDS
     max_receive_count: int = _env("MAX_RECEIVE_COUNT", 3, int)
     function_timeout: int = _env("FUNCTION_TIMEOUT", 5, int)
@@ -365,8 +368,9 @@ class Stack:
                 f"FUNCTION_TIMEOUT={self.function_timeout}: AWS refuses such a mapping, because a "
                 "message would reappear while it is still being processed; raise the visibility timeout"
             )
-        if self.fifo and self.batch_size > BATCH_SIZE_WITHOUT_WINDOW:
-            raise SettingsError(f"BATCH_SIZE={self.batch_size}: a FIFO queue allows batches of at most 10")
+        if self.fifo and self.batch_size > FIFO_BATCH_SIZE_MAX:
+            raise SettingsError(
+                f"BATCH_SIZE={self.batch_size}: a FIFO queue allows batches of at most {FIFO_BATCH_SIZE_MAX}")
         if self.batch_size > BATCH_SIZE_WITHOUT_WINDOW and self.batching_window < 1:
             raise SettingsError(
                 f"BATCH_SIZE={self.batch_size} needs BATCHING_WINDOW of at least 1 second "

@@ -47,8 +47,9 @@ def accept_order() -> Response:
     order = parse_order(body)
     # A FIFO queue needs a group (orders of one customer stay in order) and a
     # deduplication id (the order id: FIFO's SQS accepts a resend within its
-    # 5-minute deduplication interval without delivering it again). A standard
-    # queue deduplicates nothing, which is one reason the worker is idempotent.
+    # 5-minute deduplication interval without delivering it again,
+    # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/using-messagededuplicationid-property.html).
+    # A standard queue deduplicates nothing, which is one reason the worker is idempotent.
     fifo = {"MessageGroupId": order["email"], "MessageDeduplicationId": order["orderId"]} if FIFO else {}
     message_id = sqs.send_message(QueueUrl=QUEUE_URL, MessageBody=body, **fifo)["MessageId"]
     logger.info("order accepted", extra={"order_id": order["orderId"], "message_id": message_id})

@@ -81,7 +81,7 @@ def parse_order(body: str) -> dict:
         raise PoisonMessage("body is JSON nested too deeply to read") from None
     try:
         validate(event=order, schema=ORDER_SCHEMA)
-    except SchemaValidationError as error:  # what is wrong, without the value: a body can be 1 MiB
+    except SchemaValidationError as error:  # what is wrong, without the value: a body can be large
         raise PoisonMessage(f"not a valid order: {error.validation_message or error}") from None
     return order
 

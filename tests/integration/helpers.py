@@ -15,6 +15,7 @@ from typing import TypeVar
 import pytest
 
 from lab import aws, dockermode, settings
+from lab.aws_facts import fact
 from lab.aws import queue_depth, queue_is_empty, send_batch  # noqa: F401 -- the tests' names for them
 from lab.observe import log_events, object_ids
 
@@ -130,7 +131,8 @@ TEST_STACK = dict(function_timeout=TEST_FUNCTION_TIMEOUT,
 # (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-configure-lambda-function-trigger.html),
 # with a function timeout for a loaded 2-core machine: a cold start of 9 s and
 # records of 1.4 s each were seen in CI, and 3 s then fit one record an invocation.
-AS_AWS_ADVISES = dict(function_timeout=30, visibility_timeout=6 * 30, max_receive_count=5)
+AS_AWS_ADVISES = dict(function_timeout=30, visibility_timeout=fact("six_times_rule")["factor"] * 30,
+                      max_receive_count=fact("max_receive_count_advised")["advised"])
 SLACK_SECONDS = 30
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lab import dashboard as board
-from lab import (aws, cost, dockermode, exercises, hostmode, iac, observe, operations, processes, profiles,
+from lab import (aws, cost, dockermode, exercises, hostmode, iac, machine, observe, operations, processes, profiles,
                  quiz, saved_state, scenarios, settings, toolsmode)
 from lab.bundle import write_bundle
 from lab.console import console
@@ -213,11 +213,12 @@ def test(args) -> int:
     # `lab test -- -m offline`: what follows "--" is pytest's, options included.
     pytest_args = args.pytest_args[1:] if args.pytest_args[:1] == ["--"] else args.pytest_args
     chosen = names_tests(pytest_args)  # named tests run alone; otherwise both tiers
-    code = 0 if chosen else run_unit_tests()
+    code = 0 if chosen or settings.SKIP_UNIT_TESTS else run_unit_tests()
     if code == 0:
         with localstack_running() as mode:
             command = [sys.executable, "-m", "pytest", *pytest_args, *([] if chosen else [INTEGRATION_TESTS])]
             console.print(f"Running ({mode_description(mode)}): {' '.join(command[1:])}")
+            console.print(f"This machine runs {machine.describe()}.")
             # The tests learn the mode from LAB_MODE, e.g. to run Docker-only checks.
             env = {**os.environ, "LAB_MODE": mode.NAME}
             code = subprocess.call(command, env=env)

@@ -199,6 +199,14 @@ LOCALSTACK_IMAGE = _env(
     "localstack/localstack:4.14.0@sha256:3ebc37595918b8accb852f8048fef2aff047d465167edd655528065b07bc364a",
 )
 
+# --- The test suite's parallelism (lab/machine.py sizes it from the machine) ----
+# 0: from the cores and free memory. A number: that many, on any machine.
+TEST_WORKERS = _env("TEST_WORKERS", 0, int)
+LABS_AT_ONCE = _env("LABS_AT_ONCE", 0, int)
+# CI's later passes: the unit tier already passed in this run, so `make test` runs
+# only the integration tier (the unit tests never depend on the mode).
+SKIP_UNIT_TESTS = _env("SKIP_UNIT_TESTS", "0") == "1"
+
 # --- The function ------------------------------------------------------------
 FUNCTION_SOURCE_DIR = PROJECT_ROOT / "functions" / "order_worker"
 FUNCTION_HANDLER = "app.handler"

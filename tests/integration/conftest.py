@@ -7,7 +7,7 @@ import tempfile
 
 import pytest
 
-from helpers import TEST_STACK, localstack_warnings, log_lines, one_at_a_time, run_lab
+from helpers import TEST_STACK, lab_slot, localstack_warnings, log_lines, one_at_a_time, run_lab
 from lab import aws, settings
 from lab.processes import free_port
 from lab.provision import provision, temporary_stack
@@ -25,15 +25,17 @@ def localstack():
 
 
 @pytest.fixture
-def lab_env(tmp_path):
+def lab_env(tmp_path, tmp_path_factory):
     """A second host-mode lab of the test's own (a free port, a state folder in
-    tmp_path), for tests of the lab's life cycle; `lab down` afterwards."""
+    tmp_path), for tests of the lab's life cycle, in one of the machine's lab
+    slots; `lab down` afterwards."""
     env = {"LAB_PORT": str(free_port()), "LAB_STATE_DIR": str(tmp_path / "state"), "LAB_MODE": "host",
            "LAB_DASHBOARD_PORT": str(free_port()),
            # Saved at `lab stop` only; a test of periodic snapshots asks for them.
            "LAB_SNAPSHOT_INTERVAL_SECONDS": "0"}
-    yield env
-    run_lab("lab", "down", env=env)  # whatever a failing test left running
+    with lab_slot(tmp_path_factory, "a lab of the test's own"):
+        yield env
+        run_lab("lab", "down", env=env)  # whatever a failing test left running
 
 
 @pytest.fixture

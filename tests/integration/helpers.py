@@ -14,7 +14,7 @@ from typing import TypeVar
 
 import pytest
 
-from lab import aws, dockermode, settings
+from lab import aws, dockermode, machine, settings
 from lab.aws_facts import fact
 from lab.aws import queue_depth, queue_is_empty, send_batch  # noqa: F401 -- the tests' names for them
 from lab.observe import log_events, object_ids
@@ -45,6 +45,33 @@ def one_at_a_time(tmp_path_factory, name: str):
     with open(tmp_path_factory.getbasetemp().parent / f"{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
+
+
+@contextlib.contextmanager
+def lab_slot(tmp_path_factory, what: str):
+    """One of the machine's slots for a lab of a test's own (lab/machine.py): tests
+    that start a LocalStack of their own take turns, as many at once as the
+    machine's cores and memory carry, across the xdist workers (a lock file a slot)."""
+    folder = tmp_path_factory.getbasetemp().parent
+    slots = machine.labs_at_once()
+    announced = False
+    while True:
+        for number in range(slots):
+            lock = open(folder / f"lab-slot-{number}.lock", "w")
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lock.close()
+                continue
+            try:
+                yield
+            finally:
+                lock.close()  # releases the slot
+            return
+        if not announced:
+            print(f"{what}: waiting for one of {slots} lab slots (labs of other tests are running)")
+            announced = True
+        time.sleep(POLL_SECONDS)  # polling the slots' locks; the other tests end within their own deadlines
 
 
 def wait_for(condition: Callable[[], T], timeout: float, what: str, describe: Callable[[], object] | None = None) -> T:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import lab_slot
 from lab.processes import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -152,7 +153,7 @@ def run_part(part: str, env: dict, cwd: Path, command_for=lambda command: comman
 
 @pytest.mark.guide  # opt-in: four labs beside the suite's made host-mode `make test` run past six minutes
 @pytest.mark.parametrize("part", list(PARTS))
-def test_every_command_in_the_guide_prints_what_the_guide_shows(part, tmp_path):
+def test_every_command_in_the_guide_prints_what_the_guide_shows(part, tmp_path, tmp_path_factory):
     if os.environ.get("LAB_MODE") in ("docker", "tools"):
         pytest.skip("the guide's run uses host-mode labs of its own: LAB_MODE=host make test TEST_ARGS=\"-m guide\"")
     port = free_port()
@@ -170,7 +171,9 @@ def test_every_command_in_the_guide_prints_what_the_guide_shows(part, tmp_path):
         "AWS_CONFIG_FILE": str(tmp_path / "aws-config"),  # the lab-* profiles `make up` writes, this lab's
         "COLUMNS": "200",  # rich: wide tables, no wrapping
     }
-    run_part(part, env, PROJECT_ROOT, command_for=lambda command: command.replace("127.0.0.1:4566", f"127.0.0.1:{port}"))
+    with lab_slot(tmp_path_factory, f"the guide's {part}"):
+        run_part(part, env, PROJECT_ROOT,
+                 command_for=lambda command: command.replace("127.0.0.1:4566", f"127.0.0.1:{port}"))
 
 
 # Steps 0 to 11: the parts a Docker-only student needs most (the first commands
@@ -197,7 +200,7 @@ def copy_of_the_project(target: Path) -> Path:
 
 @pytest.mark.guide_docker_only  # opt-in: CI's Docker-only pass runs it
 @pytest.mark.parametrize("part", DOCKER_ONLY_PARTS)
-def test_the_guide_as_a_student_with_only_docker(part, tmp_path):
+def test_the_guide_as_a_student_with_only_docker(part, tmp_path, tmp_path_factory):
     """No Python 3.12 on the PATH, so every make target runs in the tools container;
     `docker compose run --rm tools awslocal` where the guide says `.venv/bin/awslocal`."""
     if shutil.which("docker") is None or subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
@@ -226,4 +229,5 @@ def test_the_guide_as_a_student_with_only_docker(part, tmp_path):
             line = line.replace(host_mode, docker_only)
         return line
 
-    run_part(part, env, project, command_for=as_typed, shown_for=as_shown)
+    with lab_slot(tmp_path_factory, f"the guide's {part}, with only Docker"):
+        run_part(part, env, project, command_for=as_typed, shown_for=as_shown)

@@ -1,8 +1,11 @@
 """Both tiers: `-n auto` (pyproject.toml) asks this hook how many xdist workers to
 start, and the machine answers (lab/machine.py), instead of a constant."""
 
+import pytest
+
 from lab import machine
 
 
+@pytest.hookimpl(optionalhook=True)  # a run without xdist (-p no:xdist) has no such hook
 def pytest_xdist_auto_num_workers(config):
     return machine.test_workers()

@@ -15,8 +15,10 @@ WORKERS_PER_CORE = 4
 # (up to MaximumConcurrency of about 60 MB each) and the worker itself.
 MEMORY_PER_WORKER_MB = 400
 # A lab a test starts for itself: LocalStack (about 600 MB after start) and its
-# environments. Each also takes a core while it starts: no more than the cores.
+# environments. Each takes a core while it starts, then mostly waits (for a
+# retry, a visibility timeout, a retention period): one more than the cores.
 MEMORY_PER_LAB_MB = 1500
+LABS_BEYOND_CORES = 1
 
 
 def cores() -> int:
@@ -44,7 +46,7 @@ def test_workers() -> int:
 def labs_at_once() -> int:
     if settings.LABS_AT_ONCE:
         return settings.LABS_AT_ONCE
-    return max(1, min(cores(), available_memory_mb() // MEMORY_PER_LAB_MB))
+    return max(1, min(cores() + LABS_BEYOND_CORES, available_memory_mb() // MEMORY_PER_LAB_MB))
 
 
 def describe() -> str:

@@ -11,9 +11,9 @@ def sized(monkeypatch, cores, free_mb, workers=0, labs=0):
     monkeypatch.setattr(settings, "LABS_AT_ONCE", labs)
 
 
-def test_two_cores_with_memory_to_spare_run_eight_workers_and_two_labs(monkeypatch):
+def test_two_cores_with_memory_to_spare_run_eight_workers_and_three_labs(monkeypatch):
     sized(monkeypatch, cores=2, free_mb=20_000)
-    assert (machine.test_workers(), machine.labs_at_once()) == (8, 2)
+    assert (machine.test_workers(), machine.labs_at_once()) == (8, 3)
 
 
 def test_a_laptop_short_of_memory_runs_fewer_and_never_none(monkeypatch):

@@ -54,7 +54,7 @@ def make_stack(localstack, request):
 
 # The longest tests, started first: xdist hands tests out in this order, and a
 # two-minute test that starts last makes the whole run two minutes longer.
-LONGEST_FIRST = ("test_lab_guide.py", "test_soak.py", "test_persistence.py", "test_retention.py",
+LONGEST_FIRST = ("test_offline_bundle.py", "test_lab_guide.py", "test_soak.py", "test_persistence.py", "test_retention.py",
                  "test_host_lifecycle.py", "test_scenarios.py", "test_dashboard.py", "test_scaling.py",
                  "test_docker_mode.py")
 

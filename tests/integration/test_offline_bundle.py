@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from helpers import wait_for
+from helpers import lab_slot, wait_for
 from lab.processes import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STEP_TIMEOUT_SECONDS = 600
 pytestmark = [
-    pytest.mark.offline,  # several minutes: CI runs it on its own, `make test-docker TEST_ARGS="-m offline"`
+    pytest.mark.offline,  # several minutes, opt-in: `make test-docker TEST_ARGS="-m offline"`; CI runs it
     pytest.mark.skipif(os.environ.get("LAB_MODE") != "docker", reason="needs Docker for the images (make test-docker)"),
 ]
 # pip may only use the bundle: an index nobody answers on, and no machine config.
@@ -61,7 +61,12 @@ def image_exists(image: str) -> bool:
     return subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode == 0
 
 
-def test_a_bundle_brings_the_lab_up_with_no_network(tmp_path):
+def test_a_bundle_brings_the_lab_up_with_no_network(tmp_path, tmp_path_factory):
+    with lab_slot(tmp_path_factory, "the offline bundle's labs (one after another)"):
+        bundle_brings_the_lab_up_with_no_network(tmp_path)
+
+
+def bundle_brings_the_lab_up_with_no_network(tmp_path):
     # Images under a tag of this test's own, so that removing them below
     # proves that `make load` brings them back.
     tag = f"offline-{os.getpid()}"

@@ -316,13 +316,15 @@ def test_the_same_message_delivered_again_after_its_effects_changes_nothing(stac
         QueueUrl=stack.queue_url, MessageBody=order(order_id, fail_attempts=1, fail_mode="crash_after")
     )
     # Delivery 1 stores and emails, then the process dies before the batch is
-    # deleted; delivery 2 is a duplicate of a message whose effects happened.
+    # deleted; every later delivery is a duplicate of a message whose effects
+    # happened. (At least once: on a loaded machine delivery 2 can itself come
+    # back, so the one that completes may be the third.)
     records = wait_for(
         lambda: [r for r in deliveries(stack.stack.function_name, order_id=order_id) if r["outcome"] == "processed"],
         RETRIES_TIMEOUT_SECONDS,
-        "the second delivery processed",
+        "a later delivery processed",
     )
-    assert [(r["receive_count"], r["stored_now"], r["email_sent_now"]) for r in records] == [(2, False, False)]
+    assert all(r["receive_count"] >= 2 and not r["stored_now"] and not r["email_sent_now"] for r in records), records
     assert stored_order_ids(stack.bucket) == {order_id}
     assert len(emails_for([order_id])) == 1
 

@@ -61,8 +61,10 @@ def test_a_role_that_may_not_is_denied_an_order_fails_into_the_dlq_and_a_mapping
     assert "is not authorized to perform: sqs:ReceiveMessage on resource: arn:aws:sqs:" in seen["producer"]["receive"]
     assert seen["producer"]["purge"].startswith("AccessDenied:")
     orders = scenarios.MISSING_PERMISSION_ORDERS
-    # Every delivery of every order, until maxReceiveCount (3) sent each to the DLQ, failed for the permission.
-    assert seen["worker"]["failed"] >= 3 * orders and seen["worker"]["access_denied"] == seen["worker"]["failed"]
+    # Every order failed, and every failure logged was the permission's. (Not "three
+    # logged failures an order": a delivery that times out on a loaded machine also
+    # counts toward maxReceiveCount, and logs no reason.)
+    assert seen["worker"]["access_denied"] == seen["worker"]["failed"] >= orders
     assert seen["worker"]["stored_after_fix"] == orders
     assert seen["mapping"] == ("InvalidParameterValueException: The function execution role does not have "
                                "permissions to call ReceiveMessage on SQS")

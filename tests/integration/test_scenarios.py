@@ -61,10 +61,11 @@ def test_a_role_that_may_not_is_denied_an_order_fails_into_the_dlq_and_a_mapping
     assert "is not authorized to perform: sqs:ReceiveMessage on resource: arn:aws:sqs:" in seen["producer"]["receive"]
     assert seen["producer"]["purge"].startswith("AccessDenied:")
     orders = scenarios.MISSING_PERMISSION_ORDERS
-    # Every order failed, and every failure logged was the permission's. (Not "three
-    # logged failures an order": a delivery that times out on a loaded machine also
-    # counts toward maxReceiveCount, and logs no reason.)
-    assert seen["worker"]["access_denied"] == seen["worker"]["failed"] >= orders
+    # The orders failed for the permission until the DLQ took them (the scenario
+    # waits for all three there, none stored). Not "three AccessDenied an order": on
+    # a loaded machine a delivery can also time out (no reason logged) or return a
+    # record untried when its time runs short, and each counts toward maxReceiveCount.
+    assert seen["worker"]["failed"] >= orders and seen["worker"]["access_denied"] >= 1
     assert seen["worker"]["stored_after_fix"] == orders
     assert seen["mapping"] == ("InvalidParameterValueException: The function execution role does not have "
                                "permissions to call ReceiveMessage on SQS")

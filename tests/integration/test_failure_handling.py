@@ -431,8 +431,11 @@ def test_fifo_deduplicates_by_explicit_id_within_five_minutes(make_stack):
     assert again == first, "a duplicate send answers with the first message's id"
     assert control != first
 
-    assert len(deliveries_after_sentinel(stack, "G", order_id)) == 1
-    assert len(deliveries(stack.stack.function_name, order_id=other)) == 1
+    # One message, however often it is delivered: deduplication applies to sends,
+    # and delivery stays at least once (a busy machine delivered it twice, receive
+    # counts 1 and 2, when a cold start outlasted its visibility timeout).
+    assert {d["message_id"] for d in deliveries_after_sentinel(stack, "G", order_id)} == {first}
+    assert {d["message_id"] for d in deliveries(stack.stack.function_name, order_id=other)} == {control}
 
 
 def test_fifo_deduplicates_identical_bodies_with_content_based_deduplication(make_stack):
@@ -443,7 +446,7 @@ def test_fifo_deduplicates_identical_bodies_with_content_based_deduplication(mak
     ids = [sqs.send_message(QueueUrl=stack.queue_url, MessageBody=body, MessageGroupId="G")["MessageId"]
            for _ in range(2)]
     assert ids[0] == ids[1]
-    assert len(deliveries_after_sentinel(stack, "G", order_id)) == 1
+    assert {d["message_id"] for d in deliveries_after_sentinel(stack, "G", order_id)} == {ids[0]}  # one message
 
 
 BACK_PRESSURE_RATE = 50  # orders per second the producer aims at

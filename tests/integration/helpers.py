@@ -71,7 +71,7 @@ def lab_slot(tmp_path_factory, what: str):
         if not announced:
             print(f"{what}: waiting for one of {slots} lab slots (labs of other tests are running)")
             announced = True
-        time.sleep(POLL_SECONDS)  # polling the slots' locks; the other tests end within their own deadlines
+        time.sleep(POLL_SECONDS)  # waiting for a free slot: each holder ends within its own test's deadlines
 
 
 def wait_for(condition: Callable[[], T], timeout: float, what: str, describe: Callable[[], object] | None = None) -> T:

@@ -39,6 +39,22 @@ def test_an_end_and_a_start_at_the_same_instant_do_not_overlap(clock):
     assert tracker.report("worker", 60)["peak"] == 1
 
 
+def test_a_first_invocation_is_in_flight_from_its_environment_s_start(clock):
+    # Two environments started together; the first finishes its request before the
+    # second's Init is over. As AWS counts it, both requests were in flight at once.
+    tracker = concurrency.Tracker()
+    requested = clock[0]
+    clock[0] += 1
+    first = tracker.started("worker", since=requested)
+    clock[0] += 2
+    tracker.finished("worker", first)
+    clock[0] += 1
+    second = tracker.started("worker", since=requested)
+    assert tracker.report("worker", 60)["peak"] == 2
+    tracker.finished("worker", second)
+    assert tracker.report("worker", 60)["peak"] == 2
+
+
 def test_functions_are_counted_apart(clock):
     tracker = concurrency.Tracker()
     tracker.started("a")

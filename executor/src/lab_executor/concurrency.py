@@ -3,9 +3,15 @@
 `make status` and the dashboard show how many invocations of a function ran at
 once. The executor knows exactly when each one starts and ends (CloudWatch log
 timestamps do not: LocalStack stamps an invocation's lines when it stores
-them), so it keeps the recent intervals here and LocalStack serves them at
+them), so it keeps the recent intervals here, and LocalStack serves them at
 ``GET /_lab/concurrency?function=<name>&window=<seconds>`` (registered by the
 ``on_infra_start`` hook in plugins.py).
+
+A request counts as AWS counts concurrency: in flight from when it needed an
+environment. The first invocation of an on-demand environment counts from the
+environment's start, its Init phase included: AWS's picture of concurrency shows
+an environment busy from its Init to the end of the request that started it
+(<https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html>).
 """
 
 import threading
@@ -24,10 +30,11 @@ class Tracker:
         self.ended: dict[str, deque] = defaultdict(lambda: deque(maxlen=KEPT_INTERVALS))
         self.tokens = iter(range(1 << 62))
 
-    def started(self, function: str) -> int:
+    def started(self, function: str, since: float | None = None) -> int:
+        """An invocation in flight from ``since`` (a time.time()), or from now."""
         with self.lock:
             token = next(self.tokens)
-            self.running[function][token] = time.time()
+            self.running[function][token] = since if since is not None else time.time()
             return token
 
     def finished(self, function: str, token: int) -> None:

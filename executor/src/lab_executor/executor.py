@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from localstack import config
@@ -76,8 +77,13 @@ class LocalRuntimeExecutor(RuntimeExecutor):
         self._invoke_lock = threading.Lock()
         self.executor_endpoint = ExecutorEndpoint(self.id, container_address=LOOPBACK)
         self.log_path = Path(config.dirs.tmp) / "lab-executor" / f"{self.id}.log"
+        # When the request that needed this environment began waiting for it
+        # (on-demand only): its first invocation is in flight from then (TRACKER).
+        self._first_request_since: float | None = None
 
     def start(self, env_vars: dict[str, str]) -> None:
+        if env_vars.get("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand") == "on-demand":
+            self._first_request_since = time.time()
         code_dir = str(self.function_version.config.code.get_unzipped_code_location())
         self.executor_endpoint.container_port = get_free_tcp_port()
         self.executor_endpoint.start()
@@ -152,7 +158,8 @@ class LocalRuntimeExecutor(RuntimeExecutor):
         (invoke, then logs and result posted back through its gateway)."""
         request_id = payload["invoke-id"]
         function = self.function_version.id.function_name
-        token = TRACKER.started(function)
+        token = TRACKER.started(function, since=self._first_request_since)
+        self._first_request_since = None
         try:
             return self._invoke(request_id, payload)
         finally:

@@ -5,6 +5,7 @@ The probe function (tests/functions/executor_probe) does what its event asks.
 
 import base64
 import contextlib
+import importlib.metadata
 import json
 import os
 import sys
@@ -26,8 +27,9 @@ LOGS_TIMEOUT_SECONDS = 20
 
 
 @contextlib.contextmanager
-def deployed_probe(runtime: str = settings.FUNCTION_RUNTIME):
-    """A probe function declaring this runtime, deployed for the duration; gives its name."""
+def deployed_probe(runtime: str = settings.FUNCTION_RUNTIME, code: bytes | None = None,
+                   timeout: int = PROBE_TIMEOUT_SECONDS, memory: int = PROBE_MEMORY_MB, variables: dict | None = None):
+    """A probe function declaring this runtime (or other code), deployed for the duration; gives its name."""
     lambda_, iam = aws.client("lambda"), aws.client("iam")
     name = f"executor-probe-{unique_suffix()}"
     role_arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST_POLICY))["Role"]["Arn"]
@@ -44,9 +46,10 @@ def deployed_probe(runtime: str = settings.FUNCTION_RUNTIME):
         Runtime=runtime,
         Role=role_arn,
         Handler="app.handler",
-        Code={"ZipFile": build_zip(PROBE_SOURCE)},
-        Timeout=PROBE_TIMEOUT_SECONDS,
-        MemorySize=PROBE_MEMORY_MB,
+        Code={"ZipFile": code or build_zip(PROBE_SOURCE)},
+        Timeout=timeout,
+        MemorySize=memory,
+        Environment={"Variables": variables or {}},
     )
     lambda_.get_waiter("function_active_v2").wait(FunctionName=name)
     try:
@@ -149,6 +152,81 @@ def test_an_exception_with_a_long_message_is_reported_as_itself(probe):
     message = "no " * 70_000  # 210 KB, as a validation error quoting a large body would be
     response, error = invoke(probe, {"action": "raise", "message": message})
     assert (error["errorType"], error["errorMessage"]) == ("ValueError", message)
+
+
+def test_the_function_sees_lambdas_variables_and_none_of_the_host_s(probe):
+    """configuration-envvars.html's values; the lab's own only where its functions
+    need them (the endpoint that points their SDK at LocalStack)."""
+    _, seen = invoke(probe, {"action": "environment"})
+    variables = seen["variables"]
+    assert variables["AWS_EXECUTION_ENV"] == f"AWS_Lambda_{settings.FUNCTION_RUNTIME}"
+    assert variables["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == str(PROBE_MEMORY_MB)
+    assert variables["AWS_LAMBDA_FUNCTION_NAME"] == probe
+    assert variables["AWS_LAMBDA_INITIALIZATION_TYPE"] == "on-demand"
+    assert (variables["LANG"], variables["TZ"]) == ("en_US.UTF-8", ":UTC")
+    assert variables["PATH"] == "/usr/local/bin:/usr/bin/:/bin:/opt/bin"
+    # The host has no /var/task: the unzipped code's folder plays its part, first on the path.
+    assert variables["LAMBDA_TASK_ROOT"] == seen["cwd"] == seen["sys_path"][0]
+    assert variables["PYTHONPATH"].split(os.pathsep)[-1] == variables["LAMBDA_RUNTIME_DIR"]
+    assert all(variables[name] for name in ("_HANDLER", "AWS_REGION", "AWS_LAMBDA_RUNTIME_API", "LD_LIBRARY_PATH"))
+    internal = {"LOCALSTACK_RUNTIME_ID", "LOCALSTACK_RUNTIME_ENDPOINT", "AWS_LAMBDA_FUNCTION_TIMEOUT",
+                "LAB_EXECUTOR_PORT", "LAB_RUNTIME_PYTHON", "LAB_FUNCTION_ENVIRONMENT", "VIRTUAL_ENV", "HOME"}
+    assert internal.isdisjoint(seen["all_names"])
+    assert "AWS_ENDPOINT_URL" in seen["all_names"]
+    # No site-packages of the host's: the code, the runtime's packages, the standard library.
+    assert not [folder for folder in seen["sys_path"] if folder.endswith(("site-packages", "dist-packages"))]
+
+
+UNPACKAGED_IMPORT = "import requests\n\n\ndef handler(event, context):\n    return requests.__version__\n"
+
+
+def test_a_package_the_zip_does_not_carry_fails_to_import_until_it_is_packaged(localstack, tmp_path):
+    """The host has requests (LocalStack uses it); Lambda's runtime does not, so the
+    function fails with Lambda's error until its zip carries it (requirements.txt)."""
+    (tmp_path / "app.py").write_text(UNPACKAGED_IMPORT)
+    with deployed_probe(code=build_zip(tmp_path)) as name:
+        response, error = invoke(name, {})
+    assert response["FunctionError"] == "Unhandled"
+    assert error["errorType"] == "Runtime.ImportModuleError"
+    assert error["errorMessage"] == "Unable to import module 'app': No module named 'requests'"
+
+    packages = ("requests", "charset-normalizer", "idna", "certifi")  # urllib3 comes with the runtime's boto3
+    (tmp_path / "requirements.txt").write_text("".join(f"{p}=={importlib.metadata.version(p)}\n" for p in packages))
+    with deployed_probe(code=build_zip(tmp_path)) as name:
+        response, version = invoke(name, {})
+    assert "FunctionError" not in response, version
+    assert version == importlib.metadata.version("requests")
+
+
+def test_a_response_over_6_mb_fails_as_lambda_fails_it(probe):
+    response, answer = invoke(probe, {"action": "respond", "bytes": 7 * 1024 * 1024})
+    assert response["FunctionError"] == "Unhandled"
+    assert answer["errorType"] == "Function.ResponseSizeTooLarge"
+    assert "(6291556 bytes)" in answer["errorMessage"]
+    response, answer = invoke(probe, {"action": "respond", "bytes": 5 * 1024 * 1024})
+    assert "FunctionError" not in response and len(answer) == 5 * 1024 * 1024
+
+
+def test_a_handler_past_its_memory_size_ends_as_lambda_ends_it(localstack):
+    # A timeout far beyond the allocation's time, so that only the memory size can end it.
+    with deployed_probe(timeout=60, memory=128) as name:
+        response, error = invoke(name, {"action": "allocate", "megabytes": 1024})
+        assert response["FunctionError"] == "Unhandled"
+        assert error["errorType"] == "Runtime.OutOfMemory"
+        assert "Runtime exited with error: signal: killed" in error["errorMessage"]
+        log_tail = base64.b64decode(response["LogResult"]).decode()
+        report = [line for line in log_tail.splitlines() if line.startswith("REPORT")][-1]
+        assert "Memory Size: 128 MB" in report and "Error Type: Runtime.OutOfMemory" in report
+        assert int(report.split("Max Memory Used: ")[1].split(" MB")[0]) > 128
+        response, _ = invoke(name, {"action": "allocate", "megabytes": 16})  # a new runtime, within its size
+        assert "FunctionError" not in response
+
+
+def test_an_exception_during_init_fails_the_invocation_with_its_type(localstack):
+    with deployed_probe(variables={"PROBE_INIT": "raise"}) as name:
+        response, error = invoke(name, {"action": "context"})
+    assert response["FunctionError"] == "Unhandled"
+    assert (error["errorType"], error["errorMessage"]) == ("RuntimeError", "the probe's init failed on purpose")
 
 
 def runtime_prepared(runtime: str) -> bool:

@@ -18,6 +18,7 @@ It plays the part that Lambda's init process plays on AWS:
 """
 
 import base64
+import contextlib
 import http.client
 import json
 import math
@@ -36,6 +37,10 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 RUNTIME_API = "/2018-06-01/runtime"
+MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100  # the figure Lambda's error message names: 6291556
+# How often the runtime's memory is read while it works (init, an invocation); idle, once a second.
+MEMORY_CHECK_SECONDS = 0.05
+PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 LOOPBACK = "127.0.0.1"
 # How often to check that LocalStack, our parent, is still alive.
 PARENT_CHECK_SECONDS = 1.0
@@ -74,6 +79,15 @@ def describe_exit(code: int) -> str:
     return f"exit status {code}"
 
 
+def resident_mb(pid: int) -> float | None:
+    """The process's resident memory now, or None where /proc cannot tell (not Linux)."""
+    try:
+        with open(f"/proc/{pid}/statm") as statm:
+            return int(statm.read().split()[1]) * PAGE_BYTES / (1024 * 1024)
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def max_memory_used_mb(pid: int) -> int | None:
     try:
         with open(f"/proc/{pid}/status") as status:
@@ -95,24 +109,22 @@ class Runtime:
         self.init_duration_ms: float | None = None
         self.initialized = False  # set when it first asks for an invocation
         self.ended_on_purpose = False
+        # Set while it runs code (its init, then each invocation): when its memory is watched.
+        self.working = threading.Event()
+        self.working.set()
+        self.out_of_memory = False
+        self.peak_mb = 0.0
         self.output_lock = threading.Lock()
         self.partial_line = b""
         read_fd, write_fd = os.pipe()
-        env = dict(os.environ)
-        python = env.pop("LAB_RUNTIME_PYTHON", None) or sys.executable
-        runtime_path = [p for p in env.pop("LAB_RUNTIME_PATH", "").split(os.pathsep) if p]
-        env.pop("LAB_EXECUTOR_PORT", None)
+        # The function's variables as Lambda's runtime has them (function_environment),
+        # none of this process's own; its imports: its code (the working folder,
+        # first on the path as /var/task is on AWS), then PYTHONPATH's runtime
+        # packages, then the standard library. -S: no site-packages of the host's.
+        env = dict(environment.function_env)
         env["AWS_LAMBDA_RUNTIME_API"] = f"{LOOPBACK}:{environment.port}"
-        inherited = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-        if python != sys.executable:
-            # Another Python version: of this process's path only the installed
-            # packages (boto3...), never this version's standard library.
-            inherited = [p for p in inherited if p.rstrip("/").endswith(("site-packages", "dist-packages"))]
-        # The function's own code and bundled packages come first, as in /var/task on AWS.
-        env["PYTHONPATH"] = os.pathsep.join([environment.task_root, *runtime_path, *inherited])
-        env["PYTHONUNBUFFERED"] = "1"
         self.process = subprocess.Popen(
-            [python, "-m", "awslambdaric", env["_HANDLER"]],
+            [environment.python, "-S", "-m", "awslambdaric", env["_HANDLER"]],
             env=env,
             cwd=environment.task_root,
             stdin=subprocess.DEVNULL,
@@ -124,6 +136,7 @@ class Runtime:
         self.output_fd: int | None = read_fd
         threading.Thread(target=self._pump_output, daemon=True, name="output").start()
         threading.Thread(target=self._watch, daemon=True, name="watch").start()
+        threading.Thread(target=self._enforce_memory, daemon=True, name="memory").start()
 
     def drain_output(self) -> None:
         """Move everything the runtime has written so far into the environment's log."""
@@ -153,6 +166,26 @@ class Runtime:
         self.drain_output()
         self.environment.runtime_exited(self, code)
 
+    def _enforce_memory(self) -> None:
+        """Lambda ends a function that uses more than its memory size. The host has no
+        cgroup for it here, so its resident memory is read while it works, and the
+        runtime is killed past the size, as the kernel's limit kills it on AWS: with a
+        check every MEMORY_CHECK_SECONDS, an allocation faster than that overshoots
+        for that long before it ends (docs/LAB.md lists the difference)."""
+        limit = self.environment.memory_limit_mb
+        while self.process.poll() is None:
+            if not self.working.wait(timeout=1.0):
+                continue
+            used = resident_mb(self.process.pid)
+            if used is None:
+                return  # no /proc: not enforced (docs/LAB.md says where)
+            self.peak_mb = max(self.peak_mb, used)
+            if used > limit:
+                self.out_of_memory = True
+                self.process.kill()
+                return
+            time.sleep(MEMORY_CHECK_SECONDS)  # the next reading, not a wait for a condition
+
     def end(self) -> None:
         self.ended_on_purpose = True
         if self.process.poll() is None:
@@ -165,9 +198,15 @@ class Environment:
         self.task_root = os.environ["LAMBDA_TASK_ROOT"]
         self.timeout_seconds = float(os.environ.get("AWS_LAMBDA_FUNCTION_TIMEOUT", "3"))
         self.memory_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        self.memory_limit_mb = int(self.memory_mb)
+        # A synchronous response's limit, 6 MB (LocalStack's setting where it has one):
+        # <https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html>.
+        self.max_response_bytes = int(os.environ.get("LOCALSTACK_MAX_PAYLOAD_SIZE") or MAX_RESPONSE_BYTES)
         self.version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         self.localstack_endpoint = os.environ["LOCALSTACK_RUNTIME_ENDPOINT"]
         self.runtime_id = os.environ["LOCALSTACK_RUNTIME_ID"]
+        self.python = os.environ.get("LAB_RUNTIME_PYTHON") or sys.executable
+        self.function_env: dict[str, str] = json.loads(os.environ["LAB_FUNCTION_ENVIRONMENT"])
         # One lock orders everything that changes the invocation in progress.
         self.lock = threading.RLock()
         self.current: Invocation | None = None
@@ -214,9 +253,10 @@ class Environment:
             )
             invocation.timer.daemon = True
             invocation.timer.start()
+            self.runtime.working.set()
             self.runtime.invocations.put(invocation)
 
-    def finish(self, invocation: Invocation, outcome: str, body: bytes, note: str = "") -> bool:
+    def finish(self, invocation: Invocation, outcome: str, body: bytes, note: str = "", status: str = "") -> bool:
         """End the invocation once: post its logs, then its response or error."""
         with self.lock:
             if invocation.done:
@@ -225,6 +265,7 @@ class Environment:
             if invocation.timer is not None:
                 invocation.timer.cancel()
             self.current = None
+            self.runtime.working.clear()
             duration_ms = (time.monotonic() - invocation.started) * 1000
             request_id = invocation.request_id
             report = [
@@ -233,13 +274,18 @@ class Environment:
                 f"Billed Duration: {math.ceil(duration_ms)} ms",
                 f"Memory Size: {self.memory_mb} MB",
             ]
-            if (used := max_memory_used_mb(self.runtime.process.pid)) is not None:
+            used = max_memory_used_mb(self.runtime.process.pid)
+            if used is None and self.runtime.peak_mb:  # the runtime is gone: what was seen of it
+                used = math.ceil(self.runtime.peak_mb)
+            if used is not None:
                 report.append(f"Max Memory Used: {used} MB")
             if self.runtime.init_duration_ms is not None:
                 report.append(f"Init Duration: {self.runtime.init_duration_ms:.2f} ms")
                 self.runtime.init_duration_ms = None  # reported with the first invocation only
             if outcome == "timeout":
                 report.append("Status: timeout")
+            elif status:
+                report.append(status)
             lines = [
                 *invocation.lines_before_start,
                 f"START RequestId: {request_id} Version: {self.version}",
@@ -256,13 +302,12 @@ class Environment:
             invocation.finished.set()
             return True
 
-    def fail(self, invocation: Invocation, error_type: str, message: str, outcome="error") -> None:
-        body = json.dumps(
-            {"errorMessage": f"RequestId: {invocation.request_id} Error: {message}",
-             "errorType": error_type}
-        ).encode()
+    def fail(self, invocation: Invocation, error_type: str, message: str, outcome="error",
+             with_request_id: bool = True, status: str = "") -> None:
+        text = f"RequestId: {invocation.request_id} Error: {message}" if with_request_id else message
+        body = json.dumps({"errorMessage": text, "errorType": error_type}).encode()
         timestamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-        self.finish(invocation, outcome, body, note=f"{timestamp} {invocation.request_id} {message}")
+        self.finish(invocation, outcome, body, note=f"{timestamp} {invocation.request_id} {message}", status=status)
 
     def time_out(self, invocation: Invocation) -> None:
         with self.lock:
@@ -280,20 +325,35 @@ class Environment:
             )
             self.runtime = Runtime(self)
 
+    def response_too_large(self, invocation: Invocation) -> None:
+        """Lambda's runtime API refuses the response (413) and the invocation fails;
+        awslambdaric then exits on the refusal, so a fresh runtime starts here at
+        once, as Lambda resets the environment, before the next invocation can
+        reach the one that is ending."""
+        with self.lock:
+            self.fail(invocation, "Function.ResponseSizeTooLarge",
+                      f"Response payload size exceeded maximum allowed payload size ({self.max_response_bytes} bytes).",
+                      with_request_id=False)
+            self.runtime.end()
+            self.runtime = Runtime(self)
+
     def runtime_exited(self, runtime: Runtime, code: int) -> None:
         with self.lock:
             if runtime.ended_on_purpose or runtime is not self.runtime:
                 return
+            # Killed past its memory size: Lambda names it so, with the signal that ended it.
+            error_type = "Runtime.OutOfMemory" if runtime.out_of_memory else "Runtime.ExitError"
             if not runtime.initialized:
                 # The runtime died during init without reporting an init error.
                 message = f"Runtime exited during init: {describe_exit(code)}"
-                self.report_init_error({"errorType": "Runtime.ExitError", "errorMessage": message})
+                self.report_init_error({"errorType": error_type, "errorMessage": message})
                 return
             if self.current is not None:
                 self.fail(
                     self.current,
-                    "Runtime.ExitError",
+                    error_type,
                     f"Runtime exited with error: {describe_exit(code)}",
+                    status=f"Status: error\tError Type: {error_type}" if runtime.out_of_memory else "",
                 )
             self.runtime = Runtime(self)
 
@@ -303,6 +363,8 @@ class Environment:
             if not runtime.initialized:
                 runtime.initialized = True
                 runtime.init_duration_ms = (time.monotonic() - runtime.started) * 1000
+                if self.current is None:
+                    runtime.working.clear()  # until its first invocation
             if not self.ready_reported:
                 self.ready_reported = True
                 self.post_to_localstack(f"/status/{self.runtime_id}/ready", b"{}")
@@ -413,6 +475,11 @@ class Handler(BaseHTTPRequestHandler):
                 if current is None or current.request_id != request_id:
                     # Too late (the invocation timed out) or unknown: as Lambda answers.
                     return self.reply(HTTPStatus.BAD_REQUEST, b'{"errorType":"InvalidRequestID"}')
+                if kind == "response" and len(body) > environment.max_response_bytes:
+                    environment.response_too_large(current)
+                    with contextlib.suppress(OSError):  # the runtime it answers was just ended
+                        self.reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, b'{"errorType":"RequestEntityTooLarge"}')
+                    return None
                 environment.finish(current, "success" if kind == "response" else "error", body)
             return self.reply(HTTPStatus.ACCEPTED)
         self.reply(HTTPStatus.NOT_FOUND)

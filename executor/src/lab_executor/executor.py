@@ -37,6 +37,7 @@ from localstack.utils.net import get_free_tcp_port
 
 from lab_executor import runtimes
 from lab_executor.concurrency import TRACKER
+from lab_executor.function_environment import function_environment
 
 LOG = logging.getLogger(__name__)
 
@@ -90,18 +91,24 @@ class LocalRuntimeExecutor(RuntimeExecutor):
 
         env = {name: os.environ[name] for name in INHERITED_VARIABLES if name in os.environ}
         env.update({name: str(value) for name, value in env_vars.items()})
-        interpreter = runtimes.interpreter_for(self.function_version.config.runtime,
-                                               self.function_version.id.function_name)
+        runtime = self.function_version.config.runtime
+        interpreter = runtimes.interpreter_for(runtime, self.function_version.id.function_name)
+        # What the function's own process sees (function_environment): the
+        # environment process reads its own variables, and passes on only these.
+        function_env = function_environment(
+            env_vars, runtime, task_root=code_dir,
+            runtime_dir=runtimes.runtime_packages(Path(config.dirs.tmp) / "lab-runtime"),
+            python_path=interpreter.extra_path, configured=self.function_version.config.environment or {})
         env.update(
             {
                 "LAMBDA_TASK_ROOT": code_dir,
                 "LAB_EXECUTOR_PORT": str(self.executor_endpoint.container_port),
-                # The environment process must find this package and awslambdaric
-                # wherever LocalStack found them (a venv, or a mounted folder).
+                # The environment process must find this package wherever LocalStack
+                # found it (a venv, or a mounted folder); the function never sees this path.
                 "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
                 # The Python the function's runtime runs on (see runtimes).
                 "LAB_RUNTIME_PYTHON": interpreter.executable,
-                "LAB_RUNTIME_PATH": os.pathsep.join(interpreter.extra_path),
+                "LAB_FUNCTION_ENVIRONMENT": json.dumps(function_env),
             }
         )
         self.log_path.parent.mkdir(parents=True, exist_ok=True)

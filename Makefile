@@ -156,7 +156,7 @@ trace: $(SETUP) ## the life of one order: make trace ORDER=<orderId>
 	@test -n "$(ORDER)" || { echo "Which order? make trace ORDER=<orderId> (the producer prints ids with --json)"; exit 2; }
 	@$(LAB) trace "$(ORDER)"
 
-scenario: $(SETUP) ## a lesson shown (a classic mistake, then fixed): make scenario NAME=short-visibility|no-dlq|exactly-once|heavy-work|forgot-delete|scaling|missing-permission|no-queue
+scenario: $(SETUP) ## a lesson shown (a classic mistake, then fixed): make scenario NAME=short-visibility|no-dlq|exactly-once|heavy-work|forgot-delete|scaling|missing-permission|no-queue|unpackaged-import
 	@$(LAB) scenario $(NAME)
 
 dashboard: $(SETUP) ## the live dashboard on http://127.0.0.1:8050/ (make up starts it too, unless LAB_DASHBOARD=0)

@@ -5,12 +5,16 @@ makes the mistake, observes its effect, applies the fix and observes again.
 It returns what it observed, which the tests check.
 """
 
+import importlib.metadata
 import json
+import shutil
 import statistics
+import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 from botocore.exceptions import ClientError
 
@@ -385,6 +389,52 @@ def missing_permission() -> dict:
     return results
 
 
+# requests and what it imports, beyond what Lambda's runtime already has (urllib3 comes with boto3).
+REQUESTS_AND_ITS_DEPENDENCIES = ("requests", "charset-normalizer", "idna", "certifi")
+
+
+def import_errors(function_name: str) -> list[str]:
+    """The init failures Lambda logged for the function: `[ERROR] Runtime.…: …` lines."""
+    return [line.removeprefix("[ERROR] ") for line in function_log(function_name).splitlines()
+            if line.startswith("[ERROR] Runtime.ImportModuleError")]
+
+
+def unpackaged_import() -> dict:
+    """The worker imports a package its zip does not carry (the machine that
+    wrote it has it installed): every delivery fails before any order code runs,
+    with Lambda's error, until requirements.txt packages it."""
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="scn-import-") as folder:
+        source = Path(folder) / "order_worker"
+        shutil.copytree(settings.FUNCTION_SOURCE_DIR, source, ignore=shutil.ignore_patterns("__pycache__"))
+        app = source / "app.py"
+        app.write_text(app.read_text().replace(
+            "import boto3\n", "import boto3\nimport requests  # to call a shipping service, say\n", 1))
+        for phase in ("mistake", "fix"):
+            if phase == "fix":
+                pins = "".join(f"{name}=={importlib.metadata.version(name)}\n" for name in REQUESTS_AND_ITS_DEPENDENCIES)
+                with open(source / "requirements.txt", "a") as requirements:
+                    requirements.write(pins)
+            say(phase, "the worker imports requests, " + (
+                "which this machine has installed and its zip does not carry" if phase == "mistake"
+                else "now pinned in its requirements.txt, so its zip carries it"))
+            with temporary_stack("scn-import", source) as deployed:
+                order_id, body = new_order("import")
+                aws.client("sqs").send_message(QueueUrl=deployed.queue_url, MessageBody=body)
+                function = deployed.stack.function_name
+                if phase == "mistake":
+                    errors = wait_for(lambda: import_errors(function), WAIT_SECONDS, "the delivery's failure in the log",
+                                      describe=lambda: function_log(function))
+                    results[phase] = {"error": errors[0], "stored": stored_orders(deployed)}
+                    say("effect", f"{errors[0]}; {stored_orders(deployed)} stored: the order waits for a retry, "
+                                  "then the DLQ, as every order would")
+                else:
+                    wait_for(lambda: stored_orders(deployed) == 1, WAIT_SECONDS, "the order stored")
+                    results[phase] = {"errors": len(import_errors(function)), "stored": stored_orders(deployed)}
+                    say("after", f"the order stored, {len(import_errors(function))} import errors")
+    return results
+
+
 SCENARIOS: dict[str, tuple[str, Callable[[], dict]]] = {
     "short-visibility": ("a visibility timeout shorter than the work", short_visibility),
     "no-dlq": ("no dead-letter queue", no_dlq),
@@ -394,6 +444,7 @@ SCENARIOS: dict[str, tuple[str, Callable[[], dict]]] = {
     "scaling": ("one load at three MaximumConcurrency settings", scaling),
     "missing-permission": ("least privilege that bites: what a role may not do is denied", missing_permission),
     "no-queue": ("the same POST through an API wired straight to its consumer, then through a queue", no_queue),
+    "unpackaged-import": ("a package the function imports and its zip does not carry", unpackaged_import),
 }
 
 

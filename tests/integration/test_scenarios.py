@@ -37,6 +37,13 @@ def test_a_consumer_that_never_deletes_processes_the_order_again_and_again(local
     assert seen["fix"] == {"receives": 1, "max_receive_count": 1, "emails": 1}
 
 
+def test_a_package_the_zip_does_not_carry_fails_every_delivery_until_it_is_packaged(localstack):
+    seen = scenarios.unpackaged_import()
+    assert seen["mistake"] == {"error": "Runtime.ImportModuleError: Unable to import module 'app': "
+                                        "No module named 'requests'", "stored": 0}
+    assert seen["fix"] == {"errors": 0, "stored": 1}
+
+
 def test_an_unknown_scenario_lists_the_names():
     result = subprocess.run([sys.executable, "-m", "lab", "scenario", "nope"], capture_output=True, text=True)
     assert result.returncode == 2

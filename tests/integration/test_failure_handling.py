@@ -112,10 +112,15 @@ def test_partial_batch_response_returns_only_the_failed_records(make_stack):
     first = [r for r in deliveries(function) if r["receive_count"] == 1]
     assert len(first) == 10 and len({r["function_request_id"] for r in first}) == 1
     for order_id in valid:
-        # A processed record is never delivered again. One the worker had no time
-        # left to start (NotEnoughTime, on a busy machine) comes back untried.
-        tried = [r["outcome"] for r in deliveries(function, order_id=order_id) if r.get("error") != "NotEnoughTime"]
-        assert tried == ["processed"]
+        # A processed record is deleted, not retried with the failed ones (had the
+        # whole batch come back, the valid orders would be in the DLQ too). It comes
+        # back only as at-least-once delivery allows: when its visibility timeout
+        # ended while it was processed (a cold start longer than the allowance, on a
+        # loaded machine), and then it finds the order stored and emailed. One the
+        # worker had no time left to start (NotEnoughTime) comes back untried.
+        tried = [r for r in deliveries(function, order_id=order_id) if r.get("error") != "NotEnoughTime"]
+        assert [r.get("stored_now") for r in tried].count(True) == 1, tried
+        assert [r.get("email_sent_now") for r in tried].count(True) == 1, tried
     for message_id in poison:
         assert receive_counts(deliveries(function, message_id=message_id)) == [1, 2, 3]
     wait_for(lambda: len(emails_for(valid)) == 8, RETRIES_TIMEOUT_SECONDS, "8 emails")
@@ -140,8 +145,9 @@ def test_without_report_batch_item_failures_the_whole_batch_is_retried(make_stac
         # so the last record can miss every delivery: it then waits in the DLQ
         # untried, for a redrive. The others are stored once, then found stored.
         tried = [r for r in sorted(records, key=lambda r: r["receive_count"]) if r.get("error") != "NotEnoughTime"]
-        assert [r["stored_now"] for r in tried] == [True] + [False] * (len(tried) - 1), order_id
-        ever_tried |= {order_id} if tried else set()
+        if tried:  # (one never tried has nothing to store: the case the comment above names)
+            assert [r["stored_now"] for r in tried] == [True] + [False] * (len(tried) - 1), order_id
+            ever_tried.add(order_id)
     assert ever_tried, "at least the records at the head of the batch were tried"
     # idempotency: one stored order and one email each, however often delivered
     assert stored_order_ids(stack.bucket) == ever_tried

@@ -46,8 +46,9 @@ LOG = logging.getLogger(__name__)
 LOOPBACK = "127.0.0.1"
 STOP_GRACE_SECONDS = 2
 LOG_TAIL_BYTES = 64 * 1024
-# Variables of LocalStack's own process that a function process still needs.
 INVOKE_TIMEOUT_MARGIN_SECONDS = 30
+# Variables of LocalStack's own process that the environment process needs (the
+# function's own process sees function_environment's variables, none of these).
 INHERITED_VARIABLES = ("PATH", "LANG", "LC_ALL", "LD_LIBRARY_PATH", "SSL_CERT_FILE", "TMPDIR")
 
 

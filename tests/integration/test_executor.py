@@ -16,7 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from helpers import LOG_NOT_READABLE, localstack_warnings, log_lines, unique_suffix, wait_for
-from lab import aws, settings
+from lab import aws, scenarios, settings
 from lab.function_zip import build_zip
 from lab.provision import LAMBDA_TRUST_POLICY
 
@@ -190,8 +190,8 @@ def test_a_package_the_zip_does_not_carry_fails_to_import_until_it_is_packaged(l
     assert error["errorType"] == "Runtime.ImportModuleError"
     assert error["errorMessage"] == "Unable to import module 'app': No module named 'requests'"
 
-    packages = ("requests", "charset-normalizer", "idna", "certifi")  # urllib3 comes with the runtime's boto3
-    (tmp_path / "requirements.txt").write_text("".join(f"{p}=={importlib.metadata.version(p)}\n" for p in packages))
+    (tmp_path / "requirements.txt").write_text(
+        "".join(f"{p}=={importlib.metadata.version(p)}\n" for p in scenarios.REQUESTS_AND_ITS_DEPENDENCIES))
     with deployed_probe(code=build_zip(tmp_path)) as name:
         response, version = invoke(name, {})
     assert "FunctionError" not in response, version

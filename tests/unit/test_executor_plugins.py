@@ -103,6 +103,69 @@ def test_the_ses_outbox_can_be_read_while_an_email_goes_out():
         provider.EMAILS.update(saved)
 
 
+def _second_request_while_the_first_adds_routes(service_name: str, second_alone_seconds: float) -> list[bool]:
+    """Two first requests to a service: the second arrives while the first is adding
+    the service's routes, and has second_alone_seconds to get through before the
+    first may finish. Returns, in the order the loader let them through, whether
+    the routes were in."""
+    from localstack.aws.api.core import ServiceOperation
+    from localstack.aws.handlers.service import ServiceRequestRouter
+    from localstack.aws.handlers.service_plugin import ServiceLoader
+    from localstack.services.plugins import Service
+
+    adding, release = threading.Event(), threading.Event()
+
+    class SlowRouter(ServiceRequestRouter):
+        def add_skeleton(self, skeleton):
+            adding.set()
+            release.wait(30)
+            self.add_handler(ServiceOperation(service_name, "VerifyEmailIdentity"), lambda *args: None)
+
+    class Services:
+        def exists(self, name):
+            return True
+
+        def require(self, name):
+            return Service(name, skeleton=object())
+
+    router = SlowRouter()
+    loader = ServiceLoader(Services(), router)
+    request = type("Context", (), {"service": type("Model", (), {"service_name": service_name})()})()
+    routed_when_let_through = []
+
+    def send():
+        loader.require_service(None, request, None)
+        routed_when_let_through.append(bool(router.handlers))
+
+    first = threading.Thread(target=send)
+    first.start()
+    assert adding.wait(30), "the first request never started adding routes"
+    second = threading.Thread(target=send)
+    second.start()
+    second.join(second_alone_seconds)
+    release.set()
+    first.join(30)
+    second.join(30)
+    return routed_when_let_through
+
+
+def test_a_request_that_comes_while_its_service_loads_waits_for_the_routes(monkeypatch):
+    from localstack.aws.handlers import service_plugin
+
+    from lab_executor import service_loading
+
+    monkeypatch.setattr(service_plugin, "is_api_enabled", lambda name: True)
+    # LocalStack's own: the second request passes before any route is in (the 501
+    # "no handler for operation" CI saw), without waiting for the first.
+    assert _second_request_while_the_first_adds_routes("lab-own", second_alone_seconds=30) == [False, True]
+    patch = service_loading.apply()
+    try:
+        # Given time to pass early, it waits for the routes instead.
+        assert _second_request_while_the_first_adds_routes("lab-patched", second_alone_seconds=0.5) == [True, True]
+    finally:
+        patch.undo()
+
+
 def test_a_batching_window_gathers_messages_that_arrive_one_after_another():
     models = pytest.importorskip("localstack.services.sqs.models")
     from lab_executor import sqs_window

@@ -33,14 +33,15 @@ def lab_sqs_like_aws():
     outbox that can be read while emails go out (see ses_outbox); invocation
     logs stored a batch at a time (see log_batches); IAM enforced
     for the lab's roles (see iam_enforcement); requests counted as AWS bills
-    them (see request_counts)."""
+    them (see request_counts); a service's first requests served together
+    (see service_loading)."""
     import logging
 
     from localstack.runtime.current import get_current_runtime
     from localstack.services.edge import ROUTER
 
     from lab_executor import (concurrency, esm_concurrency, iam_enforcement, log_batches, request_counts,
-                              ses_outbox, sqs_visibility, sqs_window, version)
+                              service_loading, ses_outbox, sqs_visibility, sqs_window, version)
 
     if refusal := version.unsupported_localstack():
         logging.getLogger(__name__).error(refusal)
@@ -53,6 +54,7 @@ def lab_sqs_like_aws():
     ses_outbox.apply()
     iam_enforcement.apply()
     request_counts.apply()
+    service_loading.apply()
     ROUTER.add(concurrency.ConcurrencyEndpoint())  # for make status and the dashboard
     ROUTER.add(iam_enforcement.DeniedEndpoint())
     ROUTER.add(request_counts.RequestCountsEndpoint())  # for make cost

@@ -229,6 +229,32 @@ def test_an_exception_during_init_fails_the_invocation_with_its_type(localstack)
     assert (error["errorType"], error["errorMessage"]) == ("RuntimeError", "the probe's init failed on purpose")
 
 
+def init_reports(response: dict) -> list[str]:
+    return [line for line in base64.b64decode(response["LogResult"]).decode().splitlines()
+            if line.startswith("INIT_REPORT")]
+
+
+def test_an_init_past_10_s_runs_again_within_the_first_invocation(localstack):
+    """Lambda limits Init to 10 s, then runs it again within the first invocation,
+    under the function timeout (lambda-runtime-environment.html)."""
+    with deployed_probe(variables={"PROBE_INIT": "hang-first"}, timeout=30) as name:
+        response, answer = invoke(name, {"action": "context"})
+    assert "FunctionError" not in response, answer
+    [report] = init_reports(response)
+    assert report.endswith("\tPhase: init\tStatus: timeout")
+    assert float(report.split("Init Duration: ")[1].split(" ms")[0]) >= 10_000
+
+
+def test_an_init_that_never_ends_times_out_the_first_invocation(localstack):
+    with deployed_probe(variables={"PROBE_INIT": "hang"}) as name:
+        response, error = invoke(name, {"action": "context"})
+    assert response["FunctionError"] == "Unhandled"
+    assert error["errorType"] == "Sandbox.Timedout"
+    assert f"Task timed out after {PROBE_TIMEOUT_SECONDS:.2f} seconds" in error["errorMessage"]
+    phases = [report.split("\tPhase: ")[1] for report in init_reports(response)]
+    assert phases == ["init\tStatus: timeout", "invoke\tStatus: timeout"]
+
+
 def runtime_prepared(runtime: str) -> bool:
     """Whether `make venv` prepared an interpreter for this version (host mode only:
     the Docker image carries LocalStack's Python alone)."""

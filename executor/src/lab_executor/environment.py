@@ -12,7 +12,8 @@ It plays the part that Lambda's init process plays on AWS:
   log format are the real ones;
 - it enforces the function timeout and outlives a runtime that crashes: either
   way the invocation ends as an error and a fresh runtime is started, as AWS
-  resets the environment;
+  resets the environment; it limits the Init phase as Lambda does (10 s, then
+  init again within the first invocation's timeout);
 - it collects the runtime's output per invocation, framed by START, END and
   REPORT lines, which LocalStack stores in CloudWatch Logs.
 """
@@ -42,6 +43,12 @@ MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100  # the figure Lambda's error message 
 MEMORY_CHECK_SECONDS = 0.05
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 LOOPBACK = "127.0.0.1"
+# Lambda limits the Init phase to 10 s for on-demand environments; past it, Init runs
+# again within the first invocation, under the function timeout. Provisioned
+# environments get 130 s or the function timeout, whichever is longer
+# (<https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html>).
+ON_DEMAND_INIT_LIMIT_SECONDS = 10.0
+PROVISIONED_INIT_LIMIT_SECONDS = 130.0
 # How often to check that LocalStack, our parent, is still alive.
 PARENT_CHECK_SECONDS = 1.0
 OUTPUT_POLL_SECONDS = 0.2
@@ -88,6 +95,16 @@ def resident_mb(pid: int) -> float | None:
         return None
 
 
+def run_queue_wait_seconds(pid: int) -> float:
+    """How long the process has waited for a CPU while ready to run (the kernel's
+    run_delay), 0 where /proc cannot tell."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as schedstat:
+            return int(schedstat.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def max_memory_used_mb(pid: int) -> int | None:
     try:
         with open(f"/proc/{pid}/status") as status:
@@ -99,15 +116,25 @@ def max_memory_used_mb(pid: int) -> int | None:
     return None
 
 
+def init_report(runtime: "Runtime", status: str) -> str:
+    """Lambda's log line for an Init phase that did not end ready."""
+    duration_ms = (time.monotonic() - runtime.started) * 1000
+    return f"INIT_REPORT Init Duration: {duration_ms:.2f} ms\tPhase: {runtime.init_phase}\tStatus: {status}"
+
+
 class Runtime:
     """The runtime child process (awslambdaric running the handler) and its output."""
 
-    def __init__(self, environment: "Environment") -> None:
+    def __init__(self, environment: "Environment", init_phase: str = "init") -> None:
         self.environment = environment
         self.invocations: queue.Queue[Invocation] = queue.Queue()
         self.started = time.monotonic()
         self.init_duration_ms: float | None = None
         self.initialized = False  # set when it first asks for an invocation
+        self.ready = threading.Event()  # the same, for the init limit to wait on
+        # "init": Lambda's Init phase, with its limit; "invoke": Init run again within
+        # an invocation, under the function timeout (after an Init that ran out).
+        self.init_phase = init_phase
         self.ended_on_purpose = False
         # Set while it runs code (its init, then each invocation): when its memory is watched.
         self.working = threading.Event()
@@ -137,6 +164,8 @@ class Runtime:
         threading.Thread(target=self._pump_output, daemon=True, name="output").start()
         threading.Thread(target=self._watch, daemon=True, name="watch").start()
         threading.Thread(target=self._enforce_memory, daemon=True, name="memory").start()
+        if init_phase == "init":
+            threading.Thread(target=self._limit_init, daemon=True, name="init-limit").start()
 
     def drain_output(self) -> None:
         """Move everything the runtime has written so far into the environment's log."""
@@ -186,6 +215,21 @@ class Runtime:
                 return
             time.sleep(MEMORY_CHECK_SECONDS)  # the next reading, not a wait for a condition
 
+    def init_seconds(self) -> float:
+        """Its Init phase so far, less the time it waited for a CPU: on a laptop busy
+        with other programs a cold start takes longer than on Lambda, where an
+        environment's CPU share is its own, and that is not the function's doing."""
+        return time.monotonic() - self.started - run_queue_wait_seconds(self.process.pid)
+
+    def _limit_init(self) -> None:
+        limit = self.environment.init_limit_seconds
+        while not self.ready.wait(timeout=max(limit - self.init_seconds(), 0.05)):
+            if self.process.poll() is not None:
+                return  # it exited during init: runtime_exited reports that
+            if self.init_seconds() >= limit:
+                self.environment.init_timed_out(self)
+                return
+
     def end(self) -> None:
         self.ended_on_purpose = True
         if self.process.poll() is None:
@@ -199,6 +243,10 @@ class Environment:
         self.timeout_seconds = float(os.environ.get("AWS_LAMBDA_FUNCTION_TIMEOUT", "3"))
         self.memory_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
         self.memory_limit_mb = int(self.memory_mb)
+        self.function_env: dict[str, str] = json.loads(os.environ["LAB_FUNCTION_ENVIRONMENT"])
+        provisioned = self.function_env.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "provisioned-concurrency"
+        self.init_limit_seconds = (max(PROVISIONED_INIT_LIMIT_SECONDS, self.timeout_seconds) if provisioned
+                                   else ON_DEMAND_INIT_LIMIT_SECONDS)
         # A synchronous response's limit, 6 MB (LocalStack's setting where it has one):
         # <https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html>.
         self.max_response_bytes = int(os.environ.get("LOCALSTACK_MAX_PAYLOAD_SIZE") or MAX_RESPONSE_BYTES)
@@ -206,7 +254,6 @@ class Environment:
         self.localstack_endpoint = os.environ["LOCALSTACK_RUNTIME_ENDPOINT"]
         self.runtime_id = os.environ["LOCALSTACK_RUNTIME_ID"]
         self.python = os.environ.get("LAB_RUNTIME_PYTHON") or sys.executable
-        self.function_env: dict[str, str] = json.loads(os.environ["LAB_FUNCTION_ENVIRONMENT"])
         # One lock orders everything that changes the invocation in progress.
         self.lock = threading.RLock()
         self.current: Invocation | None = None
@@ -248,6 +295,10 @@ class Environment:
             if self.init_error is not None:
                 self.fail_with_init_error(invocation)
                 return
+            if not self.runtime.initialized:
+                # A fresh runtime still starting (after a timeout, a crash, an Init past
+                # its limit): its Init runs within this invocation, under its timeout.
+                self.runtime.init_phase = "invoke"
             invocation.timer = threading.Timer(
                 self.timeout_seconds, self.time_out, args=(invocation,)
             )
@@ -317,6 +368,10 @@ class Environment:
             old_runtime = self.runtime
             old_runtime.end()
             old_runtime.process.wait()
+            if not old_runtime.initialized:  # its Init ran into the function timeout
+                old_runtime.drain_output()
+                invocation.lines_before_start.extend(self.take_output())
+                invocation.lines_before_start.append(init_report(old_runtime, "timeout"))
             self.fail(
                 invocation,
                 "Sandbox.Timedout",
@@ -362,9 +417,28 @@ class Environment:
         with self.lock:
             if not runtime.initialized:
                 runtime.initialized = True
-                runtime.init_duration_ms = (time.monotonic() - runtime.started) * 1000
+                runtime.ready.set()
+                if runtime.init_phase == "init":  # an Init run within an invocation is in its Duration
+                    runtime.init_duration_ms = (time.monotonic() - runtime.started) * 1000
                 if self.current is None:
                     runtime.working.clear()  # until its first invocation
+            if not self.ready_reported:
+                self.ready_reported = True
+                self.post_to_localstack(f"/status/{self.runtime_id}/ready", b"{}")
+
+    def init_timed_out(self, runtime: Runtime) -> None:
+        """Its Init phase ran past the limit. As Lambda does, log it, and run Init
+        again within the first invocation, under the function timeout: the
+        environment reports ready, so that the invocation comes, with a fresh
+        runtime starting."""
+        with self.lock:
+            if runtime is not self.runtime or runtime.initialized or self.current is not None:
+                return  # it became ready meanwhile, or an invocation's timeout governs it now
+            runtime.end()
+            runtime.process.wait()
+            runtime.drain_output()  # what it printed during init comes before the report, as on AWS
+            self.add_output([init_report(runtime, "timeout")])
+            self.runtime = Runtime(self, init_phase="invoke")
             if not self.ready_reported:
                 self.ready_reported = True
                 self.post_to_localstack(f"/status/{self.runtime_id}/ready", b"{}")

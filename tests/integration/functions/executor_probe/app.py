@@ -9,8 +9,16 @@ import time
 logger = logging.getLogger()
 logger.setLevel(logging.INFO)
 
-if os.environ.get("PROBE_INIT") == "raise":  # the function's configuration asks for a failed init
+# The function's configuration asks for an init that fails or never ends.
+if os.environ.get("PROBE_INIT") == "raise":
     raise RuntimeError("the probe's init failed on purpose")
+if os.environ.get("PROBE_INIT") == "hang":
+    time.sleep(3600)  # an init that never ends (not a wait for a condition)
+if os.environ.get("PROBE_INIT") == "hang-first":  # only the function's first init, for this name
+    first_init_marker = f"/tmp/{os.environ['AWS_LAMBDA_FUNCTION_NAME']}.first-init"
+    if not os.path.exists(first_init_marker):
+        open(first_init_marker, "w").close()
+        time.sleep(3600)
 
 # The variables Lambda documents for a function's process (configuration-envvars.html).
 LAMBDA_VARIABLES = ("_HANDLER", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV", "AWS_LAMBDA_FUNCTION_NAME",

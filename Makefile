@@ -51,14 +51,8 @@ $(STAMP): requirements/host.lock pyproject.toml executor/pyproject.toml
 	@python=$$(scripts/find-python) || exit 1; \
 	echo "Creating $(VENV) with $$python ($$("$$python" --version))"; \
 	rm -rf $(VENV) && "$$python" -m venv $(VENV)
-	@echo "Installing the pinned packages of requirements/host.lock (about a minute, ~500 MB; log: $(VENV)/install.log)"
-	@set -o pipefail; \
-	$(PY) -m pip install --require-virtualenv --progress-bar off $(PIP_SOURCE) -r requirements/host.lock 2>&1 \
-	  | tee $(VENV)/install.log \
-	  | awk '/^Collecting/ {n++; if (n % 25 == 0) {print "  " n " packages collected..."; fflush()}} /^Successfully installed/ {print "  " NF-2 " packages installed"}' \
-	  || { echo "pip install failed: see $(VENV)/install.log (PyPI must be reachable for this one step)"; exit 1; }
-	@$(PY) -m pip install --quiet --require-virtualenv $(PIP_SOURCE) --no-deps -e . -e executor >>$(VENV)/install.log 2>&1 \
-	  || { echo "installing the lab's own packages failed: see $(VENV)/install.log"; exit 1; }
+	@echo "Installing the pinned packages of requirements/host.lock with uv (seconds, ~500 MB; log: $(VENV)/install.log)"
+	@scripts/install-packages $(VENV) $(PIP_SOURCE)
 	@scripts/prepare-runtimes $(VENV) $(PIP_SOURCE)
 	@touch $(STAMP)
 	@echo "$(VENV) is ready."
@@ -127,7 +121,7 @@ endif
 	else echo "No Docker engine answers: the bundle has no images (host mode only)."; fi
 	@echo "Done. Copy $(BUNDLE)/ into the project on each machine and run \`make load\` there."
 
-load: ## offline: install from bundle/ (docker load, pip --no-index); then make up
+load: ## offline: install from bundle/ (docker load, packages with --no-index); then make up
 	@test -f $(BUNDLE)/images.tar -o -d $(BUNDLE)/wheels || { echo "No bundle in $(BUNDLE)/: run \`make bundle\` on a machine that is online and copy $(BUNDLE)/ into this folder."; exit 1; }
 	@if [ -f $(BUNDLE)/images.tar ]; then \
 	  if docker info >/dev/null 2>&1; then echo "Loading the images of $(BUNDLE)/images.tar"; scripts/lab-in-docker load-images $(BUNDLE)/images.tar; \

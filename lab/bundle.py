@@ -2,7 +2,7 @@
 
 Run it once on a machine that is online; copy the folder next to the project on
 each student machine (a USB stick will do) and run `make load` there: it installs
-with `docker load` and `pip install --no-index`, reaching no registry. This
+with `docker load` and `uv pip install --no-index` (pip if uv cannot), reaching no registry. This
 module writes the host-mode part (the wheels); the Makefile adds the lab's
 Docker images with ``scripts/lab-in-docker save-images``.
 """

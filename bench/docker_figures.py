@@ -35,17 +35,26 @@ ENV: dict[str, str] = {}  # compose's environment, made by main()
 
 
 def bench_environment() -> dict[str, str]:
-    return {**dockermode.compose_environment(), "LAB_PORT": str(free_port()), "LAB_DASHBOARD_PORT": str(free_port()),
-            # The images it builds are the lab's, labelled as `make up` expects them.
-            "LAB_SOURCE_HASH": subprocess.run([str(dockermode.IN_DOCKER_SCRIPT), "source-hash"], capture_output=True,
-                                              text=True, check=True).stdout.strip()}
+    return {
+        **dockermode.compose_environment(),
+        "LAB_PORT": str(free_port()),
+        "LAB_DASHBOARD_PORT": str(free_port()),
+        # The images it builds are the lab's, labelled as `make up` expects them.
+        "LAB_SOURCE_HASH": subprocess.run(
+            [str(dockermode.IN_DOCKER_SCRIPT), "source-hash"], capture_output=True, text=True, check=True
+        ).stdout.strip(),
+    }
 
 
 def compose(*args: str) -> subprocess.CompletedProcess:
     # The tools profile for building and naming the images: `up` starts what `docker compose up` starts.
     profile = ["--profile", "tools"] if args[0] in ("build", "config") else []
-    result = subprocess.run(["docker", "compose", "--project-name", PROJECT, "--file", str(settings.COMPOSE_FILE),
-                             *profile, *args], env=ENV, capture_output=True, text=True)
+    result = subprocess.run(
+        ["docker", "compose", "--project-name", PROJECT, "--file", str(settings.COMPOSE_FILE), *profile, *args],
+        env=ENV,
+        capture_output=True,
+        text=True,
+    )
     if result.returncode != 0:
         raise SystemExit(f"docker compose {' '.join(args)} failed:\n{result.stderr[-2000:]}")
     return result
@@ -61,8 +70,9 @@ def timed(what: str, *args: str) -> float:
 
 
 def image_mb(image: str) -> float:
-    size = subprocess.run(["docker", "image", "inspect", "--format", "{{.Size}}", image],
-                          capture_output=True, text=True, check=True).stdout
+    size = subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{.Size}}", image], capture_output=True, text=True, check=True
+    ).stdout
     return round(int(size) / 1e6, 1)
 
 
@@ -73,7 +83,9 @@ def main() -> int:
     ENV.update(bench_environment())
     results: dict = {"machine": {"cpus": os.cpu_count()}, "base_image": settings.LOCALSTACK_IMAGE}
     console.print("Docker mode, measured:")
-    results["first_build_s"] = round(timed("first build, no cache (PyPI included)", "build", "--no-cache", *SERVICES), 1)
+    results["first_build_s"] = round(
+        timed("first build, no cache (PyPI included)", "build", "--no-cache", *SERVICES), 1
+    )
     results["rebuild_unchanged_s"] = round(timed("rebuild with nothing changed", "build", *SERVICES), 1)
     ups = []
     try:
@@ -82,8 +94,11 @@ def main() -> int:
             ups.append(timed(f"docker compose up --detach --wait ({run + 1} of {UP_RUNS})", "up", "--detach", "--wait"))
     finally:
         compose("down", "--volumes", "--remove-orphans")
-    results["compose_up_wait_s"] = {"runs": [round(s, 1) for s in ups], "median": round(sorted(ups)[len(ups) // 2], 1),
-                                    "target": TARGET_UP_SECONDS}
+    results["compose_up_wait_s"] = {
+        "runs": [round(s, 1) for s in ups],
+        "median": round(sorted(ups)[len(ups) // 2], 1),
+        "target": TARGET_UP_SECONDS,
+    }
     services = json.loads(compose("config", "--format", "json").stdout)["services"]
     images = {service: services[service]["image"] for service in SERVICES}
     results["image_mb"] = {service: image_mb(image) for service, image in images.items()}
@@ -92,10 +107,14 @@ def main() -> int:
     results["lab_image_adds_mb"] = {"value": added, "target": TARGET_ADDED_MB}
     results["tools_image_adds_mb"] = round(results["image_mb"]["tools"] - results["image_mb"]["base"], 1)
     RESULTS_JSON.write_text(json.dumps(results, indent=2) + "\n")
-    console.print(f"  images (MB): {results['image_mb']}; the lab's LocalStack image adds {added} MB to its base "
-                  f"(target <= {TARGET_ADDED_MB}), the tools image {results['tools_image_adds_mb']} MB")
-    console.print(f"  docker compose up --wait, median of {UP_RUNS}: {results['compose_up_wait_s']['median']} s "
-                  f"(target <= {TARGET_UP_SECONDS})")
+    console.print(
+        f"  images (MB): {results['image_mb']}; the lab's LocalStack image adds {added} MB to its base "
+        f"(target <= {TARGET_ADDED_MB}), the tools image {results['tools_image_adds_mb']} MB"
+    )
+    console.print(
+        f"  docker compose up --wait, median of {UP_RUNS}: {results['compose_up_wait_s']['median']} s "
+        f"(target <= {TARGET_UP_SECONDS})"
+    )
     console.print(f"Wrote {RESULTS_JSON.relative_to(settings.PROJECT_ROOT)}")
     return 0
 

@@ -145,9 +145,14 @@ def percentile(values: list[float], share: float) -> float:
 
 # --- measurements on the lab ---------------------------------------------------
 
+
 def time_make_up() -> float:
-    env = {**os.environ, "LAB_MODE": "host", "LAB_DASHBOARD": "0",
-           f"{settings.LOCALSTACK_OVERRIDE_PREFIX}LAMBDA_KEEPALIVE_MS": str(KEEPALIVE_SECONDS * 1000)}
+    env = {
+        **os.environ,
+        "LAB_MODE": "host",
+        "LAB_DASHBOARD": "0",
+        f"{settings.LOCALSTACK_OVERRIDE_PREFIX}LAMBDA_KEEPALIVE_MS": str(KEEPALIVE_SECONDS * 1000),
+    }
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "lab", "up"], env=env, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - started
@@ -205,7 +210,8 @@ def one_at_a_time_latency(queue_url: str, bucket: str, message, handled_at, endp
 def idle_latency_real_worker(stack: Stack, queue_url: str) -> list[float]:
     """Send to order stored (its storedAt), one order at a time."""
     return one_at_a_time_latency(
-        queue_url, stack.bucket_name,
+        queue_url,
+        stack.bucket_name,
         lambda label: (json.dumps({"orderId": label, "email": "a@example.com"}), f"orders/{label}.json"),
         lambda document: datetime.fromisoformat(document["storedAt"]).timestamp(),
     )
@@ -215,11 +221,22 @@ def allow_latency_objects(deployed, stacks: contextlib.ExitStack) -> None:
     """The shared handler writes latency/<id>.json, outside the worker's two
     prefixes: with IAM enforced its role needs that too, until the stack goes."""
     iam, name = aws.client("iam"), "bench-latency-objects"
-    iam.put_role_policy(RoleName=deployed.stack.role_name, PolicyName=name, PolicyDocument=json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": "s3:PutObject",
-                       "Resource": f"arn:aws:s3:::{deployed.bucket}/latency/*"}],
-    }))
+    iam.put_role_policy(
+        RoleName=deployed.stack.role_name,
+        PolicyName=name,
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "s3:PutObject",
+                        "Resource": f"arn:aws:s3:::{deployed.bucket}/latency/*",
+                    }
+                ],
+            }
+        ),
+    )
     stacks.callback(iam.delete_role_policy, RoleName=deployed.stack.role_name, PolicyName=name)
 
 
@@ -231,16 +248,19 @@ def _get_json(s3, bucket: str, key: str) -> dict | None:
 
 
 def drain(queue_url: str, endpoint: str | None = None) -> None:
-    wait_for(lambda: aws.queue_is_empty(queue_url, endpoint), DRAIN_TIMEOUT_SECONDS,
-             f"the queue {queue_url.rsplit('/', 1)[-1]} to drain")
+    wait_for(
+        lambda: aws.queue_is_empty(queue_url, endpoint),
+        DRAIN_TIMEOUT_SECONDS,
+        f"the queue {queue_url.rsplit('/', 1)[-1]} to drain",
+    )
 
 
-def throughput(queue_name: str, queue_url: str, endpoint: str | None = None,
-               progress: list | None = None) -> float:
+def throughput(queue_name: str, queue_url: str, endpoint: str | None = None, progress: list | None = None) -> float:
     """Send THROUGHPUT_MESSAGES as fast as the producer can; msg/s until the queue is empty."""
     step(f"{THROUGHPUT_MESSAGES} messages to {queue_name}, as fast as the producer sends them")
-    options = Options(count=THROUGHPUT_MESSAGES, queue=queue_name, quiet=True,
-                      **({"endpoint_url": endpoint} if endpoint else {}))
+    options = Options(
+        count=THROUGHPUT_MESSAGES, queue=queue_name, quiet=True, **({"endpoint_url": endpoint} if endpoint else {})
+    )
     summary = Summary(queue_url=queue_url, requested=THROUGHPUT_MESSAGES)
     started = time.perf_counter()
     sending = threading.Thread(target=send, args=(options, summary), daemon=True)
@@ -288,8 +308,13 @@ def calls_per_order(stack: Stack, orders: int) -> dict[str, float]:
     """The requests the stack's queue, bucket, function and SES served per order
     since POST /_lab/requests/reset (executor/request_counts.py)."""
     rows = aws.get_json(f"/_lab/requests?{counted_for(stack)}")["counts"]
-    wanted = {("sqs", "ReceiveMessage"), ("sqs", "DeleteMessageBatch"), ("s3", "PutObject"), ("ses", "SendEmail"),
-              ("lambda", "Invoke")}
+    wanted = {
+        ("sqs", "ReceiveMessage"),
+        ("sqs", "DeleteMessageBatch"),
+        ("s3", "PutObject"),
+        ("ses", "SendEmail"),
+        ("lambda", "Invoke"),
+    }
     calls: dict[str, float] = {}
     for row in rows:
         if (row["service"], row["operation"]) in wanted:
@@ -303,9 +328,12 @@ def fill(queue_url: str, count: int, endpoint: str | None = None) -> float:
     sqs = aws.client("sqs", endpoint)
     started = time.perf_counter()
     for first in range(0, count, 10):
-        sqs.send_message_batch(QueueUrl=queue_url, Entries=[
-            {"Id": str(n), "MessageBody": json.dumps({"n": first + n})} for n in range(min(10, count - first))
-        ])
+        sqs.send_message_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {"Id": str(n), "MessageBody": json.dumps({"n": first + n})} for n in range(min(10, count - first))
+            ],
+        )
     return count / (time.perf_counter() - started)
 
 
@@ -319,9 +347,10 @@ def raw_receive_delete(count: int, endpoint: str | None = None) -> tuple[float, 
     while done < count:
         messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
         if messages:
-            sqs.delete_message_batch(QueueUrl=url, Entries=[
-                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)
-            ])
+            sqs.delete_message_batch(
+                QueueUrl=url,
+                Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)],
+            )
             done += len(messages)
     rate = count / (time.perf_counter() - started)
     sqs.delete_queue(QueueUrl=url)
@@ -343,12 +372,15 @@ def real_worker_ceiling(stack: Stack) -> float:
             order_id = f"ceiling-{run}-{first + n}"
             s3.put_object(Bucket=stack.bucket_name, Key=f"bench/orders/{order_id}.json", Body=b"{}", IfNoneMatch="*")
             s3.put_object(Bucket=stack.bucket_name, Key=f"bench/emails/{order_id}.json", Body=b"{}", IfNoneMatch="*")
-            ses.send_email(Source=stack.sender_email, Destination={"ToAddresses": ["a@example.com"]},
-                           Message={"Subject": {"Data": order_id}, "Body": {"Text": {"Data": "x"}}})
+            ses.send_email(
+                Source=stack.sender_email,
+                Destination={"ToAddresses": ["a@example.com"]},
+                Message={"Subject": {"Data": order_id}, "Body": {"Text": {"Data": "x"}}},
+            )
             s3.put_object(Bucket=stack.bucket_name, Key=f"bench/emails/{order_id}.json", Body=b"{}")
-        sqs.delete_message_batch(QueueUrl=url, Entries=[
-            {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)
-        ])
+        sqs.delete_message_batch(
+            QueueUrl=url, Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)]
+        )
     rate = CEILING_ORDERS / (time.perf_counter() - started)
     sqs.delete_queue(QueueUrl=url)
     return rate
@@ -364,6 +396,7 @@ def time_to_dlq(stack: Stack, queue_url: str, dlq_url: str) -> float:
 
 
 # --- the peer ----------------------------------------------------------------------
+
 
 def peer_python() -> Path:
     python = PEER_VENV / "bin" / "python"
@@ -385,11 +418,21 @@ def run_peer(results: dict) -> None:
     python = peer_python()
     if aws.is_up(PEER_ENDPOINT):
         raise SystemExit(f"Port {PEER_PORT} answers already; stop what runs there or set BENCH_PEER_PORT")
-    env = {**os.environ, "GATEWAY_PORT": str(PEER_PORT), "BIND_HOST": "127.0.0.1", "LOG_LEVEL": "WARNING",
-           "LAMBDA_EXECUTOR": "local"}
+    env = {
+        **os.environ,
+        "GATEWAY_PORT": str(PEER_PORT),
+        "BIND_HOST": "127.0.0.1",
+        "LOG_LEVEL": "WARNING",
+        "LAMBDA_EXECUTOR": "local",
+    }
     step(f"starting {PEER_NAME} on {PEER_ENDPOINT}")
-    process = subprocess.Popen([str(python), "-m", "ministack"], env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        [str(python), "-m", "ministack"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         wait_for(lambda: aws.is_up(PEER_ENDPOINT), 60, f"{PEER_NAME} to answer on {PEER_ENDPOINT}")
         memory = MemorySampler(emulator_marker=b"-m\0ministack", interval=0.5).start()
@@ -399,13 +442,21 @@ def run_peer(results: dict) -> None:
         queue_url = sqs.create_queue(QueueName="bench-peer", Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         lambda_.create_function(
-            FunctionName="bench-peer", Runtime=settings.FUNCTION_RUNTIME, Handler="app.handler",
-            Role=f"arn:aws:iam::{settings.ACCOUNT_ID}:role/bench", Code={"ZipFile": shared_handler_zip()},
-            Timeout=30, Environment={"Variables": {"ORDER_BUCKET": bucket}},
+            FunctionName="bench-peer",
+            Runtime=settings.FUNCTION_RUNTIME,
+            Handler="app.handler",
+            Role=f"arn:aws:iam::{settings.ACCOUNT_ID}:role/bench",
+            Code={"ZipFile": shared_handler_zip()},
+            Timeout=30,
+            Environment={"Variables": {"ORDER_BUCKET": bucket}},
         )
         lambda_.get_waiter("function_active_v2").wait(FunctionName="bench-peer")
-        lambda_.create_event_source_mapping(FunctionName="bench-peer", EventSourceArn=queue_arn, BatchSize=10,
-                                            FunctionResponseTypes=["ReportBatchItemFailures"])
+        lambda_.create_event_source_mapping(
+            FunctionName="bench-peer",
+            EventSourceArn=queue_arn,
+            BatchSize=10,
+            FunctionResponseTypes=["ReportBatchItemFailures"],
+        )
         step(f"{PEER_NAME}: idle latency, {LATENCY_MESSAGES} messages")
         latencies = shared_handler_latency(PEER_ENDPOINT, queue_url, bucket)
         raw, _ = raw_receive_delete(THROUGHPUT_MESSAGES, PEER_ENDPOINT)
@@ -428,7 +479,8 @@ def run_peer(results: dict) -> None:
 def shared_handler_latency(endpoint: str | None, queue_url: str, bucket: str) -> list[float]:
     """Send to handled (the shared handler's handledAt), one message at a time."""
     return one_at_a_time_latency(
-        queue_url, bucket,
+        queue_url,
+        bucket,
         lambda label: (json.dumps({"store": True, "id": label}), f"latency/{label}.json"),
         lambda document: document["handledAt"],
         endpoint,
@@ -436,11 +488,14 @@ def shared_handler_latency(endpoint: str | None, queue_url: str, bucket: str) ->
 
 
 def summary_ms(latencies: list[float]) -> dict:
-    return {name: round(percentile(latencies, share), 1)
-            for name, share in (("p50", 0.50), ("p95", 0.95), ("p99", 0.99), ("max", 1.0))}
+    return {
+        name: round(percentile(latencies, share), 1)
+        for name, share in (("p50", 0.50), ("p95", 0.95), ("p99", 0.99), ("max", 1.0))
+    }
 
 
 # --- the run -------------------------------------------------------------------------
+
 
 def judge(results: dict) -> dict:
     verdicts = {}
@@ -466,17 +521,26 @@ def plot(latencies: list[float], progress: dict[str, list], memory: MemorySample
     edges = [min(latencies) * (max(latencies) / min(latencies)) ** (n / 40) for n in range(41)]
     left.hist(latencies, bins=edges, color="#1565c0")
     left.set_xscale("log")
-    left.set(title=f"Idle end-to-end latency, real worker ({len(latencies)} orders)", xlabel="ms (log scale)",
-             ylabel="orders")
+    left.set(
+        title=f"Idle end-to-end latency, real worker ({len(latencies)} orders)",
+        xlabel="ms (log scale)",
+        ylabel="orders",
+    )
     for label, points in progress.items():
         middle.plot([t for t, _ in points], [n for _, n in points], label=label)
-    middle.set(title=f"Throughput: {THROUGHPUT_MESSAGES} messages processed over time",
-               xlabel="s since the first send", ylabel="processed")
+    middle.set(
+        title=f"Throughput: {THROUGHPUT_MESSAGES} messages processed over time",
+        xlabel="s since the first send",
+        ylabel="processed",
+    )
     middle.legend()
     start = memory.rows[0][0] if memory.rows else 0
     right.plot([row[0] - start for row in memory.rows], [row[1] for row in memory.rows], label="LocalStack")
-    right.plot([row[0] - start for row in memory.rows], [row[2] for row in memory.rows],
-               label="function processes (all stacks of the run)")
+    right.plot(
+        [row[0] - start for row in memory.rows],
+        [row[2] for row in memory.rows],
+        label="function processes (all stacks of the run)",
+    )
     right.set(title="Resident memory during the run", xlabel="s", ylabel="MB")
     right.legend()
     figure.tight_layout()
@@ -488,11 +552,22 @@ def print_table(results: dict) -> None:
     for column in ("figure", "value", "target", "met"):
         table.add_column(column, no_wrap=column == "figure")
     for figure, verdict in results["targets"].items():
-        table.add_row(figure, str(verdict["value"]), verdict["target"],
-                      "[green]yes[/]" if verdict["met"] else f"[red]no[/] (by {verdict['missed_by']})")
-    for figure in ("throughput_msgs_per_s", "real_worker_ceiling_msgs_per_s", "throughput_batch100_msgs_per_s",
-                   "raw_sqs_receive_delete_msgs_per_s", "raw_sqs_send_batch_msgs_per_s", "time_to_dlq_s",
-                   "time_to_dlq_floor_s", "cold_invoke_ms"):
+        table.add_row(
+            figure,
+            str(verdict["value"]),
+            verdict["target"],
+            "[green]yes[/]" if verdict["met"] else f"[red]no[/] (by {verdict['missed_by']})",
+        )
+    for figure in (
+        "throughput_msgs_per_s",
+        "real_worker_ceiling_msgs_per_s",
+        "throughput_batch100_msgs_per_s",
+        "raw_sqs_receive_delete_msgs_per_s",
+        "raw_sqs_send_batch_msgs_per_s",
+        "time_to_dlq_s",
+        "time_to_dlq_floor_s",
+        "cold_invoke_ms",
+    ):
         table.add_row(figure, str(results[figure]), "", "")
     table.add_row("peak_rss_mb", json.dumps(results["peak_rss_mb"]), "", "")
     for name, value in results["memory_mb"].items():
@@ -500,13 +575,21 @@ def print_table(results: dict) -> None:
     table.add_row("real worker: calls per order", json.dumps(results["real_worker_calls_per_order"]), "", "")
     iam = results["iam_enforcement"]
     for state in ("on", "off"):
-        table.add_row(f"IAM enforcement {state}: throughput msg/s, latency p50/p95 ms",
-                      f"{iam[state]['throughput_msgs_per_s']}, {iam[state]['e2e_latency_ms']['p50']} / "
-                      f"{iam[state]['e2e_latency_ms']['p95']}", "", "")
+        table.add_row(
+            f"IAM enforcement {state}: throughput msg/s, latency p50/p95 ms",
+            f"{iam[state]['throughput_msgs_per_s']}, {iam[state]['e2e_latency_ms']['p50']} / "
+            f"{iam[state]['e2e_latency_ms']['p95']}",
+            "",
+            "",
+        )
     peer = results.get("peer")
     if peer:
-        table.add_row(f"peer {peer['name']} latency p50/p95 ms",
-                      f"{peer['e2e_latency_ms']['p50']} / {peer['e2e_latency_ms']['p95']}", "", "")
+        table.add_row(
+            f"peer {peer['name']} latency p50/p95 ms",
+            f"{peer['e2e_latency_ms']['p50']} / {peer['e2e_latency_ms']['p95']}",
+            "",
+            "",
+        )
         table.add_row(f"peer {peer['name']} throughput msg/s", str(peer["throughput_msgs_per_s"]), "", "")
         table.add_row(f"peer {peer['name']} peak memory MB", json.dumps(peer["peak_rss_mb"]), "", "")
     console.print(table)
@@ -516,8 +599,14 @@ def main() -> int:
     if aws.is_up():
         console.print("make bench starts a lab of its own and LocalStack is already running: run `make down` first")
         return 2
-    results: dict = {"machine": {"cpus": os.cpu_count(), "memory_gb": round(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30)},
-                     "localstack": settings.LOCALSTACK_VERSION, "figures": {}}
+    results: dict = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "memory_gb": round(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30),
+        },
+        "localstack": settings.LOCALSTACK_VERSION,
+        "figures": {},
+    }
     step(f"make up (everything installed; host mode, dashboard off; keep-alive {KEEPALIVE_SECONDS} s)")
     up_seconds = time_make_up()
     memory = MemorySampler(interval=0.5).start()
@@ -534,9 +623,14 @@ def main() -> int:
         localstack_mb, functions_mb, environments = memory_now()
         _, worker_mb, worker_environments = memory_now(lab_stack.function_name)
 
-        shared = stacks.enter_context(temporary_stack(
-            "bench-shared", SHARED_HANDLER, function_timeout=30,
-            visibility_timeout=30 + settings.COLD_START_ALLOWANCE_SECONDS))
+        shared = stacks.enter_context(
+            temporary_stack(
+                "bench-shared",
+                SHARED_HANDLER,
+                function_timeout=30,
+                visibility_timeout=30 + settings.COLD_START_ALLOWANCE_SECONDS,
+            )
+        )
         allow_latency_objects(shared, stacks)
         step(f"invoke latency: {COLD_INVOKES} cold, {WARM_INVOKES} warm")
         cold_ms, warm_ms = invoke_latency(shared.stack.function_name)
@@ -546,7 +640,10 @@ def main() -> int:
         step(f"idle end-to-end latency, shared handler: {LATENCY_MESSAGES} messages")
         shared_latencies = shared_handler_latency(None, shared.queue_url, shared.bucket)
 
-        step(f"ceilings: raw SQS receive+delete of {THROUGHPUT_MESSAGES}, and the real worker's calls for {CEILING_ORDERS} orders")
+        step(
+            f"ceilings: raw SQS receive+delete of {THROUGHPUT_MESSAGES}, "
+            f"and the real worker's calls for {CEILING_ORDERS} orders"
+        )
         raw_rate, send_rate = raw_receive_delete(THROUGHPUT_MESSAGES)
         ceiling = real_worker_ceiling(lab_stack)
 
@@ -562,67 +659,83 @@ def main() -> int:
         aws.set_iam_enforcement(False)
         try:
             progress["real worker, IAM not enforced"] = []
-            real_unenforced = throughput(lab_stack.queue_name, queue_url,
-                                         progress=progress["real worker, IAM not enforced"])
+            real_unenforced = throughput(
+                lab_stack.queue_name, queue_url, progress=progress["real worker, IAM not enforced"]
+            )
             latencies_unenforced = idle_latency_real_worker(lab_stack, queue_url)
         finally:
             aws.set_iam_enforcement(True)
-        big = stacks.enter_context(temporary_stack(
-            "bench-batch100", batch_size=100, batching_window=1, function_timeout=60, visibility_timeout=120))
+        big = stacks.enter_context(
+            temporary_stack(
+                "bench-batch100", batch_size=100, batching_window=1, function_timeout=60, visibility_timeout=120
+            )
+        )
         progress["real worker, batch 100, window 1 s"] = []
-        batch100 = throughput(big.stack.queue_name, big.queue_url, progress=progress["real worker, batch 100, window 1 s"])
+        batch100 = throughput(
+            big.stack.queue_name, big.queue_url, progress=progress["real worker, batch 100, window 1 s"]
+        )
         set_mapping_enabled(aws.client("lambda"), big.mapping_uuid, False)
 
         dlq_seconds = time_to_dlq(lab_stack, queue_url, dlq_url)
         step(f"idle: every execution environment released after the keep-alive ({KEEPALIVE_SECONDS} s)?")
         idle_since = time.perf_counter()
-        wait_for(lambda: memory_now()[1] == 0, KEEPALIVE_SECONDS + 120,
-                 "the function processes to end after the keep-alive")
+        wait_for(
+            lambda: memory_now()[1] == 0, KEEPALIVE_SECONDS + 120, "the function processes to end after the keep-alive"
+        )
         released_after = time.perf_counter() - idle_since
         localstack_after_idle_mb, functions_after_idle_mb, _ = memory_now()
         memory.stop()
 
-        results.update({
-            "e2e_latency_ms": summary_ms(latencies),
-            "e2e_latency_shared_handler_ms": summary_ms(shared_latencies),
-            "throughput_msgs_per_s": round(real, 1),
-            "trivial_throughput_msgs_per_s": round(trivial, 1),
-            "real_worker_ceiling_msgs_per_s": round(ceiling, 1),
-            "throughput_batch100_msgs_per_s": round(batch100, 1),
-            # The same worker, the same run: every call its role makes checked, or none.
-            "iam_enforcement": {
-                "on": {"throughput_msgs_per_s": round(real, 1), "e2e_latency_ms": summary_ms(latencies)},
-                "off": {"throughput_msgs_per_s": round(real_unenforced, 1),
-                        "e2e_latency_ms": summary_ms(latencies_unenforced)},
-            },
-            "raw_sqs_receive_delete_msgs_per_s": round(raw_rate, 1),
-            "raw_sqs_send_batch_msgs_per_s": round(send_rate, 1),
-            "time_to_dlq_s": round(dlq_seconds, 2),
-            "time_to_dlq_floor_s": lab_stack.max_receive_count * lab_stack.visibility_timeout,
-            "warm_invoke_ms": round(warm_ms, 1),
-            "cold_invoke_ms": round(cold_ms, 1),
-            "up_warm_s": round(up_seconds, 2),
-            "peak_rss_mb": {"localstack": round(memory.peak(1)), "functions": round(memory.peak(2))},
-            "memory_mb": {
-                "localstack_idle_after_up": round(localstack_idle_mb),
-                f"localstack_after_{MEMORY_ORDERS}_orders": round(localstack_mb),
-                f"functions_after_{MEMORY_ORDERS}_orders": round(functions_mb),
-                f"environments_after_{MEMORY_ORDERS}_orders": environments,
-                f"lab_after_{MEMORY_ORDERS}_orders": round(localstack_mb + functions_mb),
-                "one_worker_environment": round(worker_mb / max(worker_environments, 1), 1),
-                "localstack_before_real_worker_run": round(localstack_before_real_mb),
-                "localstack_after_real_worker_run": round(localstack_after_real_mb),
-                "localstack_growth_kb_per_order": round(
-                    (localstack_after_real_mb - localstack_before_real_mb) * 1024 / THROUGHPUT_MESSAGES, 2),
-                "keepalive_s": KEEPALIVE_SECONDS,
-                "environments_released_after_idle_s": round(released_after, 1),
-                "localstack_after_idle": round(localstack_after_idle_mb),
-                "functions_after_idle": round(functions_after_idle_mb),
-            },
-            "real_worker_calls_per_order": real_calls,
-            "settings": {"batch_size": lab_stack.batch_size, "maximum_concurrency": lab_stack.maximum_concurrency,
-                         "messages": THROUGHPUT_MESSAGES, "latency_messages": LATENCY_MESSAGES},
-        })
+        results.update(
+            {
+                "e2e_latency_ms": summary_ms(latencies),
+                "e2e_latency_shared_handler_ms": summary_ms(shared_latencies),
+                "throughput_msgs_per_s": round(real, 1),
+                "trivial_throughput_msgs_per_s": round(trivial, 1),
+                "real_worker_ceiling_msgs_per_s": round(ceiling, 1),
+                "throughput_batch100_msgs_per_s": round(batch100, 1),
+                # The same worker, the same run: every call its role makes checked, or none.
+                "iam_enforcement": {
+                    "on": {"throughput_msgs_per_s": round(real, 1), "e2e_latency_ms": summary_ms(latencies)},
+                    "off": {
+                        "throughput_msgs_per_s": round(real_unenforced, 1),
+                        "e2e_latency_ms": summary_ms(latencies_unenforced),
+                    },
+                },
+                "raw_sqs_receive_delete_msgs_per_s": round(raw_rate, 1),
+                "raw_sqs_send_batch_msgs_per_s": round(send_rate, 1),
+                "time_to_dlq_s": round(dlq_seconds, 2),
+                "time_to_dlq_floor_s": lab_stack.max_receive_count * lab_stack.visibility_timeout,
+                "warm_invoke_ms": round(warm_ms, 1),
+                "cold_invoke_ms": round(cold_ms, 1),
+                "up_warm_s": round(up_seconds, 2),
+                "peak_rss_mb": {"localstack": round(memory.peak(1)), "functions": round(memory.peak(2))},
+                "memory_mb": {
+                    "localstack_idle_after_up": round(localstack_idle_mb),
+                    f"localstack_after_{MEMORY_ORDERS}_orders": round(localstack_mb),
+                    f"functions_after_{MEMORY_ORDERS}_orders": round(functions_mb),
+                    f"environments_after_{MEMORY_ORDERS}_orders": environments,
+                    f"lab_after_{MEMORY_ORDERS}_orders": round(localstack_mb + functions_mb),
+                    "one_worker_environment": round(worker_mb / max(worker_environments, 1), 1),
+                    "localstack_before_real_worker_run": round(localstack_before_real_mb),
+                    "localstack_after_real_worker_run": round(localstack_after_real_mb),
+                    "localstack_growth_kb_per_order": round(
+                        (localstack_after_real_mb - localstack_before_real_mb) * 1024 / THROUGHPUT_MESSAGES, 2
+                    ),
+                    "keepalive_s": KEEPALIVE_SECONDS,
+                    "environments_released_after_idle_s": round(released_after, 1),
+                    "localstack_after_idle": round(localstack_after_idle_mb),
+                    "functions_after_idle": round(functions_after_idle_mb),
+                },
+                "real_worker_calls_per_order": real_calls,
+                "settings": {
+                    "batch_size": lab_stack.batch_size,
+                    "maximum_concurrency": lab_stack.maximum_concurrency,
+                    "messages": THROUGHPUT_MESSAGES,
+                    "latency_messages": LATENCY_MESSAGES,
+                },
+            }
+        )
     finally:
         stacks.close()
         memory.stop()
@@ -631,10 +744,13 @@ def main() -> int:
 
     run_peer(results)
     peer = results["peer"]
-    peer["ours_over_peer_throughput"] = round(results["trivial_throughput_msgs_per_s"] / peer["throughput_msgs_per_s"], 2)
+    peer["ours_over_peer_throughput"] = round(
+        results["trivial_throughput_msgs_per_s"] / peer["throughput_msgs_per_s"], 2
+    )
     for share in ("p50", "p95"):
         peer[f"ours_over_peer_latency_{share}"] = round(
-            results["e2e_latency_shared_handler_ms"][share] / peer["e2e_latency_ms"][share], 2)
+            results["e2e_latency_shared_handler_ms"][share] / peer["e2e_latency_ms"][share], 2
+        )
 
     figures = results["figures"]
     figures["e2e_latency_p50_ms"] = results["e2e_latency_ms"]["p50"]
@@ -656,7 +772,9 @@ def main() -> int:
     RESULTS_JSON.write_text(json.dumps(results, indent=2) + "\n")
     plot(latencies, progress, memory)
     print_table(results)
-    console.print(f"Wrote {RESULTS_JSON.relative_to(settings.PROJECT_ROOT)} and {RESULTS_PNG.relative_to(settings.PROJECT_ROOT)}")
+    console.print(
+        f"Wrote {RESULTS_JSON.relative_to(settings.PROJECT_ROOT)} and {RESULTS_PNG.relative_to(settings.PROJECT_ROOT)}"
+    )
     return 0
 
 

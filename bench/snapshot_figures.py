@@ -34,16 +34,26 @@ CRASH_SEND_SECONDS = 12
 
 class OwnLab:
     def __init__(self, state_dir: Path) -> None:
-        self.env = {**os.environ, "LAB_PORT": str(free_port()), "LAB_STATE_DIR": str(state_dir), "LAB_MODE": "host",
-                    "LAB_DASHBOARD": "0"}
+        self.env = {
+            **os.environ,
+            "LAB_PORT": str(free_port()),
+            "LAB_STATE_DIR": str(state_dir),
+            "LAB_MODE": "host",
+            "LAB_DASHBOARD": "0",
+        }
         self.endpoint = f"http://127.0.0.1:{self.env['LAB_PORT']}"
         self.pid_file = state_dir / "localstack.pid"
 
     def run(self, *command: str) -> float:
         """Seconds the command took; it must succeed."""
         started = time.monotonic()
-        result = subprocess.run([sys.executable, "-m", "lab", *command], env=self.env, capture_output=True,
-                                text=True, cwd=settings.PROJECT_ROOT)
+        result = subprocess.run(
+            [sys.executable, "-m", "lab", *command],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            cwd=settings.PROJECT_ROOT,
+        )
         if result.returncode != 0:
             raise SystemExit(f"lab {' '.join(command)} failed:\n{result.stdout}{result.stderr}")
         return time.monotonic() - started
@@ -71,9 +81,15 @@ def fill_and_restart(lab: OwnLab, orders: int) -> dict:
     start_seconds = lab.run("start")
     restored = lab.status()["restored"]
     assert lab.stored(stack.bucket_name) == orders, "every stored order came back"
-    return {"orders": orders, "fill_seconds": round(filled_seconds, 1), "snapshot_bytes": save["bytes"],
-            "save_seconds": save["seconds"], "stop_seconds": round(stop_seconds, 1),
-            "start_seconds": round(start_seconds, 1), "load_seconds": restored["seconds"]}
+    return {
+        "orders": orders,
+        "fill_seconds": round(filled_seconds, 1),
+        "snapshot_bytes": save["bytes"],
+        "save_seconds": save["seconds"],
+        "stop_seconds": round(stop_seconds, 1),
+        "start_seconds": round(start_seconds, 1),
+        "load_seconds": restored["seconds"],
+    }
 
 
 def crash_loss(lab: OwnLab) -> dict:
@@ -113,10 +129,13 @@ def crash_loss(lab: OwnLab) -> dict:
             back.add(message["MessageId"])
     lost = {message_id for message_id in acknowledged if message_id not in back}
     first_lost = min((at for at, message_id in sent if message_id in lost), default=killed_at)
-    return {"acknowledged_sends": len(acknowledged), "lost": len(lost),
-            "loss_window_seconds": round(killed_at - first_lost, 2),  # sent this long before the kill: lost
-            "seconds_since_last_snapshot_at_kill": round(killed_at - last_save, 2),
-            "interval_seconds": lab.status()["interval_seconds"]}
+    return {
+        "acknowledged_sends": len(acknowledged),
+        "lost": len(lost),
+        "loss_window_seconds": round(killed_at - first_lost, 2),  # sent this long before the kill: lost
+        "seconds_since_last_snapshot_at_kill": round(killed_at - last_save, 2),
+        "interval_seconds": lab.status()["interval_seconds"],
+    }
 
 
 def main() -> int:
@@ -129,8 +148,9 @@ def main() -> int:
             lab.run("up")
             figures = {"full_lab": fill_and_restart(lab, args.orders), "crash": crash_loss(lab)}
         finally:
-            subprocess.run([sys.executable, "-m", "lab", "down"], env=lab.env, capture_output=True,
-                           cwd=settings.PROJECT_ROOT)
+            subprocess.run(
+                [sys.executable, "-m", "lab", "down"], env=lab.env, capture_output=True, cwd=settings.PROJECT_ROOT
+            )
     RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
     console.print_json(data=figures)
     console.print(f"Written to {RESULTS.relative_to(settings.PROJECT_ROOT)}")

@@ -39,9 +39,11 @@ SOAK_FUNCTION_TIMEOUT = 5
 # being tried (the worker returns it untried when its time runs short), and with
 # a count of 3 one such receive took an order failing twice to the DLQ.
 SOAK_FAIL_ATTEMPTS = (1, 2)
-SOAK_STACK = dict(function_timeout=SOAK_FUNCTION_TIMEOUT,
-                  visibility_timeout=SOAK_FUNCTION_TIMEOUT + settings.COLD_START_ALLOWANCE_SECONDS,
-                  max_receive_count=5)
+SOAK_STACK = dict(
+    function_timeout=SOAK_FUNCTION_TIMEOUT,
+    visibility_timeout=SOAK_FUNCTION_TIMEOUT + settings.COLD_START_ALLOWANCE_SECONDS,
+    max_receive_count=5,
+)
 
 
 @dataclass
@@ -69,34 +71,55 @@ def run(deployed: Deployed, count: int, run_id: str) -> SoakResult:
     stack = deployed.stack
     memory = MemorySampler(function_name=stack.function_name).start()
     started = time.monotonic()
-    summary = send(Options(count=count, queue=stack.queue_name, run_id=run_id, quiet=True,
-                           poison_share=POISON_SHARE, fail_share=FAIL_SHARE, fail_attempts=SOAK_FAIL_ATTEMPTS,
-                           slow_share=SLOW_SHARE, slow_ms=SLOW_MS))
+    summary = send(
+        Options(
+            count=count,
+            queue=stack.queue_name,
+            run_id=run_id,
+            quiet=True,
+            poison_share=POISON_SHARE,
+            fail_share=FAIL_SHARE,
+            fail_attempts=SOAK_FAIL_ATTEMPTS,
+            slow_share=SLOW_SHARE,
+            slow_ms=SLOW_MS,
+        )
+    )
     poison = set(summary.poison_order_ids)
     valid = set(summary.order_ids) - poison
-    console.print(f"soak: sent {summary.sent} orders in {summary.seconds:.1f} s "
-                  f"({len(poison)} poison, {summary.fail_attempts} failing {'-'.join(map(str, SOAK_FAIL_ATTEMPTS))} times)")
+    console.print(
+        f"soak: sent {summary.sent} orders in {summary.seconds:.1f} s "
+        f"({len(poison)} poison, {summary.fail_attempts} failing {'-'.join(map(str, SOAK_FAIL_ATTEMPTS))} times)"
+    )
     # Enough for the worker's rate on a slow machine, plus the poison's retries.
     deadline = 300 + count / 10
 
     def dlq_ids() -> Counter:
         return Counter(_dlq_order_ids(deployed.dlq_url))
 
-    with console.status(f"waiting for the queue to empty and {len(poison)} poison orders in the DLQ "
-                        f"(up to {deadline:.0f} s)"):
-        wait_for(lambda: aws.queue_is_empty(deployed.queue_url) and sum(dlq_ids().values()) >= len(poison),
-                 deadline, "every order processed or in the DLQ")
+    with console.status(
+        f"waiting for the queue to empty and {len(poison)} poison orders in the DLQ (up to {deadline:.0f} s)"
+    ):
+        wait_for(
+            lambda: aws.queue_is_empty(deployed.queue_url) and sum(dlq_ids().values()) >= len(poison),
+            deadline,
+            "every order processed or in the DLQ",
+        )
     seconds = time.monotonic() - started
     memory.stop()
     concurrency = aws.concurrent_executions(stack.function_name, seconds)
 
     stored, receipts = (object_ids(stack.bucket_name, prefix) for prefix in ("orders/", "emails/"))
     in_dlq = dlq_ids()
-    emails = Counter(order_id for order_id in map(aws.emailed_order_id, aws.sent_emails())
-                     if order_id.startswith(f"{run_id}-"))
+    emails = Counter(
+        order_id for order_id in map(aws.emailed_order_id, aws.sent_emails()) if order_id.startswith(f"{run_id}-")
+    )
     problems = []
-    for what, found, expected in (("stored orders", stored, valid), ("email receipts", receipts, valid),
-                                  ("emails sent", emails, valid), ("DLQ messages", in_dlq, poison)):
+    for what, found, expected in (
+        ("stored orders", stored, valid),
+        ("email receipts", receipts, valid),
+        ("emails sent", emails, valid),
+        ("DLQ messages", in_dlq, poison),
+    ):
         if set(found) != expected:
             problems.append(f"{what}: {len(expected - set(found))} missing, {len(set(found) - expected)} unexpected")
         if duplicated := [key for key, n in found.items() if n > 1]:
@@ -112,13 +135,23 @@ def run(deployed: Deployed, count: int, run_id: str) -> SoakResult:
             problems.append(f"(the life of {order_id}: {steps})")
     first, last = memory.emulator_growth()
     return SoakResult(
-        sent=summary.sent, valid=len(valid), poison=len(poison), retried=summary.fail_attempts, seconds=seconds,
-        stored=sum(stored.values()), receipts=sum(receipts.values()), emails=sum(emails.values()),
-        in_dlq=sum(in_dlq.values()), problems=problems,
-        peak_localstack_mb=memory.peak(1), peak_functions_mb=memory.peak(2), most_environments=int(memory.peak(3)),
+        sent=summary.sent,
+        valid=len(valid),
+        poison=len(poison),
+        retried=summary.fail_attempts,
+        seconds=seconds,
+        stored=sum(stored.values()),
+        receipts=sum(receipts.values()),
+        emails=sum(emails.values()),
+        in_dlq=sum(in_dlq.values()),
+        problems=problems,
+        peak_localstack_mb=memory.peak(1),
+        peak_functions_mb=memory.peak(2),
+        most_environments=int(memory.peak(3)),
         maximum_concurrency=stack.maximum_concurrency,
         peak_concurrency=concurrency["peak"] if concurrency else None,
-        localstack_mb_first_quarter=first, localstack_mb_last_quarter=last,
+        localstack_mb_first_quarter=first,
+        localstack_mb_last_quarter=last,
     )
 
 
@@ -137,15 +170,23 @@ def report(result: SoakResult) -> None:
     table.add_column("figure")
     table.add_column("value", justify="right")
     for name, value in (
-        ("orders sent", result.sent), ("valid / poison / failing first", f"{result.valid} / {result.poison} / {result.retried}"),
+        ("orders sent", result.sent),
+        ("valid / poison / failing first", f"{result.valid} / {result.poison} / {result.retried}"),
         ("stored / receipts / emails", f"{result.stored} / {result.receipts} / {result.emails}"),
-        ("in the DLQ", result.in_dlq), ("lost or duplicated", len(result.problems)),
-        ("seconds", f"{result.seconds:.0f}"), ("orders per second", f"{result.sent / result.seconds:.1f}"),
+        ("in the DLQ", result.in_dlq),
+        ("lost or duplicated", len(result.problems)),
+        ("seconds", f"{result.seconds:.0f}"),
+        ("orders per second", f"{result.sent / result.seconds:.1f}"),
         ("LocalStack peak RSS", f"{result.peak_localstack_mb:.0f} MB"),
-        ("LocalStack mean RSS, first / last quarter",
-         f"{result.localstack_mb_first_quarter:.0f} / {result.localstack_mb_last_quarter:.0f} MB"),
+        (
+            "LocalStack mean RSS, first / last quarter",
+            f"{result.localstack_mb_first_quarter:.0f} / {result.localstack_mb_last_quarter:.0f} MB",
+        ),
         ("function processes peak RSS", f"{result.peak_functions_mb:.0f} MB"),
-        ("execution environments (most at once)", f"{result.most_environments} (MaximumConcurrency {result.maximum_concurrency})"),
+        (
+            "execution environments (most at once)",
+            f"{result.most_environments} (MaximumConcurrency {result.maximum_concurrency})",
+        ),
         ("batches in flight (most at once)", f"{result.peak_concurrency}"),
     ):
         table.add_row(name, str(value))

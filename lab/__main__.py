@@ -14,9 +14,25 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from lab import (
+    aws,
+    cost,
+    dockermode,
+    exercises,
+    hostmode,
+    iac,
+    machine,
+    observe,
+    operations,
+    processes,
+    profiles,
+    quiz,
+    saved_state,
+    scenarios,
+    settings,
+    toolsmode,
+)
 from lab import dashboard as board
-from lab import (aws, cost, dockermode, exercises, hostmode, iac, machine, observe, operations, processes, profiles,
-                 quiz, saved_state, scenarios, settings, toolsmode)
 from lab.bundle import write_bundle
 from lab.console import console
 from lab.errors import LabError, LifecycleError, Refused
@@ -55,8 +71,10 @@ def mode_description(mode) -> str:
     if mode is hostmode:
         return "host mode: LocalStack from .venv, Lambda as local processes"
     if settings.MODE == "tools":  # make's commands run here: the host has no Python 3.12
-        return ("Docker mode: LocalStack in a container, Lambda as processes inside it; "
-                "no Python 3.12 here, so every make command runs in the lab's tools container")
+        return (
+            "Docker mode: LocalStack in a container, Lambda as processes inside it; "
+            "no Python 3.12 here, so every make command runs in the lab's tools container"
+        )
     return "Docker mode: LocalStack in a container, Lambda as processes inside it"
 
 
@@ -73,23 +91,39 @@ def print_summary(deployed, mode, profile_file=None) -> None:
             f"window {stack.batching_window} s, ReportBatchItemFailures",
         ),
         ("Order store", f"s3://{deployed.bucket}/orders/"),
-        *([("Orders API", f"POST {api_url(deployed.api_id, settings.STUDENT_ENDPOINT_URL)}/orders")]
-          if deployed.api_id else []),
-        ("LocalStack log", display_path(settings.LOCALSTACK_LOG) if mode is hostmode
-         else "docker compose logs -f localstack"),
-        *([("AWS CLI profiles", f"{', '.join(f'lab-{role}' for role in operations.ROLES)} in "
-                                f"{'the tools container' if settings.MODE == 'tools' else profile_file} "
-                                f"({settings.COMMAND_PREFIX}awslocal --profile lab-producer ...: that role's permissions)")]
-          if profile_file else []),
+        *(
+            [("Orders API", f"POST {api_url(deployed.api_id, settings.STUDENT_ENDPOINT_URL)}/orders")]
+            if deployed.api_id
+            else []
+        ),
+        (
+            "LocalStack log",
+            display_path(settings.LOCALSTACK_LOG) if mode is hostmode else "docker compose logs -f localstack",
+        ),
+        *(
+            [
+                (
+                    "AWS CLI profiles",
+                    f"{', '.join(f'lab-{role}' for role in operations.ROLES)} in "
+                    f"{'the tools container' if settings.MODE == 'tools' else profile_file} "
+                    f"({settings.COMMAND_PREFIX}awslocal --profile lab-producer ...: that role's permissions)",
+                )
+            ]
+            if profile_file
+            else []
+        ),
     ]
     console.print(f"\n[bold green]The lab is up[/] ({mode_description(mode)}).")
     for label, value in rows:
         console.print(f"  {label:<18} {value}")
     order = '{"orderId": "123", "email": "user@test.com"}'
     run = settings.COMMAND_PREFIX
-    api_call = (f"  curl -s -X POST {api_url(deployed.api_id, settings.STUDENT_ENDPOINT_URL)}/orders \\\n"
-                f"      -H 'content-type: application/json' -d '{order}'      one order through the API\n"
-                if deployed.api_id else "")
+    api_call = (
+        f"  curl -s -X POST {api_url(deployed.api_id, settings.STUDENT_ENDPOINT_URL)}/orders \\\n"
+        f"      -H 'content-type: application/json' -d '{order}'      one order through the API\n"
+        if deployed.api_id
+        else ""
+    )
     console.print(
         "\nTry it:\n"
         "  make producer N=20                  send 20 orders\n"
@@ -102,7 +136,8 @@ def print_summary(deployed, mode, profile_file=None) -> None:
         f"  curl -s {settings.STUDENT_ENDPOINT_URL}/_aws/ses                the emails sent\n"
         f"  {run}awslocal logs filter-log-events --log-group-name /aws/lambda/{stack.function_name} \\\n"
         "      --query 'events[].message' --output text        the worker's logs\n"
-        "  make stop                           stop, keeping every queue, message, order and email for the next make up\n"
+        "  make stop                           stop, keeping every queue, message, order and email "
+        "for the next make up\n"
         "  make down                           stop everything and remove its state"
     )
 
@@ -140,8 +175,7 @@ def start(_args) -> int:
 def stop_everything(keep_state: bool) -> int:
     # Whatever runs, unless LAB_MODE names one mode.
     processes.stop_pid_file(settings.DASHBOARD_PID_FILE, b"dashboard")
-    stopped_docker = (settings.MODE != "host" and dockermode.engine_answers()
-                      and dockermode.stop(keep_state=keep_state))
+    stopped_docker = settings.MODE != "host" and dockermode.engine_answers() and dockermode.stop(keep_state=keep_state)
     stopped_host = settings.MODE != "docker" and hostmode.stop(keep_state=keep_state)
     if not (stopped_docker or stopped_host):
         console.print("Nothing to stop: the lab's LocalStack is not running.")
@@ -196,15 +230,30 @@ def unit(_args) -> int:
 
 # pytest options whose value is the next argument: `-m exercises` names a marker,
 # not the exercises/ folder.
-OPTIONS_WITH_A_VALUE = {"-m", "-k", "-n", "-p", "-o", "-c", "--dist", "--durations", "--maxfail", "--deselect",
-                        "--ignore", "--rootdir", "--basetemp"}
+OPTIONS_WITH_A_VALUE = {
+    "-m",
+    "-k",
+    "-n",
+    "-p",
+    "-o",
+    "-c",
+    "--dist",
+    "--durations",
+    "--maxfail",
+    "--deselect",
+    "--ignore",
+    "--rootdir",
+    "--basetemp",
+}
 
 
 def names_tests(pytest_args: list[str]) -> bool:
     """True when the arguments name tests (a file, a folder, file::test) rather than only options."""
     values = {i + 1 for i, arg in enumerate(pytest_args) if arg in OPTIONS_WITH_A_VALUE}
-    return any(i not in values and not arg.startswith("-") and os.path.exists(arg.split("::")[0])
-               for i, arg in enumerate(pytest_args))
+    return any(
+        i not in values and not arg.startswith("-") and os.path.exists(arg.split("::")[0])
+        for i, arg in enumerate(pytest_args)
+    )
 
 
 def test(args) -> int:
@@ -228,8 +277,9 @@ def test(args) -> int:
 def soak(args) -> int:
     with localstack_running():
         # bench/ uses the lab and the producer; the lab does not import it back.
-        return subprocess.call([sys.executable, "-m", "bench.soak", "--count", str(args.count)],
-                               cwd=settings.PROJECT_ROOT)
+        return subprocess.call(
+            [sys.executable, "-m", "bench.soak", "--count", str(args.count)], cwd=settings.PROJECT_ROOT
+        )
 
 
 def on_the_lab_stack(function, *fixed_args):
@@ -261,8 +311,11 @@ def exercise(args) -> int:
 
 def check_exercises(args) -> int:
     """`make check N=<n>`, or every exercise started so far."""
-    numbers = [args.number] if args.number else [
-        n for n, item in exercises.EXERCISES.items() if exercises.workspace_of(item).exists()]
+    numbers = (
+        [args.number]
+        if args.number
+        else [n for n, item in exercises.EXERCISES.items() if exercises.workspace_of(item).exists()]
+    )
     if not numbers:
         raise Refused("no exercise started yet: make exercise lists them, make exercise N=<n> starts one")
     aws.require_up()
@@ -311,8 +364,10 @@ def purge(args) -> int:
     stack = aws.lab_stack()
     if not args.yes:
         if not sys.stdin.isatty():
-            raise Refused("purge deletes every message in the queues and asks first; "
-                          "without a terminal, confirm with `make purge YES=1`")
+            raise Refused(
+                "purge deletes every message in the queues and asks first; "
+                "without a terminal, confirm with `make purge YES=1`"
+            )
         answer = console.input(f"Delete every message in {stack.queue_name} and {stack.dlq_name}? [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
             console.print("Nothing purged.")
@@ -333,8 +388,11 @@ def main(argv=None) -> int:
         ("redrive", on_the_lab_stack(operations.redrive), "move the DLQ's messages back to the queue, with progress"),
         ("pause", on_the_lab_stack(operations.set_mapping, False), "disable the event source mapping"),
         ("resume", on_the_lab_stack(operations.set_mapping, True), "enable the event source mapping"),
-        ("break", on_the_lab_stack(operations.set_worker_rule, "1"),
-         "misconfigure the worker: reject orders of more than 1 item"),
+        (
+            "break",
+            on_the_lab_stack(operations.set_worker_rule, "1"),
+            "misconfigure the worker: reject orders of more than 1 item",
+        ),
         ("fix", on_the_lab_stack(operations.set_worker_rule, None), "undo `break`"),
         ("cost", on_the_lab_stack(cost.show), "what the run since `make up` would have cost on AWS"),
     ):
@@ -343,8 +401,10 @@ def main(argv=None) -> int:
     as_parser.add_argument("role", help=", ".join(operations.ROLES))
     as_parser.add_argument("awscli_args", nargs=argparse.REMAINDER, help="the command, as for awslocal")
     as_parser.set_defaults(run=lambda args: operations.run_as(aws.lab_stack(), args.role, args.awscli_args))
-    credentials_parser = commands.add_parser("credentials", help="a role's credentials as the AWS CLI's "
-                                             "credential_process reads them (the lab-* profiles call it)")
+    credentials_parser = commands.add_parser(
+        "credentials",
+        help="a role's credentials as the AWS CLI's credential_process reads them (the lab-* profiles call it)",
+    )
     credentials_parser.add_argument("role", help=", ".join(operations.ROLES))
     credentials_parser.add_argument("--endpoint-url", default=None)
     credentials_parser.set_defaults(run=lambda args: profiles.credentials(args.role, args.endpoint_url))
@@ -360,8 +420,9 @@ def main(argv=None) -> int:
         exercise_parser = commands.add_parser(name, help=help_text)
         exercise_parser.add_argument("number", nargs="?" if name != "solution" else None, default="")
         exercise_parser.set_defaults(run=run)
-    commands.add_parser("deploy-iac", help="deploy template.yaml to the running lab's CloudFormation (stack orders-iac)"
-                        ).set_defaults(run=deploy_iac)
+    commands.add_parser(
+        "deploy-iac", help="deploy template.yaml to the running lab's CloudFormation (stack orders-iac)"
+    ).set_defaults(run=deploy_iac)
     aws_parser = commands.add_parser("deploy-aws", help="deploy template.yaml to your AWS account (asks first)")
     aws_parser.add_argument("--sender", default="", help="the confirmation emails' sender, an address you can verify")
     aws_parser.add_argument("--yes", action="store_true", help="do not ask")
@@ -369,8 +430,9 @@ def main(argv=None) -> int:
     destroy_parser = commands.add_parser("destroy-aws", help="remove what deploy-aws created (asks first)")
     destroy_parser.add_argument("--yes", action="store_true", help="do not ask")
     destroy_parser.set_defaults(run=lambda args: iac.destroy_aws(args.yes) or 0)
-    commands.add_parser("report", help="write exercises/report-<you>-<machine>.json for the instructor"
-                        ).set_defaults(run=lambda _args: exercises.report() and 0)
+    commands.add_parser("report", help="write exercises/report-<you>-<machine>.json for the instructor").set_defaults(
+        run=lambda _args: exercises.report() and 0
+    )
     status_parser = commands.add_parser("status", help="queues, mapping, effects and invocations, live")
     status_parser.add_argument("--once", action="store_true", help="print once and exit")
     status_parser.set_defaults(run=lambda args: on_the_lab_stack(observe.status, args.once)(args))
@@ -380,8 +442,9 @@ def main(argv=None) -> int:
     trace_parser = commands.add_parser("trace", help="the life of one order")
     trace_parser.add_argument("order_id")
     trace_parser.set_defaults(run=lambda args: on_the_lab_stack(observe.trace, args.order_id)(args))
-    commands.add_parser("event", help="the last SQS event the worker received (with LAB_LOG_EVENT=1)"
-                        ).set_defaults(run=on_the_lab_stack(observe.last_event))
+    commands.add_parser("event", help="the last SQS event the worker received (with LAB_LOG_EVENT=1)").set_defaults(
+        run=on_the_lab_stack(observe.last_event)
+    )
     scenario_parser = commands.add_parser("scenario", help="show a classic mistake, then its fix")
     scenario_parser.add_argument("name", nargs="?", default="")
     scenario_parser.set_defaults(run=scenario)
@@ -397,8 +460,9 @@ def main(argv=None) -> int:
     soak_parser = commands.add_parser("soak", help="many orders with poison and retries; every one accounted for")
     soak_parser.add_argument("--count", type=int, default=20_000)
     soak_parser.set_defaults(run=soak)
-    commands.add_parser("localstack-exports", help="LocalStack's settings as shell exports (the lab image uses it)"
-                        ).set_defaults(run=localstack_exports)
+    commands.add_parser(
+        "localstack-exports", help="LocalStack's settings as shell exports (the lab image uses it)"
+    ).set_defaults(run=localstack_exports)
     test_parser = commands.add_parser("test", help="run the test suite, starting LocalStack if needed")
     test_parser.add_argument("pytest_args", nargs=argparse.REMAINDER)
     test_parser.set_defaults(run=test)

@@ -125,8 +125,9 @@ def post_to_localstack(path: str, timeout: float = 5) -> None:
 def post_json(url: str, body: str, timeout: float = 30) -> tuple[int, dict]:
     """POST a JSON body, as a caller of the lab's API does: (status, answer),
     an error status included (4xx and 5xx are answers here, not exceptions)."""
-    request = urllib.request.Request(url, data=body.encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url, data=body.encode(), method="POST", headers={"Content-Type": "application/json"}
+    )
     try:
         with _DIRECT.open(request, timeout=timeout) as response:
             status, text = response.status, response.read()
@@ -178,8 +179,7 @@ def is_up(endpoint_url: str | None = None) -> bool:
 def require_up(endpoint_url: str | None = None) -> None:
     if not is_up(endpoint_url):
         raise LabNotUp(
-            f"LocalStack does not answer at {endpoint_url or settings.ENDPOINT_URL}: "
-            "start the lab with `make up`"
+            f"LocalStack does not answer at {endpoint_url or settings.ENDPOINT_URL}: start the lab with `make up`"
         )
 
 
@@ -200,7 +200,7 @@ def send_batch(queue_url: str, bodies: list[str], **entry_fields) -> list[str]:
     SendRefused naming the entries SQS refused."""
     sqs, message_ids = client("sqs"), []
     for first in range(0, len(bodies), SQS_BATCH_LIMIT):
-        chunk = bodies[first:first + SQS_BATCH_LIMIT]
+        chunk = bodies[first : first + SQS_BATCH_LIMIT]
         response = sqs.send_message_batch(
             QueueUrl=queue_url,
             Entries=[{"Id": str(i), "MessageBody": body, **entry_fields} for i, body in enumerate(chunk)],

@@ -29,8 +29,10 @@ class Fact:
 @cache
 def facts() -> dict[str, Fact]:
     table = json.loads(FACTS_FILE.read_text())["facts"]
-    return {name: Fact(name, entry["says"], entry["values"], entry["source"], tuple(entry["stated"]))
-            for name, entry in table.items()}
+    return {
+        name: Fact(name, entry["says"], entry["values"], entry["source"], tuple(entry["stated"]))
+        for name, entry in table.items()
+    }
 
 
 def fact(name: str) -> Fact:

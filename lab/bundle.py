@@ -11,14 +11,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 from lab import settings
 from lab.console import console
 from lab.errors import LifecycleError
 
 # The Python versions Lambda runs besides the venv's own, as in scripts/prepare-runtimes.
-OTHER_RUNTIME_VERSIONS = [v for v in ("3.10", "3.11", "3.12", "3.13", "3.14")
-                          if v != f"{sys.version_info[0]}.{sys.version_info[1]}"]
+OTHER_RUNTIME_VERSIONS = [
+    v for v in ("3.10", "3.11", "3.12", "3.13", "3.14") if v != f"{sys.version_info[0]}.{sys.version_info[1]}"
+]
 README = """This is the offline bundle of the SQS -> Lambda lab, written by `make bundle`.
 
   wheels/      every Python package of requirements/host.lock (host mode)
@@ -42,16 +42,42 @@ def write_bundle(target: Path) -> None:
     target.mkdir(parents=True, exist_ok=True)
     console.print(f"Writing the offline bundle to {target}:")
     run(
-        [sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(target / "wheels"),
-         "--requirement", str(settings.PROJECT_ROOT / "requirements" / "host.lock")],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--dest",
+            str(target / "wheels"),
+            "--requirement",
+            str(settings.PROJECT_ROOT / "requirements" / "host.lock"),
+        ],
         "downloading the wheels of requirements/host.lock (about 150 MB)",
     )
     # awslambdaric for the other Python versions a function may declare
     # (scripts/prepare-runtimes installs it from here when offline).
     for version in OTHER_RUNTIME_VERSIONS:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(target / "wheels"),
-                        "--only-binary", ":all:", "--implementation", "cp", "--python-version", version,
-                        "--constraint", str(settings.PROJECT_ROOT / "requirements" / "host.lock"), "awslambdaric"],
-                       capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--dest",
+                str(target / "wheels"),
+                "--only-binary",
+                ":all:",
+                "--implementation",
+                "cp",
+                "--python-version",
+                version,
+                "--constraint",
+                str(settings.PROJECT_ROOT / "requirements" / "host.lock"),
+                "awslambdaric",
+            ],
+            capture_output=True,
+        )
     console.print(f"  [green]✓[/] awslambdaric for Python {', '.join(OTHER_RUNTIME_VERSIONS)} (function runtimes)")
     (target / "README.txt").write_text(README)

@@ -24,8 +24,18 @@ from lab.settings import Stack
 PRICES_FILE = settings.PROJECT_ROOT / "lab" / "prices.json"
 # S3 bills PUT, COPY, POST and LIST at one price, GET and the rest at another;
 # DELETE requests are free.
-S3_PUT_CLASS = {"PutObject", "CopyObject", "PostObject", "ListObjects", "ListObjectsV2", "ListBuckets",
-                "CreateBucket", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload"}
+S3_PUT_CLASS = {
+    "PutObject",
+    "CopyObject",
+    "PostObject",
+    "ListObjects",
+    "ListObjectsV2",
+    "ListBuckets",
+    "CreateBucket",
+    "CreateMultipartUpload",
+    "UploadPart",
+    "CompleteMultipartUpload",
+}
 S3_FREE = {"DeleteObject", "DeleteObjects", "DeleteBucket"}
 LONG_POLL_SECONDS = 20  # a Lambda poller's long poll on an idle queue
 MONTH_SECONDS = 30 * 24 * 3600
@@ -85,12 +95,23 @@ def usage(stack: Stack) -> Usage:
     memory = aws.observer_client("lambda").get_function_configuration(FunctionName=stack.function_name)["MemorySize"]
     # S3's LastModified has whole seconds: an email sent in the second of the reset
     # shows an earlier time than the reset's own (the guide's run once counted 95 of 100).
-    emails = sum(1 for item in _objects(stack.bucket_name, "emails/")
-                 if item["LastModified"].timestamp() >= math.floor(answer["since"]))
-    return Usage(since=answer["since"], sqs=sqs, sqs_requests=sqs_requests, s3=s3, invocations=len(reported),
-                 billed_ms=sum(math.ceil(i.duration_ms) for i in reported),
-                 records=sum(i.processed + i.failed for i in reported), memory_mb=memory, emails=emails,
-                 fifo=stack.fifo)
+    emails = sum(
+        1
+        for item in _objects(stack.bucket_name, "emails/")
+        if item["LastModified"].timestamp() >= math.floor(answer["since"])
+    )
+    return Usage(
+        since=answer["since"],
+        sqs=sqs,
+        sqs_requests=sqs_requests,
+        s3=s3,
+        invocations=len(reported),
+        billed_ms=sum(math.ceil(i.duration_ms) for i in reported),
+        records=sum(i.processed + i.failed for i in reported),
+        memory_mb=memory,
+        emails=emails,
+        fifo=stack.fifo,
+    )
 
 
 def _objects(bucket: str, prefix: str) -> list[dict]:
@@ -102,16 +123,23 @@ def bill(seen: Usage, price: dict) -> list[tuple[str, float, str, float]]:
     """(what, how many, unit, cost in USD) per line of the bill."""
     p = {name: entry["usd"] for name, entry in price["prices"].items()}
     sqs_price = p["sqs_fifo_request"] if seen.fifo else p["sqs_standard_request"]
-    lines = [(f"SQS {operation}", count, "request", count * sqs_price)
-             for operation, count in sorted(seen.sqs.items())]
-    lines += [("Lambda invocations", seen.invocations, "invocation", seen.invocations * p["lambda_request"]),
-              (f"Lambda compute ({seen.memory_mb} MB x {seen.billed_ms} ms billed)", round(seen.gb_seconds, 3),
-               "GB-second", seen.gb_seconds * p["lambda_gb_second_x86"])]
+    lines = [(f"SQS {operation}", count, "request", count * sqs_price) for operation, count in sorted(seen.sqs.items())]
+    lines += [
+        ("Lambda invocations", seen.invocations, "invocation", seen.invocations * p["lambda_request"]),
+        (
+            f"Lambda compute ({seen.memory_mb} MB x {seen.billed_ms} ms billed)",
+            round(seen.gb_seconds, 3),
+            "GB-second",
+            seen.gb_seconds * p["lambda_gb_second_x86"],
+        ),
+    ]
     puts = sum(n for op, n in seen.s3.items() if op in S3_PUT_CLASS)
     gets = sum(n for op, n in seen.s3.items() if op not in S3_PUT_CLASS and op not in S3_FREE)
-    lines += [("S3 PUT/LIST requests", puts, "request", puts * p["s3_put_request"]),
-              ("S3 GET requests", gets, "request", gets * p["s3_get_request"]),
-              ("SES emails", seen.emails, "email", seen.emails * p["ses_email"])]
+    lines += [
+        ("S3 PUT/LIST requests", puts, "request", puts * p["s3_put_request"]),
+        ("S3 GET requests", gets, "request", gets * p["s3_get_request"]),
+        ("SES emails", seen.emails, "email", seen.emails * p["ses_email"]),
+    ]
     return lines
 
 
@@ -124,9 +152,11 @@ def always_free_part(seen: Usage, price: dict) -> float:
     p = {name: entry["usd"] for name, entry in price["prices"].items()}
     free = {name: entry["amount"] for name, entry in price["free_tier_per_month"].items()}
     sqs_price = p["sqs_fifo_request"] if seen.fifo else p["sqs_standard_request"]
-    return (min(sum(seen.sqs.values()), free["sqs_requests"]) * sqs_price
-            + min(seen.invocations, free["lambda_requests"]) * p["lambda_request"]
-            + min(seen.gb_seconds, free["lambda_gb_seconds"]) * p["lambda_gb_second_x86"])
+    return (
+        min(sum(seen.sqs.values()), free["sqs_requests"]) * sqs_price
+        + min(seen.invocations, free["lambda_requests"]) * p["lambda_request"]
+        + min(seen.gb_seconds, free["lambda_gb_seconds"]) * p["lambda_gb_second_x86"]
+    )
 
 
 def what_if(seen: Usage, stack: Stack, price: dict) -> list[tuple[str, str, float]]:
@@ -140,30 +170,54 @@ def what_if(seen: Usage, stack: Stack, price: dict) -> list[tuple[str, str, floa
         invocations = math.ceil(records / batch)
         # Each batch: one receive that returns it, one delete of it, one invocation.
         cost = 2 * invocations * sqs_price + invocations * p["lambda_request"]
-        rows.append((f"batch size {batch}, the same {seen.records} records",
-                     f"{invocations} receives, {invocations} deletes, {invocations} invocations", cost))
+        rows.append(
+            (
+                f"batch size {batch}, the same {seen.records} records",
+                f"{invocations} receives, {invocations} deletes, {invocations} invocations",
+                cost,
+            )
+        )
     pollers = stack.maximum_concurrency
-    for name, seconds in (("long polling (20 s), as Lambda's pollers do", LONG_POLL_SECONDS),
-                          ("short polling, once a second (a hand-written consumer)", 1)):
+    for name, seconds in (
+        ("long polling (20 s), as Lambda's pollers do", LONG_POLL_SECONDS),
+        ("short polling, once a second (a hand-written consumer)", 1),
+    ):
         receives = pollers * MONTH_SECONDS // seconds
-        rows.append((f"an idle queue for a month, {pollers} pollers, {name}", f"{receives:,} empty receives",
-                     receives * sqs_price))
+        rows.append(
+            (
+                f"an idle queue for a month, {pollers} pollers, {name}",
+                f"{receives:,} empty receives",
+                receives * sqs_price,
+            )
+        )
     receives = stack.retention_seconds // max(stack.visibility_timeout, 1)
     gb_seconds = receives * seen.memory_mb / 1024 * max(ms_per_record, 1) / 1000
-    rows.append((f"one poison message, no DLQ, retried until retention ({stack.retention_seconds // 86400} days) "
-                 f"ends, every {stack.visibility_timeout} s",
-                 f"{receives:,} receives and invocations",
-                 receives * (sqs_price + p["lambda_request"]) + gb_seconds * p["lambda_gb_second_x86"]))
-    rows.append(("this run's compute on arm64 instead of x86_64", f"{seen.gb_seconds:.3f} GB-s",
-                 seen.gb_seconds * p["lambda_gb_second_arm64"]))
+    rows.append(
+        (
+            f"one poison message, no DLQ, retried until retention ({stack.retention_seconds // 86400} days) "
+            f"ends, every {stack.visibility_timeout} s",
+            f"{receives:,} receives and invocations",
+            receives * (sqs_price + p["lambda_request"]) + gb_seconds * p["lambda_gb_second_x86"],
+        )
+    )
+    rows.append(
+        (
+            "this run's compute on arm64 instead of x86_64",
+            f"{seen.gb_seconds:.3f} GB-s",
+            seen.gb_seconds * p["lambda_gb_second_arm64"],
+        )
+    )
     return rows
 
 
 def show(stack: Stack) -> Usage:
     aws.require_up()
     price, seen = prices(), usage(stack)
-    table = Table(title=f"What {stack.queue_name} -> {stack.function_name} did since `make up`, at AWS's prices "
-                        f"({price['region']}, read {price['read']}; lab/prices.json)", title_justify="left")
+    table = Table(
+        title=f"What {stack.queue_name} -> {stack.function_name} did since `make up`, at AWS's prices "
+        f"({price['region']}, read {price['read']}; lab/prices.json)",
+        title_justify="left",
+    )
     for column in ("what", "count", "unit", "USD"):
         table.add_column(column, justify="left" if column in ("what", "unit") else "right")
     lines = bill(seen, price)
@@ -172,10 +226,12 @@ def show(stack: Stack) -> Usage:
     table.add_row("[bold]total[/]", "", "", f"[bold]{sum(line[3] for line in lines):.8f}[/]")
     console.print(table)
     free = price["free_tier_per_month"]
-    console.print(f"Always free each month (not subtracted above; SES and S3 have no such amount): "
-                  f"{free['sqs_requests']['amount']:,} SQS requests "
-                  f"(this run: {sum(seen.sqs.values()):,}), {free['lambda_requests']['amount']:,} Lambda requests "
-                  f"({seen.invocations:,}), {free['lambda_gb_seconds']['amount']:,} GB-seconds ({seen.gb_seconds:.3f}).")
+    console.print(
+        f"Always free each month (not subtracted above; SES and S3 have no such amount): "
+        f"{free['sqs_requests']['amount']:,} SQS requests "
+        f"(this run: {sum(seen.sqs.values()):,}), {free['lambda_requests']['amount']:,} Lambda requests "
+        f"({seen.invocations:,}), {free['lambda_gb_seconds']['amount']:,} GB-seconds ({seen.gb_seconds:.3f})."
+    )
     ifs = Table(title="What if (from the same counts)", title_justify="left")
     for column in ("what if", "that is", "USD"):
         ifs.add_column(column, justify="right" if column == "USD" else "left")

@@ -13,7 +13,6 @@ from collections import deque
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
-
 from lab import aws, observe, settings
 from lab.console import console
 from lab.settings import Stack
@@ -85,10 +84,16 @@ class Sampler(threading.Thread):
         with self.lock:
             self.samples.append(point)
             self.latest = {
-                "stack": {"queue": self.stack.queue_name, "dlq": self.stack.dlq_name,
-                          "function": self.stack.function_name},
-                "mapping": {"state": mapping.get("State", "none"), "batch_size": mapping.get("BatchSize"),
-                            "maximum_concurrency": (mapping.get("ScalingConfig") or {}).get("MaximumConcurrency")},
+                "stack": {
+                    "queue": self.stack.queue_name,
+                    "dlq": self.stack.dlq_name,
+                    "function": self.stack.function_name,
+                },
+                "mapping": {
+                    "state": mapping.get("State", "none"),
+                    "batch_size": mapping.get("BatchSize"),
+                    "maximum_concurrency": (mapping.get("ScalingConfig") or {}).get("MaximumConcurrency"),
+                },
                 "poison": poison,
             }
 
@@ -96,7 +101,7 @@ class Sampler(threading.Thread):
         while not self.stopping.is_set():
             try:
                 self.sample()
-            except Exception as error:  # LocalStack restarting: keep the page alive
+            except Exception as error:  # noqa: BLE001 -- LocalStack restarting: keep the page alive
                 console.print(f"dashboard: sample failed ({error}); retrying")
             watched = time.monotonic() - self.last_request < WATCHED_SECONDS
             self.interval = SAMPLE_SECONDS if watched else UNWATCHED_SAMPLE_SECONDS

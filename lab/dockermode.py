@@ -12,7 +12,6 @@ the same services with ``scripts/lab-in-docker`` instead.
 import os
 import subprocess
 
-
 from lab import settings
 from lab.console import console
 from lab.errors import LifecycleError
@@ -28,9 +27,7 @@ IN_DOCKER_SCRIPT = settings.PROJECT_ROOT / "scripts" / "lab-in-docker"
 
 def engine_answers() -> bool:
     try:
-        return subprocess.run(
-            ["docker", "info"], capture_output=True, timeout=ENGINE_CHECK_SECONDS
-        ).returncode == 0
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=ENGINE_CHECK_SECONDS).returncode == 0
     except (FileNotFoundError, subprocess.TimeoutExpired):
         return False
 
@@ -50,9 +47,20 @@ def compose_environment() -> dict[str, str]:
 
 def compose(*args: str, capture: bool = False, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        ["docker", "compose", "--project-name", settings.COMPOSE_PROJECT,
-         "--file", str(settings.COMPOSE_FILE), "--profile", "tools", *args],
-        env={**compose_environment(), **(env or {})}, capture_output=capture, text=True,
+        [
+            "docker",
+            "compose",
+            "--project-name",
+            settings.COMPOSE_PROJECT,
+            "--file",
+            str(settings.COMPOSE_FILE),
+            "--profile",
+            "tools",
+            *args,
+        ],
+        env={**compose_environment(), **(env or {})},
+        capture_output=capture,
+        text=True,
     )
 
 
@@ -81,14 +89,18 @@ def explain_failure(service: str, result: subprocess.CompletedProcess) -> Lifecy
             "or run without Docker: LAB_MODE=host make up"
         )
     logs = compose("logs", "--no-color", "--tail", str(LOG_LINES_ON_ERROR), service, capture=True)
-    return LifecycleError(f"The {service} container did not become healthy ({last}). Last lines of its log:\n{logs.stdout}")
+    return LifecycleError(
+        f"The {service} container did not become healthy ({last}). Last lines of its log:\n{logs.stdout}"
+    )
 
 
 def runs_current_configuration() -> bool:
     """Whether the running container is what `docker compose up` would start now:
     the same settings (shell and .env) and the same build of the image."""
-    return subprocess.run([str(IN_DOCKER_SCRIPT), "is-current"], env=compose_environment(),
-                          capture_output=True).returncode == 0
+    return (
+        subprocess.run([str(IN_DOCKER_SCRIPT), "is-current"], env=compose_environment(), capture_output=True).returncode
+        == 0
+    )
 
 
 def start(snapshots: bool = True) -> bool:
@@ -102,19 +114,34 @@ def start(snapshots: bool = True) -> bool:
         return False
     ensure_images()
     if was_running and runs_current_configuration():
-        console.print(f"The lab's LocalStack container is already running at {settings.ENDPOINT_URL}; nothing to start.")
+        console.print(
+            f"The lab's LocalStack container is already running at {settings.ENDPOINT_URL}; nothing to start."
+        )
         return False
     if was_running:
-        console.print("LocalStack's settings or image changed since it started: recreating its container "
-                      "(the queues, messages, orders and emails come back from the state it saves as it stops).")
+        console.print(
+            "LocalStack's settings or image changed since it started: recreating its container "
+            "(the queues, messages, orders and emails come back from the state it saves as it stops)."
+        )
         what = f"Waiting until the new localstack container is healthy (up to {WAIT_SECONDS} s)"
     else:
         require_free_port()
-        what = ("Starting the localstack container and waiting until it is healthy "
-                f"(its ready hook provisions the lab; up to {WAIT_SECONDS} s)")
+        what = (
+            "Starting the localstack container and waiting until it is healthy "
+            f"(its ready hook provisions the lab; up to {WAIT_SECONDS} s)"
+        )
     with console.status(what):
-        result = compose("up", "--detach", "--wait", "--wait-timeout", str(WAIT_SECONDS), "--no-deps",
-                         "localstack", capture=True, env=None if snapshots else settings.NO_SNAPSHOTS)
+        result = compose(
+            "up",
+            "--detach",
+            "--wait",
+            "--wait-timeout",
+            str(WAIT_SECONDS),
+            "--no-deps",
+            "localstack",
+            capture=True,
+            env=None if snapshots else settings.NO_SNAPSHOTS,
+        )
     if result.returncode != 0:
         raise explain_failure("localstack", result)
     console.print(f"LocalStack {settings.LOCALSTACK_VERSION} is up in Docker at {settings.ENDPOINT_URL}.")
@@ -126,8 +153,7 @@ def start_dashboard() -> None:
 
     def launch() -> None:
         with console.status("Starting the dashboard container"):
-            result = compose("up", "--detach", "--wait", "--wait-timeout", "60", "--no-deps", "dashboard",
-                             capture=True)
+            result = compose("up", "--detach", "--wait", "--wait-timeout", "60", "--no-deps", "dashboard", capture=True)
         if result.returncode != 0:
             raise explain_failure("dashboard", result)
 
@@ -142,8 +168,10 @@ def stop(keep_state: bool = False) -> bool:
             return False
         with console.status("Stopping the lab's containers; LocalStack saves the lab's state"):
             compose("stop", capture=True)
-        console.print(f"Stopped the lab's containers; the lab's state is kept in the Docker volume "
-                      f"{settings.COMPOSE_PROJECT}_localstack-state.")
+        console.print(
+            f"Stopped the lab's containers; the lab's state is kept in the Docker volume "
+            f"{settings.COMPOSE_PROJECT}_localstack-state."
+        )
         return True
     listed = compose("ps", "--all", "--quiet", capture=True)
     if listed.returncode != 0 or not listed.stdout.strip():

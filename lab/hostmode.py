@@ -89,9 +89,7 @@ def start(snapshots: bool = True) -> bool:
     """Start LocalStack unless it runs already. Returns True if this call started it.
     Without snapshots it saves the lab's state only when it stops."""
     if pid := running_pid():
-        console.print(
-            f"LocalStack is already running (pid {pid}) at {settings.ENDPOINT_URL}; nothing to start."
-        )
+        console.print(f"LocalStack is already running (pid {pid}) at {settings.ENDPOINT_URL}; nothing to start.")
         return False
     require_free_port()
     if settings.LOCALSTACK_PID_FILE.exists():  # and not running: see running_pid(); what came back is said later
@@ -184,8 +182,10 @@ def start_dashboard_unless_running(is_running, launch) -> None:
         console.print(f"Dashboard: {url} (already running)")
         return
     if processes.port_in_use(settings.HOST, settings.DASHBOARD_PORT):
-        console.print(f"[yellow]Dashboard not started: port {settings.DASHBOARD_PORT} is in use "
-                      "(LAB_DASHBOARD_PORT=<port> chooses another, LAB_DASHBOARD=0 turns it off)[/]")
+        console.print(
+            f"[yellow]Dashboard not started: port {settings.DASHBOARD_PORT} is in use "
+            "(LAB_DASHBOARD_PORT=<port> chooses another, LAB_DASHBOARD=0 turns it off)[/]"
+        )
         return
     launch()
     console.print(f"Dashboard: {url} (updates every second)")
@@ -197,9 +197,14 @@ def start_dashboard() -> None:
     def launch() -> None:
         settings.STATE_DIR.mkdir(parents=True, exist_ok=True)
         with open(settings.DASHBOARD_LOG, "ab") as log:
-            process = subprocess.Popen([sys.executable, "-m", "lab", "dashboard"], stdout=log,
-                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-                                       cwd=settings.PROJECT_ROOT)
+            process = subprocess.Popen(
+                [sys.executable, "-m", "lab", "dashboard"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=settings.PROJECT_ROOT,
+            )
         settings.DASHBOARD_PID_FILE.write_text(str(process.pid))
 
     start_dashboard_unless_running(lambda: processes.process_alive(settings.DASHBOARD_PID_FILE, b"dashboard"), launch)

@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 from lab import aws, cost, settings
 from lab.console import console
 from lab.errors import LabError, Refused
-from lab.provision import ignore_missing, empty_bucket, function_code
+from lab.provision import empty_bucket, function_code, ignore_missing
 from lab.settings import Stack
 
 TEMPLATE = settings.PROJECT_ROOT / "template.yaml"
@@ -48,15 +48,26 @@ def parameters(stack: Stack, names_only: bool = False) -> dict[str, str]:
     """The template's parameters for a stack of the lab's settings. names_only
     leaves every number at the template's default (the drift test: the defaults
     must be the lab's)."""
-    values = {"QueueName": stack.queue_name, "DeadLetterQueueName": stack.dlq_name,
-              "FunctionName": stack.function_name, "RoleName": stack.role_name, "BucketName": stack.bucket_name,
-              "SenderEmail": stack.sender_email}
+    values = {
+        "QueueName": stack.queue_name,
+        "DeadLetterQueueName": stack.dlq_name,
+        "FunctionName": stack.function_name,
+        "RoleName": stack.role_name,
+        "BucketName": stack.bucket_name,
+        "SenderEmail": stack.sender_email,
+    }
     if not names_only:
-        values |= {"VisibilityTimeout": stack.visibility_timeout, "RetentionSeconds": stack.retention_seconds,
-                   "MaxReceiveCount": stack.max_receive_count, "FunctionTimeout": stack.function_timeout,
-                   "MemorySize": stack.memory_size, "BatchSize": stack.batch_size,
-                   "BatchingWindow": stack.batching_window, "MaximumConcurrency": stack.maximum_concurrency,
-                   "TimeMarginMs": stack.time_margin_ms}
+        values |= {
+            "VisibilityTimeout": stack.visibility_timeout,
+            "RetentionSeconds": stack.retention_seconds,
+            "MaxReceiveCount": stack.max_receive_count,
+            "FunctionTimeout": stack.function_timeout,
+            "MemorySize": stack.memory_size,
+            "BatchSize": stack.batch_size,
+            "BatchingWindow": stack.batching_window,
+            "MaximumConcurrency": stack.maximum_concurrency,
+            "TimeMarginMs": stack.time_margin_ms,
+        }
     return {name: str(value) for name, value in values.items()}
 
 
@@ -68,8 +79,10 @@ def upload_code(s3, bucket: str) -> str:
         s3.head_bucket(Bucket=bucket)
     except ClientError:
         region = s3.meta.region_name
-        s3.create_bucket(Bucket=bucket, **({} if region == "us-east-1" else
-                                           {"CreateBucketConfiguration": {"LocationConstraint": region}}))
+        s3.create_bucket(
+            Bucket=bucket,
+            **({} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}),
+        )
     s3.put_object(Bucket=bucket, Key=key, Body=zip_bytes)
     return key
 
@@ -92,9 +105,12 @@ def deploy(session, stack_name: str, values: dict[str, str], artifacts_bucket: s
     """Create or update the stack; its outputs. A failure is one line naming the resource."""
     cfn, s3 = session.client("cloudformation"), session.client("s3")
     key = upload_code(s3, artifacts_bucket)
-    arguments = dict(StackName=stack_name, TemplateBody=template_body(artifacts_bucket, key),
-                     Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()],
-                     Capabilities=CAPABILITIES)
+    arguments = dict(
+        StackName=stack_name,
+        TemplateBody=template_body(artifacts_bucket, key),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()],
+        Capabilities=CAPABILITIES,
+    )
     try:
         cfn.describe_stacks(StackName=stack_name)
         exists = True
@@ -136,8 +152,9 @@ def destroy(session, stack_name: str, artifacts_bucket: str) -> None:
         cfn.delete_stack(StackName=stack_name)
         with console.status(f"Waiting for CloudFormation to delete {stack_name}"):
             try:
-                cfn.get_waiter("stack_delete_complete").wait(StackName=stack_name,
-                                                             WaiterConfig={"Delay": 2, "MaxAttempts": 450})
+                cfn.get_waiter("stack_delete_complete").wait(
+                    StackName=stack_name, WaiterConfig={"Delay": 2, "MaxAttempts": 450}
+                )
             except WaiterError:
                 raise DeployError(f"deleting {stack_name} failed: {first_failure(cfn, stack_name)}") from None
     empty_bucket(s3, artifacts_bucket)
@@ -145,6 +162,7 @@ def destroy(session, stack_name: str, artifacts_bucket: str) -> None:
 
 
 # --- In the running lab -------------------------------------------------------------------------
+
 
 class LabSession:
     """A boto3 session whose clients talk to the lab's LocalStack."""
@@ -161,9 +179,12 @@ def deploy_to_lab(stack: Stack | None = None, names_only: bool = False) -> dict[
     not to create it."""
     stack = stack or Stack(suffix="iac")
     aws.client("ses").verify_email_identity(EmailAddress=stack.sender_email)
-    return deploy(LabSession(), f"orders-{stack.suffix}",
-                  {**parameters(stack, names_only), "CreateSenderIdentity": "false"},
-                  f"lab-iac-artifacts-{stack.suffix}")
+    return deploy(
+        LabSession(),
+        f"orders-{stack.suffix}",
+        {**parameters(stack, names_only), "CreateSenderIdentity": "false"},
+        f"lab-iac-artifacts-{stack.suffix}",
+    )
 
 
 def destroy_in_lab(stack: Stack) -> None:
@@ -172,15 +193,23 @@ def destroy_in_lab(stack: Stack) -> None:
 
 # --- In an AWS account --------------------------------------------------------------------------
 
+
 def monthly_estimate(stack: Stack) -> tuple[list, float]:
     """The bill of a month of the default workload at lab/prices.json's prices."""
     batches = ORDERS_PER_MONTH // stack.batch_size
     idle_polls = stack.maximum_concurrency * cost.MONTH_SECONDS // cost.LONG_POLL_SECONDS
-    month = cost.Usage(since=0, sqs={"SendMessage": ORDERS_PER_MONTH, "ReceiveMessage": batches + idle_polls,
-                                     "DeleteMessageBatch": batches}, sqs_requests={},
-                       s3={"PutObject": 3 * ORDERS_PER_MONTH}, invocations=batches,
-                       billed_ms=batches * BILLED_MS_PER_BATCH, records=ORDERS_PER_MONTH,
-                       memory_mb=stack.memory_size, emails=ORDERS_PER_MONTH, fifo=False)
+    month = cost.Usage(
+        since=0,
+        sqs={"SendMessage": ORDERS_PER_MONTH, "ReceiveMessage": batches + idle_polls, "DeleteMessageBatch": batches},
+        sqs_requests={},
+        s3={"PutObject": 3 * ORDERS_PER_MONTH},
+        invocations=batches,
+        billed_ms=batches * BILLED_MS_PER_BATCH,
+        records=ORDERS_PER_MONTH,
+        memory_mb=stack.memory_size,
+        emails=ORDERS_PER_MONTH,
+        fifo=False,
+    )
     price = cost.prices()
     lines = cost.bill(month, price)
     return lines, sum(usd for *_, usd in lines), cost.always_free_part(month, price)
@@ -189,15 +218,20 @@ def monthly_estimate(stack: Stack) -> tuple[list, float]:
 def aws_session():
     """The student's own AWS credentials and region, never the lab's endpoint."""
     if settings.MODE == "tools":
-        raise Refused("make deploy-aws uses this machine's AWS credentials, which the tools container does not "
-                      "have: run it where Python 3.12 is, or deploy template.yaml with `sam deploy --guided`")
+        raise Refused(
+            "make deploy-aws uses this machine's AWS credentials, which the tools container does not "
+            "have: run it where Python 3.12 is, or deploy template.yaml with `sam deploy --guided`"
+        )
     if os.environ.get("AWS_ENDPOINT_URL"):
-        raise Refused(f"AWS_ENDPOINT_URL={os.environ['AWS_ENDPOINT_URL']} points the AWS SDK away from AWS: "
-                      "unset it for make deploy-aws")
+        raise Refused(
+            f"AWS_ENDPOINT_URL={os.environ['AWS_ENDPOINT_URL']} points the AWS SDK away from AWS: "
+            "unset it for make deploy-aws"
+        )
     session = boto3.Session()
     if session.get_credentials() is None:
-        raise Refused("no AWS credentials: configure some (aws configure, or AWS_PROFILE=<profile>), "
-                      "then make deploy-aws")
+        raise Refused(
+            "no AWS credentials: configure some (aws configure, or AWS_PROFILE=<profile>), then make deploy-aws"
+        )
     if not session.region_name:
         raise Refused("no AWS region: set AWS_REGION (or a region in your AWS profile)")
     return session
@@ -226,33 +260,43 @@ def aws_names(session, account: str) -> tuple[Stack, str]:
 
 def deploy_to_aws(sender: str, yes: bool) -> dict[str, str]:
     if not sender or "@" not in sender:
-        raise Refused("which sender address? make deploy-aws SENDER=you@example.com (an address you can "
-                      "verify: SES emails it a link)")
+        raise Refused(
+            "which sender address? make deploy-aws SENDER=you@example.com (an address you can "
+            "verify: SES emails it a link)"
+        )
     session = aws_session()
     account = account_of(session)
     stack, artifacts = aws_names(session, account)
     stack = stack.with_changes(sender_email=sender)
-    console.print(f"[bold]make deploy-aws[/] deploys {TEMPLATE.name} as the CloudFormation stack {AWS_STACK_NAME} "
-                  f"to account {account}, region {session.region_name}:")
+    console.print(
+        f"[bold]make deploy-aws[/] deploys {TEMPLATE.name} as the CloudFormation stack {AWS_STACK_NAME} "
+        f"to account {account}, region {session.region_name}:"
+    )
     for name, resource in load_template()["Resources"].items():
         console.print(f"  {resource['Type']:<32} {name}")
     console.print(f"  and the artifacts bucket {artifacts} (the worker's zip)")
     lines, total, always_free = monthly_estimate(stack)
-    console.print(f"A month of {ORDERS_PER_MONTH:,} orders (batches of {stack.batch_size}, the mapping's idle "
-                  "long polls included) at the prices of lab/prices.json:")
+    console.print(
+        f"A month of {ORDERS_PER_MONTH:,} orders (batches of {stack.batch_size}, the mapping's idle "
+        "long polls included) at the prices of lab/prices.json:"
+    )
     for what, count, unit, usd in lines:
         if count:
             console.print(f"  {what:<48} {count:>12,.0f} {unit + 's':<12} ${usd:.2f}")
-    console.print(f"  total about ${total:.2f} a month at list prices. AWS's always-free monthly amounts (SQS and "
-                  f"Lambda requests, Lambda GB-seconds: https://aws.amazon.com/free/) would cover ${always_free:.2f} "
-                  f"of it; SES's emails and S3's requests (${total - always_free:.2f}) are in no always-free offer. "
-                  "An idle stack costs its long polls. make destroy-aws removes everything.")
+    console.print(
+        f"  total about ${total:.2f} a month at list prices. AWS's always-free monthly amounts (SQS and "
+        f"Lambda requests, Lambda GB-seconds: https://aws.amazon.com/free/) would cover ${always_free:.2f} "
+        f"of it; SES's emails and S3's requests (${total - always_free:.2f}) are in no always-free offer. "
+        "An idle stack costs its long polls. make destroy-aws removes everything."
+    )
     confirm("Create these in your AWS account?", yes)
     outputs = deploy(session, AWS_STACK_NAME, parameters(stack), artifacts)
     for key, value in outputs.items():
         console.print(f"  {key:<20} {value}")
-    console.print(f"SES: confirm the link AWS emailed to {sender}. In the SES sandbox, recipients must be verified "
-                  "too, and 1 email a second is the limit.")
+    console.print(
+        f"SES: confirm the link AWS emailed to {sender}. In the SES sandbox, recipients must be verified "
+        "too, and 1 email a second is the limit."
+    )
     return outputs
 
 
@@ -260,7 +304,10 @@ def destroy_aws(yes: bool) -> None:
     session = aws_session()
     account = account_of(session)
     _, artifacts = aws_names(session, account)
-    confirm(f"Delete the stack {AWS_STACK_NAME} (queues, function, role, mapping, the order bucket and its "
-            f"objects) and {artifacts} from account {account}, region {session.region_name}?", yes)
+    confirm(
+        f"Delete the stack {AWS_STACK_NAME} (queues, function, role, mapping, the order bucket and its "
+        f"objects) and {artifacts} from account {account}, region {session.region_name}?",
+        yes,
+    )
     destroy(session, AWS_STACK_NAME, artifacts)
     console.print(f"Removed {AWS_STACK_NAME} and {artifacts}. (The SES identity went with the stack.)")

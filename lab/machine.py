@@ -50,5 +50,7 @@ def labs_at_once() -> int:
 
 
 def describe() -> str:
-    return (f"{test_workers()} test workers and {labs_at_once()} labs of their own at once "
-            f"({cores()} cores, {available_memory_mb():,} MB free)")
+    return (
+        f"{test_workers()} test workers and {labs_at_once()} labs of their own at once "
+        f"({cores()} cores, {available_memory_mb():,} MB free)"
+    )

@@ -11,7 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from rich.console import Group
 from rich.live import Live
@@ -34,7 +34,7 @@ def now_ms() -> int:
 
 
 def clock(timestamp_ms: float) -> str:
-    return datetime.fromtimestamp(timestamp_ms / 1000, timezone.utc).strftime("%H:%M:%S.%f")[:-3]
+    return datetime.fromtimestamp(timestamp_ms / 1000, UTC).strftime("%H:%M:%S.%f")[:-3]
 
 
 def log_events(function_name: str, since_ms: int) -> list[dict]:
@@ -138,9 +138,12 @@ def queue_state(name: str) -> dict:
 
 def object_ids(bucket: str, prefix: str, endpoint_url: str | None = None) -> Counter:
     """The keys under a prefix, without the prefix and .json: the order ids of orders/ or emails/."""
-    pages = aws.observer_client("s3", endpoint_url).get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-    return Counter(item["Key"].removeprefix(prefix).removesuffix(".json")
-                   for page in pages for item in page.get("Contents", []))
+    pages = (
+        aws.observer_client("s3", endpoint_url).get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    )
+    return Counter(
+        item["Key"].removeprefix(prefix).removesuffix(".json") for page in pages for item in page.get("Contents", [])
+    )
 
 
 def count_objects(bucket: str, prefix: str) -> int:
@@ -148,8 +151,9 @@ def count_objects(bucket: str, prefix: str) -> int:
     return sum(page.get("KeyCount", 0) for page in pages)
 
 
-def take_snapshot(stack: Stack, log_seconds: float = RECENT_LOG_SECONDS,
-                  concurrency_seconds: float = CONCURRENCY_WINDOW_SECONDS) -> Snapshot:
+def take_snapshot(
+    stack: Stack, log_seconds: float = RECENT_LOG_SECONDS, concurrency_seconds: float = CONCURRENCY_WINDOW_SECONDS
+) -> Snapshot:
     """Queues, mapping, effects, the invocations of the last log_seconds, and
     the most concurrent executions within the last concurrency_seconds."""
     queues = {name: queue_state(name) for name in (stack.queue_name, stack.dlq_name)}
@@ -163,8 +167,9 @@ def take_snapshot(stack: Stack, log_seconds: float = RECENT_LOG_SECONDS,
     invocations = recent_invocations(stack.function_name, now_ms() - int(log_seconds * 1000))
     concurrency = aws.concurrent_executions(stack.function_name, concurrency_seconds)
     denied = aws.denied_requests(stack.role_names)
-    return Snapshot(queues, mappings[0] if mappings else None, stored, emails, invocations, now_ms(), concurrency,
-                    denied)
+    return Snapshot(
+        queues, mappings[0] if mappings else None, stored, emails, invocations, now_ms(), concurrency, denied
+    )
 
 
 def render(stack: Stack, snapshot: Snapshot) -> Group:
@@ -186,7 +191,8 @@ def render(stack: Stack, snapshot: Snapshot) -> Group:
         limit = (mapping.get("ScalingConfig") or {}).get("MaximumConcurrency", "-")
         if snapshot.concurrency is not None:
             mapping_line += (
-                f"\nConcurrent executions: {snapshot.concurrency['running']} now, [bold]{snapshot.concurrency['peak']}[/] "
+                f"\nConcurrent executions: {snapshot.concurrency['running']} now, "
+                f"[bold]{snapshot.concurrency['peak']}[/] "
                 f"at most in the last {CONCURRENCY_WINDOW_SECONDS} s (MaximumConcurrency {limit})"
             )
     else:
@@ -200,15 +206,22 @@ def render(stack: Stack, snapshot: Snapshot) -> Group:
         colour = {"ok": "green", "partial": "yellow", "failed": "red"}[invocation.outcome]
         duration = "-" if invocation.duration_ms is None else f"{invocation.duration_ms:.0f} ms"
         invocations.add_row(
-            clock(invocation.started_ms), invocation.request_id[:8], str(invocation.processed),
-            str(invocation.failed), duration, Text(invocation.outcome, style=colour),
+            clock(invocation.started_ms),
+            invocation.request_id[:8],
+            str(invocation.processed),
+            str(invocation.failed),
+            duration,
+            Text(invocation.outcome, style=colour),
         )
     lines = [queues, Text.from_markup(mapping_line), Text.from_markup(effects)]
     if snapshot.denied and snapshot.denied["count"]:
         latest = snapshot.denied["latest"] or {}
-        lines.append(Text.from_markup(
-            f"[bold red]Denied by IAM: {snapshot.denied['count']}[/] (the latest: {latest.get('role')} may not "
-            f"{latest.get('action')} on {latest.get('resource')})"))
+        lines.append(
+            Text.from_markup(
+                f"[bold red]Denied by IAM: {snapshot.denied['count']}[/] (the latest: {latest.get('role')} may not "
+                f"{latest.get('action')} on {latest.get('resource')})"
+            )
+        )
     return Group(*lines, invocations)
 
 
@@ -254,8 +267,10 @@ def follow_logs(stack: Stack, follow: bool = True, since_seconds: int = RECENT_L
     since = now_ms() - since_seconds * 1000
     seen: set[str] = set()
     printed = 0
-    console.print(f"The log of {stack.function_name} (/aws/lambda/{stack.function_name}), "
-                  f"from {since_seconds} s ago{'; Ctrl-C stops' if follow else ''}:")
+    console.print(
+        f"The log of {stack.function_name} (/aws/lambda/{stack.function_name}), "
+        f"from {since_seconds} s ago{'; Ctrl-C stops' if follow else ''}:"
+    )
     try:
         while True:
             for event in log_events(stack.function_name, since):
@@ -320,19 +335,30 @@ def trace(stack: Stack, order_id: str) -> list[tuple[float, str, str]]:
     for email in aws.sent_emails():
         if aws.emailed_order_id(email) == order_id:
             # The outbox keeps whole seconds; the worker sends right after storing.
-            sent = datetime.fromisoformat(email["Timestamp"]).replace(tzinfo=timezone.utc).timestamp() * 1000
-            steps.append((max(sent, stored_ms + 1) if stored_ms else sent, "email sent",
-                          f"to {email['Destination']['ToAddresses'][0]} (outbox time {email['Timestamp']})"))
+            sent = datetime.fromisoformat(email["Timestamp"]).replace(tzinfo=UTC).timestamp() * 1000
+            steps.append(
+                (
+                    max(sent, stored_ms + 1) if stored_ms else sent,
+                    "email sent",
+                    f"to {email['Destination']['ToAddresses'][0]} (outbox time {email['Timestamp']})",
+                )
+            )
     steps.sort(key=lambda step: step[0])
     if not steps:
-        console.print(f"No trace of order {order_id!r} in {stack.function_name}'s log of the last hours, "
-                      f"{stack.queue_name}, the DLQ, the order store or the outbox.")
+        console.print(
+            f"No trace of order {order_id!r} in {stack.function_name}'s log of the last hours, "
+            f"{stack.queue_name}, the DLQ, the order store or the outbox."
+        )
         return steps
     table = Table(title=f"The life of order {order_id}", title_justify="left")
     for column in ("time (UTC)", "step", "details"):
         table.add_column(column)
     for when, step, details in steps:
-        style = "red" if "failed" in details or step == "in the DLQ" else ("green" if step in ("stored", "email sent") else "")
+        style = (
+            "red"
+            if "failed" in details or step == "in the DLQ"
+            else ("green" if step in ("stored", "email sent") else "")
+        )
         table.add_row(clock(when), step, details, style=style)
     console.print(table)
     return steps
@@ -350,6 +376,8 @@ def last_event(stack: Stack) -> dict | None:
             console.print(f"The last event {stack.function_name} received ({clock(event['timestamp'])}):")
             console.print_json(data=line["message"], highlight=False)
             return line["message"]
-    console.print(f"{stack.function_name} has logged no event: `LAB_LOG_EVENT=1 make up` has it log each one it "
-                  f"receives (then send orders); a plain `make up` turns it off again.")
+    console.print(
+        f"{stack.function_name} has logged no event: `LAB_LOG_EVENT=1 make up` has it log each one it "
+        f"receives (then send orders); a plain `make up` turns it off again."
+    )
     return None

@@ -53,8 +53,10 @@ def show_dlq(stack: Stack) -> list[dict]:
     if not messages:
         console.print(f"The dead-letter queue {stack.dlq_name} is empty.")
         return messages
-    table = Table(title=f"{len(messages)} message(s) in {stack.dlq_name} (peeked through LocalStack's own "
-                               "endpoint, which AWS does not have: nothing was received)")
+    table = Table(
+        title=f"{len(messages)} message(s) in {stack.dlq_name} (peeked through LocalStack's own "
+        "endpoint, which AWS does not have: nothing was received)"
+    )
     for column in ("message id", "receives", "age", "body"):
         table.add_column(column)
     now_ms = time.time() * 1000
@@ -91,8 +93,9 @@ def redrive(stack: Stack) -> RedriveResult | None:
     # Without DestinationArn the messages go back to the queue they came from.
     task = sqs.start_message_move_task(SourceArn=dlq_arn)["TaskHandle"]
     console.print(f"Redriving {waiting} message(s) from {stack.dlq_name} to {stack.queue_name} (task {task[:12]}…)")
-    progress = Progress(TextColumn("moving"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-                        console=console)
+    progress = Progress(
+        TextColumn("moving"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"), console=console
+    )
     deadline = time.monotonic() + REDRIVE_TIMEOUT_SECONDS
     with progress:
         bar = progress.add_task("RUNNING", total=waiting)
@@ -135,9 +138,9 @@ def set_worker_rule(stack: Stack, value: str | None) -> None:
     """Set the worker's MAX_QUANTITY_PER_ORDER (None: back to the code's default)."""
     aws.require_up()
     lambda_ = aws.client("lambda")
-    variables = lambda_.get_function_configuration(FunctionName=stack.function_name).get(
-        "Environment", {}
-    ).get("Variables", {})
+    variables = (
+        lambda_.get_function_configuration(FunctionName=stack.function_name).get("Environment", {}).get("Variables", {})
+    )
     if value is None:
         variables.pop(RULE_VARIABLE, None)
     else:
@@ -146,11 +149,15 @@ def set_worker_rule(stack: Stack, value: str | None) -> None:
         lambda_.update_function_configuration(FunctionName=stack.function_name, Environment={"Variables": variables})
         lambda_.get_waiter("function_updated_v2").wait(FunctionName=stack.function_name)
     if value is None:
-        console.print(f"Fixed: {stack.function_name} accepts orders of any usual size again. "
-                      "Now `make redrive` sends the rejected orders back.")
+        console.print(
+            f"Fixed: {stack.function_name} accepts orders of any usual size again. "
+            "Now `make redrive` sends the rejected orders back."
+        )
     else:
-        console.print(f"Broken: {stack.function_name} now rejects orders of more than {value} item(s) "
-                      f"({RULE_VARIABLE}={value}). Send orders with `make producer` and watch `make dlq`.")
+        console.print(
+            f"Broken: {stack.function_name} now rejects orders of more than {value} item(s) "
+            f"({RULE_VARIABLE}={value}). Send orders with `make producer` and watch `make dlq`."
+        )
 
 
 def purge(stack: Stack) -> None:
@@ -162,8 +169,12 @@ def purge(stack: Stack) -> None:
 
 
 # `make as ROLE=<role>`: the lab's roles, by what they are for.
-ROLES = {"producer": "producer_role_name", "worker": "role_name", "operator": "operator_role_name",
-         "api": "api_role_name"}
+ROLES = {
+    "producer": "producer_role_name",
+    "worker": "role_name",
+    "operator": "operator_role_name",
+    "api": "api_role_name",
+}
 
 
 def run_as(stack: Stack, role: str, awscli_args: list[str]) -> int:
@@ -177,10 +188,14 @@ def run_as(stack: Stack, role: str, awscli_args: list[str]) -> int:
     aws.require_up()
     role_name = getattr(stack, ROLES[role])
     credentials = aws.role_credentials(role_name, session_name="student")
-    environment = {**os.environ, "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
-                   "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
-                   "AWS_SESSION_TOKEN": credentials["SessionToken"]}
+    environment = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": credentials["SessionToken"],
+    }
     awslocal = Path(sys.executable).with_name("awslocal")
     console.print(f"As role {role_name} (credentials from sts assume-role):", style="dim")
-    return subprocess.run([str(awslocal) if awslocal.exists() else "awslocal", *awscli_args],
-                          env=environment).returncode
+    return subprocess.run(
+        [str(awslocal) if awslocal.exists() else "awslocal", *awscli_args], env=environment
+    ).returncode

@@ -63,7 +63,9 @@ class MemorySampler:
     emulator_marker: bytes = LOCALSTACK_MARKER
     function_name: str | None = None
     interval: float = 1.0
-    rows: list[tuple[float, float, float, int]] = field(default_factory=list)  # t, emulator MB, functions MB, environments
+    rows: list[tuple[float, float, float, int]] = field(
+        default_factory=list
+    )  # t, emulator MB, functions MB, environments
     stopping: threading.Event = field(default_factory=threading.Event)
 
     def sample(self) -> None:

@@ -41,10 +41,12 @@ def block(stack: Stack) -> str:
     sections = []
     for role in role_names(stack):
         command = [sys.executable, "-m", "lab", "credentials", role, "--endpoint-url", settings.STUDENT_ENDPOINT_URL]
-        sections.append(f"[profile lab-{role}]\n"
-                        f"credential_process = {shlex.join(command)}\n"
-                        f"region = {settings.REGION}\n"
-                        f"endpoint_url = {settings.STUDENT_ENDPOINT_URL}\n")
+        sections.append(
+            f"[profile lab-{role}]\n"
+            f"credential_process = {shlex.join(command)}\n"
+            f"region = {settings.REGION}\n"
+            f"endpoint_url = {settings.STUDENT_ENDPOINT_URL}\n"
+        )
     return f"{BEGIN}\n" + "\n".join(sections) + f"{END}\n"
 
 
@@ -68,9 +70,21 @@ def credentials(role: str, endpoint_url: str | None) -> int:
     try:
         issued = aws.role_credentials(names[role], SESSION_NAME, endpoint_url)
     except (BotoCoreError, ClientError) as error:
-        print(f"lab credentials: no credentials for {names[role]} from {endpoint_url or settings.ENDPOINT_URL}: "
-              f"{error} (is the lab up? make up)", file=sys.stderr)
+        print(
+            f"lab credentials: no credentials for {names[role]} from {endpoint_url or settings.ENDPOINT_URL}: "
+            f"{error} (is the lab up? make up)",
+            file=sys.stderr,
+        )
         return 1
-    print(json.dumps({"Version": 1, "AccessKeyId": issued["AccessKeyId"], "SecretAccessKey": issued["SecretAccessKey"],
-                      "SessionToken": issued["SessionToken"], "Expiration": issued["Expiration"].isoformat()}))
+    print(
+        json.dumps(
+            {
+                "Version": 1,
+                "AccessKeyId": issued["AccessKeyId"],
+                "SecretAccessKey": issued["SecretAccessKey"],
+                "SessionToken": issued["SessionToken"],
+                "Expiration": issued["Expiration"].isoformat(),
+            }
+        )
+    )
     return 0

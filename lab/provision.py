@@ -154,8 +154,12 @@ def producer_policy(queue_arn_: str) -> dict:
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {"Sid": "SendOrders", "Effect": "Allow", "Action": ["sqs:SendMessage", "sqs:GetQueueUrl"],
-             "Resource": queue_arn_},
+            {
+                "Sid": "SendOrders",
+                "Effect": "Allow",
+                "Action": ["sqs:SendMessage", "sqs:GetQueueUrl"],
+                "Resource": queue_arn_,
+            },
         ],
     }
 
@@ -166,11 +170,26 @@ def operator_policy(queue_arn_: str, dlq_arn: str) -> dict:
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {"Sid": "InspectAndRedriveDeadLetters", "Effect": "Allow", "Resource": dlq_arn,
-             "Action": ["sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks", "sqs:CancelMessageMoveTask",
-                        "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]},
-            {"Sid": "ReturnThemToTheQueue", "Effect": "Allow", "Resource": queue_arn_,
-             "Action": ["sqs:SendMessage", "sqs:GetQueueUrl"]},
+            {
+                "Sid": "InspectAndRedriveDeadLetters",
+                "Effect": "Allow",
+                "Resource": dlq_arn,
+                "Action": [
+                    "sqs:StartMessageMoveTask",
+                    "sqs:ListMessageMoveTasks",
+                    "sqs:CancelMessageMoveTask",
+                    "sqs:ReceiveMessage",
+                    "sqs:DeleteMessage",
+                    "sqs:GetQueueAttributes",
+                    "sqs:GetQueueUrl",
+                ],
+            },
+            {
+                "Sid": "ReturnThemToTheQueue",
+                "Effect": "Allow",
+                "Resource": queue_arn_,
+                "Action": ["sqs:SendMessage", "sqs:GetQueueUrl"],
+            },
         ],
     }
 
@@ -179,8 +198,13 @@ def account_trust_policy() -> dict:
     """People and services of this account may take the role (AWS: grant sts:AssumeRole to them)."""
     return {
         "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{settings.ACCOUNT_ID}:root"},
-                       "Action": "sts:AssumeRole"}],
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{settings.ACCOUNT_ID}:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
     }
 
 
@@ -188,21 +212,39 @@ def ensure_role(iam, name: str, trust: dict, policy_name: str, policy: dict, des
     try:
         arn = iam.get_role(RoleName=name)["Role"]["Arn"]
     except iam.exceptions.NoSuchEntityException:
-        arn = iam.create_role(
-            RoleName=name, AssumeRolePolicyDocument=json.dumps(trust), Description=description
-        )["Role"]["Arn"]
+        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust), Description=description)[
+            "Role"
+        ]["Arn"]
     iam.put_role_policy(RoleName=name, PolicyName=policy_name, PolicyDocument=json.dumps(policy))
     return arn
 
 
 def ensure_roles(iam, stack: Stack, queue_arn_: str, dlq_arn: str) -> str:
     """The worker's execution role, the producer's and the operator's; returns the worker's."""
-    ensure_role(iam, stack.producer_role_name, account_trust_policy(), stack.policy_name,
-                producer_policy(queue_arn_), f"Sends orders to {stack.queue_name}: least privilege")
-    ensure_role(iam, stack.operator_role_name, account_trust_policy(), stack.policy_name,
-                operator_policy(queue_arn_, dlq_arn), f"Redrives {stack.dlq_name}: least privilege")
-    return ensure_role(iam, stack.role_name, LAMBDA_TRUST_POLICY, stack.policy_name,
-                       worker_policy(stack, queue_arn_), f"Execution role of {stack.function_name}: least privilege")
+    ensure_role(
+        iam,
+        stack.producer_role_name,
+        account_trust_policy(),
+        stack.policy_name,
+        producer_policy(queue_arn_),
+        f"Sends orders to {stack.queue_name}: least privilege",
+    )
+    ensure_role(
+        iam,
+        stack.operator_role_name,
+        account_trust_policy(),
+        stack.policy_name,
+        operator_policy(queue_arn_, dlq_arn),
+        f"Redrives {stack.dlq_name}: least privilege",
+    )
+    return ensure_role(
+        iam,
+        stack.role_name,
+        LAMBDA_TRUST_POLICY,
+        stack.policy_name,
+        worker_policy(stack, queue_arn_),
+        f"Execution role of {stack.function_name}: least privilege",
+    )
 
 
 def function_environment(stack: Stack) -> dict[str, str]:
@@ -231,8 +273,9 @@ class FunctionBroken(LabError):
     """A function LocalStack restored in the Failed state."""
 
 
-def ensure_function(lambda_, name: str, role_arn: str, source_dir: Path, timeout: int, memory_size: int,
-                    environment: dict[str, str]) -> str:
+def ensure_function(
+    lambda_, name: str, role_arn: str, source_dir: Path, timeout: int, memory_size: int, environment: dict[str, str]
+) -> str:
     zip_bytes = function_code(source_dir)
     configuration = dict(
         Role=role_arn,
@@ -242,6 +285,7 @@ def ensure_function(lambda_, name: str, role_arn: str, source_dir: Path, timeout
         MemorySize=memory_size,
         Environment={"Variables": environment},
     )
+
     def create() -> str:
         arn = lambda_.create_function(FunctionName=name, Code={"ZipFile": zip_bytes}, **configuration)["FunctionArn"]
         lambda_.get_waiter("function_active_v2").wait(FunctionName=name)
@@ -257,17 +301,20 @@ def ensure_function(lambda_, name: str, role_arn: str, source_dir: Path, timeout
         # updated if an old one is not running"): `make up` after `make stop` and a
         # change to the worker's code.
         try:
-            lambda_.get_waiter("function_active_v2").wait(FunctionName=name,
-                                                          WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+            lambda_.get_waiter("function_active_v2").wait(
+                FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
+            )
         except WaiterError:
             pass  # Failed: below
         current = lambda_.get_function_configuration(FunctionName=name)
     if current["State"] == "Failed":
         # One LocalStack could not start again from a saved state. LocalStack 4.14.0 then
         # refuses to update or delete it (it has no running version to replace).
-        raise FunctionBroken(f"LocalStack could not start the function {name} again from the lab's saved state "
-                             f"({current.get('StateReason') or 'no reason given'}): `make down`, then `make up`, "
-                             "starts the lab clean")
+        raise FunctionBroken(
+            f"LocalStack could not start the function {name} again from the lab's saved state "
+            f"({current.get('StateReason') or 'no reason given'}): `make down`, then `make up`, "
+            "starts the lab clean"
+        )
     if current["CodeSha256"] != code_sha256(zip_bytes):
         lambda_.update_function_code(FunctionName=name, ZipFile=zip_bytes)
         lambda_.get_waiter("function_updated_v2").wait(FunctionName=name)
@@ -293,9 +340,9 @@ def mapping_settings(stack: Stack) -> dict:
 
 
 def find_mapping(lambda_, function_name: str, source_arn: str) -> dict | None:
-    mappings = lambda_.list_event_source_mappings(
-        FunctionName=function_name, EventSourceArn=source_arn
-    )["EventSourceMappings"]
+    mappings = lambda_.list_event_source_mappings(FunctionName=function_name, EventSourceArn=source_arn)[
+        "EventSourceMappings"
+    ]
     return mappings[0] if mappings else None
 
 
@@ -375,8 +422,15 @@ def provision(
     report(f"SES sender {stack.sender_email}")
     role_arn = ensure_roles(iam, stack, source_arn, dlq_arn)
     report(f"IAM roles {stack.role_name}, {stack.producer_role_name}, {stack.operator_role_name} (least privilege)")
-    function_arn = ensure_function(lambda_, stack.function_name, role_arn, source_dir, stack.function_timeout,
-                                   stack.memory_size, function_environment(stack))
+    function_arn = ensure_function(
+        lambda_,
+        stack.function_name,
+        role_arn,
+        source_dir,
+        stack.function_timeout,
+        stack.memory_size,
+        function_environment(stack),
+    )
     queue_type = str(stack.fifo).lower()
     if lambda_.list_tags(Resource=function_arn).get("Tags", {}).get(aws.FIFO_TAG) != queue_type:
         lambda_.tag_resource(Resource=function_arn, Tags={aws.FIFO_TAG: queue_type})  # see aws.lab_stack
@@ -408,9 +462,12 @@ def api_producer_policy(stack: Stack, queue_arn_: str) -> dict:
         "Version": "2012-10-17",
         "Statement": [
             {"Sid": "SendOrders", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": queue_arn_},
-            {"Sid": "WriteOwnLogs", "Effect": "Allow",
-             "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-             "Resource": [log_group, f"{log_group}:*"]},
+            {
+                "Sid": "WriteOwnLogs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": [log_group, f"{log_group}:*"],
+            },
         ],
     }
 
@@ -441,26 +498,38 @@ def api_definition(stack: Stack, api_function_arn: str, worker_arn: str, queue_a
         "openapi": "3.0.1",
         "info": {"title": stack.api_name, "version": "1"},
         "paths": {
-            "/orders": {"post": {
-                "summary": "Accept an order: validated, queued, answered 202 with its message id",
-                "responses": {"202": {"description": "queued"}, "400": {"description": "not an order"}},
-                "x-amazon-apigateway-integration": {
-                    "type": "aws_proxy", "httpMethod": "POST", "uri": lambda_invocation_uri(api_function_arn)},
-            }},
-            "/no-queue/orders": {"post": {
-                "summary": "The same order straight to the worker, waiting for it: life without a queue",
-                "responses": {"200": {"description": "processed"}, "502": {"description": "the worker failed"}},
-                "x-amazon-apigateway-integration": {
-                    "type": "aws", "httpMethod": "POST", "uri": lambda_invocation_uri(worker_arn),
-                    "passthroughBehavior": "never",
-                    # JSON only: any other content type is answered 415 (curl needs -H 'content-type: ...').
-                    "requestTemplates": {"application/json": direct},
-                    "responses": {
-                        "default": {"statusCode": "200"},
-                        ".+": {"statusCode": "502", "responseTemplates": {"application/json": DIRECT_ERROR_TEMPLATE}},
+            "/orders": {
+                "post": {
+                    "summary": "Accept an order: validated, queued, answered 202 with its message id",
+                    "responses": {"202": {"description": "queued"}, "400": {"description": "not an order"}},
+                    "x-amazon-apigateway-integration": {
+                        "type": "aws_proxy",
+                        "httpMethod": "POST",
+                        "uri": lambda_invocation_uri(api_function_arn),
                     },
-                },
-            }},
+                }
+            },
+            "/no-queue/orders": {
+                "post": {
+                    "summary": "The same order straight to the worker, waiting for it: life without a queue",
+                    "responses": {"200": {"description": "processed"}, "502": {"description": "the worker failed"}},
+                    "x-amazon-apigateway-integration": {
+                        "type": "aws",
+                        "httpMethod": "POST",
+                        "uri": lambda_invocation_uri(worker_arn),
+                        "passthroughBehavior": "never",
+                        # JSON only: any other content type is answered 415 (curl needs -H 'content-type: ...').
+                        "requestTemplates": {"application/json": direct},
+                        "responses": {
+                            "default": {"statusCode": "200"},
+                            ".+": {
+                                "statusCode": "502",
+                                "responseTemplates": {"application/json": DIRECT_ERROR_TEMPLATE},
+                            },
+                        },
+                    },
+                }
+            },
         },
     }
 
@@ -474,7 +543,9 @@ def allow_api_to_invoke(lambda_, function_name: str, api_id: str, route: str) ->
     if any(statement.get("Sid") == statement_id for statement in policy.get("Statement", [])):
         return
     lambda_.add_permission(
-        FunctionName=function_name, StatementId=statement_id, Action="lambda:InvokeFunction",
+        FunctionName=function_name,
+        StatementId=statement_id,
+        Action="lambda:InvokeFunction",
         Principal="apigateway.amazonaws.com",
         SourceArn=f"arn:aws:execute-api:{settings.REGION}:{settings.ACCOUNT_ID}:{api_id}/*/POST{route}",
     )
@@ -497,11 +568,23 @@ def find_rest_api(apigateway, name: str) -> str | None:
 def ensure_api(stack: Stack, queue_url: str, queue_arn_: str, worker_arn: str, report: Report) -> str:
     """The front door: the API's function (it may only send), the REST API, its stage."""
     iam, lambda_, apigateway = (aws.client(name) for name in ("iam", "lambda", "apigateway"))
-    role_arn = ensure_role(iam, stack.api_role_name, LAMBDA_TRUST_POLICY, stack.policy_name,
-                           api_producer_policy(stack, queue_arn_), f"Execution role of {stack.api_name}: send only")
+    role_arn = ensure_role(
+        iam,
+        stack.api_role_name,
+        LAMBDA_TRUST_POLICY,
+        stack.policy_name,
+        api_producer_policy(stack, queue_arn_),
+        f"Execution role of {stack.api_name}: send only",
+    )
     api_function_arn = ensure_function(
-        lambda_, stack.api_name, role_arn, settings.API_SOURCE_DIR, timeout=10, memory_size=256,
-        environment={"QUEUE_URL": queue_url, "POWERTOOLS_SERVICE_NAME": "order-api"})
+        lambda_,
+        stack.api_name,
+        role_arn,
+        settings.API_SOURCE_DIR,
+        timeout=10,
+        memory_size=256,
+        environment={"QUEUE_URL": queue_url, "POWERTOOLS_SERVICE_NAME": "order-api"},
+    )
     definition = json.dumps(api_definition(stack, api_function_arn, worker_arn, queue_arn_)).encode()
     if (api_id := find_rest_api(apigateway, stack.api_name)) is None:
         # LocalStack takes the id from this tag (AWS picks a random one): the URL
@@ -511,8 +594,10 @@ def ensure_api(stack: Stack, queue_url: str, queue_arn_: str, worker_arn: str, r
     allow_api_to_invoke(lambda_, stack.api_name, api_id, "/orders")
     allow_api_to_invoke(lambda_, stack.function_name, api_id, "/no-queue/orders")
     apigateway.create_deployment(restApiId=api_id, stageName=settings.API_STAGE)
-    report(f"API POST {api_url(api_id, settings.STUDENT_ENDPOINT_URL)}/orders -> function {stack.api_name} "
-           f"-> {stack.queue_name} (its role may only send)")
+    report(
+        f"API POST {api_url(api_id, settings.STUDENT_ENDPOINT_URL)}/orders -> function {stack.api_name} "
+        f"-> {stack.queue_name} (its role may only send)"
+    )
     return api_id
 
 

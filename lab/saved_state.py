@@ -28,9 +28,12 @@ def restored_line() -> str | None:
         return None
     saved = _clock(restored["saved_at"])
     if restored["stopped_cleanly"]:
-        return (f"Restored the lab as `make stop` left it at {saved}: the queues with their messages, the DLQ, "
-                "the stored orders, the emails, the function and its mapping.")
-    return (f"[yellow]LocalStack stopped without `make stop` (a crash, a kill, a reboot): the lab is back as its last "
-            f"snapshot had it, saved at {saved}; snapshots are taken every {status['interval_seconds']:g} s, "
-            "so what happened in the seconds before it stopped may be missing.[/]")
-
+        return (
+            f"Restored the lab as `make stop` left it at {saved}: the queues with their messages, the DLQ, "
+            "the stored orders, the emails, the function and its mapping."
+        )
+    return (
+        f"[yellow]LocalStack stopped without `make stop` (a crash, a kill, a reboot): the lab is back as its last "
+        f"snapshot had it, saved at {saved}; snapshots are taken every {status['interval_seconds']:g} s, "
+        "so what happened in the seconds before it stopped may be missing.[/]"
+    )

@@ -96,8 +96,9 @@ SNAPSHOT_INTERVAL_SECONDS = _env("SNAPSHOT_INTERVAL_SECONDS", 5.0, float)
 # `make soak`): snapshots of it would only take CPU from the command.
 NO_SNAPSHOTS = {"LAB_SNAPSHOT_INTERVAL_SECONDS": "0"}
 if SNAPSHOT_INTERVAL_SECONDS < 0:
-    PROBLEMS.append(f"LAB_SNAPSHOT_INTERVAL_SECONDS={SNAPSHOT_INTERVAL_SECONDS:g} is negative; "
-                    "use 0 to save only at a clean stop")
+    PROBLEMS.append(
+        f"LAB_SNAPSHOT_INTERVAL_SECONDS={SNAPSHOT_INTERVAL_SECONDS:g} is negative; use 0 to save only at a clean stop"
+    )
 BUILD_DIR = PROJECT_ROOT / "build"
 START_TIMEOUT_SECONDS = _env("START_TIMEOUT_SECONDS", 90, int)
 # Also provision from LocalStack's ready hook (init/ready.d), as Docker mode does.
@@ -378,13 +379,13 @@ class Stack:
             )
         if self.fifo and self.batch_size > FIFO_BATCH_SIZE_MAX:
             raise SettingsError(
-                f"BATCH_SIZE={self.batch_size}: a FIFO queue allows batches of at most {FIFO_BATCH_SIZE_MAX}")
+                f"BATCH_SIZE={self.batch_size}: a FIFO queue allows batches of at most {FIFO_BATCH_SIZE_MAX}"
+            )
         if self.batch_size > BATCH_SIZE_WITHOUT_WINDOW and self.batching_window < 1:
             raise SettingsError(
                 f"BATCH_SIZE={self.batch_size} needs BATCHING_WINDOW of at least 1 second "
                 f"(AWS allows batches above {BATCH_SIZE_WITHOUT_WINDOW} only with a batching window)"
             )
-
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["--localstack-exports"]:

@@ -6,7 +6,6 @@ There, docker compose runs LocalStack and the dashboard from outside
 stops anything.
 """
 
-
 from lab import aws, settings
 from lab.console import console
 

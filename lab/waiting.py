@@ -2,16 +2,15 @@
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
 
-T = TypeVar("T")
 # Each look is a call or more to LocalStack, which serves the functions too, and
 # the suite waits on a dozen things at once: a look a second is soon enough.
 POLL_SECONDS = 1.0
 
 
-def wait_for(condition: Callable[[], T], timeout: float, what: str,
-             describe: Callable[[], object] | None = None) -> T:
+def wait_for[T](
+    condition: Callable[[], T], timeout: float, what: str, describe: Callable[[], object] | None = None
+) -> T:
     """Poll until condition() is truthy and return its value; fail saying what was
     awaited, and what describe() tells of the state at the deadline."""
     deadline = time.monotonic() + timeout

@@ -31,7 +31,11 @@ def id_ranges(order_ids: list[str]) -> str:
     ranges: list[list[str]] = []
     for order_id in order_ids:
         run, _, number = order_id.rpartition("-")
-        if ranges and ranges[-1][1].rpartition("-")[0] == run and int(ranges[-1][1].rpartition("-")[2]) + 1 == int(number):
+        if (
+            ranges
+            and ranges[-1][1].rpartition("-")[0] == run
+            and int(ranges[-1][1].rpartition("-")[2]) + 1 == int(number)
+        ):
             ranges[-1][1] = order_id
         else:
             ranges.append([order_id, order_id])
@@ -39,8 +43,9 @@ def id_ranges(order_ids: list[str]) -> str:
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog="python -m producer", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m producer", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
 
     def share(text: str) -> float:
         value = float(text)
@@ -60,15 +65,23 @@ def parse_args(argv):
             if not math.isfinite(value) or value < 0:
                 raise argparse.ArgumentTypeError(f"{text} must be a number, not negative")
             return value
+
         return parse
 
     parser.add_argument("--count", "-n", type=non_negative(int), default=10, help="orders to send (default 10)")
-    parser.add_argument("--rate", type=non_negative(float), default=0,
-                        help="orders per second; 0 sends as fast as the queue takes them (default)")
-    parser.add_argument("--poison-share", type=share, default=0.0,
-                        help="share of orders that can never be processed (0..1)")
-    parser.add_argument("--fail-share", type=share, default=0.0,
-                        help="share of orders that fail their first deliveries (0..1)")
+    parser.add_argument(
+        "--rate",
+        type=non_negative(float),
+        default=0,
+        help="orders per second; 0 sends as fast as the queue takes them (default)",
+    )
+    parser.add_argument(
+        "--poison-share", type=share, default=0.0, help="share of orders that can never be processed (0..1)"
+    )
+    parser.add_argument(
+        "--fail-share", type=share, default=0.0, help="share of orders that fail their first deliveries (0..1)"
+    )
+
     def attempts(text: str) -> tuple[int, int]:
         low, _, high = text.partition("-")
         try:
@@ -79,17 +92,30 @@ def parse_args(argv):
             raise argparse.ArgumentTypeError(f"{text}: give a number, or a range low-high with 0 <= low <= high")
         return bounds
 
-    parser.add_argument("--fail-attempts", type=attempts, default=(2, 2),
-                        help="how many deliveries those orders fail: a number, or a range such as 1-2 "
-                             "that the orders cycle through (default 2)")
+    parser.add_argument(
+        "--fail-attempts",
+        type=attempts,
+        default=(2, 2),
+        help="how many deliveries those orders fail: a number, or a range such as 1-2 "
+        "that the orders cycle through (default 2)",
+    )
     parser.add_argument("--sleep-ms", type=non_negative(int), default=0, help="make every order this slow to process")
     parser.add_argument("--slow-share", type=share, default=0.0, help="share of orders that are slow (see --slow-ms)")
-    parser.add_argument("--slow-ms", type=non_negative(int), default=500,
-                        help="how slow the --slow-share orders are to process (default 500)")
+    parser.add_argument(
+        "--slow-ms",
+        type=non_negative(int),
+        default=500,
+        help="how slow the --slow-share orders are to process (default 500)",
+    )
     parser.add_argument("--queue", help="queue name (default: the one `make up` created, orders or orders.fifo)")
-    parser.add_argument("--groups", type=positive, default=3,
-                        help="FIFO queues only: how many message groups (customers) to spread orders over")
+    parser.add_argument(
+        "--groups",
+        type=positive,
+        default=3,
+        help="FIFO queues only: how many message groups (customers) to spread orders over",
+    )
     parser.add_argument("--endpoint-url", default=settings.ENDPOINT_URL)
+
     def run_id(text: str) -> str:
         # Order ids go into S3 keys; the worker accepts [A-Za-z0-9._:-] only.
         if not RUN_ID_PATTERN.fullmatch(text):
@@ -118,7 +144,9 @@ def main(argv=None) -> int:
         return EXIT_UNREACHABLE
     except ClientError as error:
         if "NonExistentQueue" in error.response["Error"]["Code"]:
-            console.print(f"[red]producer:[/] queue {chosen.queue!r} does not exist at {args.endpoint_url}: run `make up`")
+            console.print(
+                f"[red]producer:[/] queue {chosen.queue!r} does not exist at {args.endpoint_url}: run `make up`"
+            )
             return EXIT_UNREACHABLE
         raise
     if args.json:

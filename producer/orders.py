@@ -141,8 +141,12 @@ def send(args: "Options", summary: Summary | None = None) -> Summary:
     # Below 10 messages per second, send one at a time so the rate is smooth.
     batch_size = aws.SQS_BATCH_LIMIT if not args.rate or args.rate >= aws.SQS_BATCH_LIMIT else 1
     progress = Progress(
-        TextColumn("sending orders"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, disable=args.quiet,
+        TextColumn("sending orders"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=args.quiet,
     )
     started = time.monotonic()
     with progress:
@@ -163,7 +167,7 @@ def send(args: "Options", summary: Summary | None = None) -> Summary:
                     entry["MessageGroupId"] = f"customer-{index % args.groups}"
                     entry["MessageDeduplicationId"] = order_id
                 entries.append(entry)
-            ids = {entry["Id"]: order_id for entry, order_id in zip(entries, kinds)}
+            ids = {entry["Id"]: order_id for entry, order_id in zip(entries, kinds, strict=False)}
             try:
                 response = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
             except EndpointConnectionError as error:
@@ -182,7 +186,9 @@ def send(args: "Options", summary: Summary | None = None) -> Summary:
                 progress.advance(task, len(entries))
                 continue
             except (ClientError, BotoCoreError) as error:
-                response = {"Failed": [{"Id": entry["Id"], "Code": "Error", "Message": str(error)} for entry in entries]}
+                response = {
+                    "Failed": [{"Id": entry["Id"], "Code": "Error", "Message": str(error)} for entry in entries]
+                }
             for accepted in response.get("Successful", []):
                 order_id = ids[accepted["Id"]]
                 summary.sent += 1

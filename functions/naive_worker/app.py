@@ -20,13 +20,22 @@ ses = boto3.client("ses")
 def handler(event, context):
     for record in event["Records"]:
         order = json.loads(record["body"])  # a poison body fails the whole batch
-        print(json.dumps({"outcome": "processing", "order_id": order.get("orderId"),
-                          "receive_count": int(record["attributes"]["ApproximateReceiveCount"])}))
+        print(
+            json.dumps(
+                {
+                    "outcome": "processing",
+                    "order_id": order.get("orderId"),
+                    "receive_count": int(record["attributes"]["ApproximateReceiveCount"]),
+                }
+            )
+        )
         time.sleep(order.get("sleep_ms", 0) / 1000)
         s3.put_object(Bucket=ORDER_BUCKET, Key=f"orders/{order['orderId']}.json", Body=record["body"].encode())
         ses.send_email(
             Source=SENDER_EMAIL,
             Destination={"ToAddresses": [order["email"]]},
-            Message={"Subject": {"Data": f"Order {order['orderId']} received"},
-                     "Body": {"Text": {"Data": "Thank you!"}}},
+            Message={
+                "Subject": {"Data": f"Order {order['orderId']} received"},
+                "Body": {"Text": {"Data": "Thank you!"}},
+            },
         )

@@ -17,7 +17,6 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import BadRequestError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from aws_lambda_powertools.utilities.validation import SchemaValidationError, validate
-
 from schemas import ORDER_SCHEMA
 
 QUEUE_URL = os.environ["QUEUE_URL"]
@@ -32,8 +31,9 @@ def parse_order(body: str | None) -> dict:
     try:
         order = json.loads(body or "")
     except (json.JSONDecodeError, RecursionError):
-        raise BadRequestError("the body is not JSON; send an order such as "
-                              '{"orderId": "o-1", "email": "ana@example.com"}') from None
+        raise BadRequestError(
+            'the body is not JSON; send an order such as {"orderId": "o-1", "email": "ana@example.com"}'
+        ) from None
     try:
         validate(event=order, schema=ORDER_SCHEMA)
     except SchemaValidationError as error:
@@ -53,8 +53,11 @@ def accept_order() -> Response:
     fifo = {"MessageGroupId": order["email"], "MessageDeduplicationId": order["orderId"]} if FIFO else {}
     message_id = sqs.send_message(QueueUrl=QUEUE_URL, MessageBody=body, **fifo)["MessageId"]
     logger.info("order accepted", extra={"order_id": order["orderId"], "message_id": message_id})
-    return Response(status_code=202, content_type=content_types.APPLICATION_JSON,
-                    body={"orderId": order["orderId"], "messageId": message_id})
+    return Response(
+        status_code=202,
+        content_type=content_types.APPLICATION_JSON,
+        body={"orderId": order["orderId"], "messageId": message_id},
+    )
 
 
 @logger.inject_lambda_context

@@ -11,18 +11,21 @@ Settings come from environment variables only, so this deploys to AWS unchanged.
 import json
 import os
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import boto3
+import lab_faults
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor, EventType, SqsFifoPartialProcessor, process_partial_response)
+    BatchProcessor,
+    EventType,
+    SqsFifoPartialProcessor,
+    process_partial_response,
+)
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from aws_lambda_powertools.utilities.validation import SchemaValidationError, validate
 from botocore.exceptions import ClientError
-
-import lab_faults
 from schemas import ORDER_SCHEMA
 
 ORDER_BUCKET = os.environ["ORDER_BUCKET"]
@@ -47,9 +50,17 @@ fifo_processor.raise_on_entire_batch_failure = False
 
 # Each failure is one of these, named in the worker's log line ("error").
 class PoisonMessage(Exception): ...  # the body can never be an order: retrying will not help
+
+
 class OrderRejected(Exception): ...  # a business rule refused it (until the rule changes: make break/fix)
+
+
 class EmailInProgress(Exception): ...  # a concurrent delivery of the order holds the email claim
+
+
 class NotEnoughTime(Exception): ...  # too little of the invocation is left to start it: back untried
+
+
 class BatchFailed(Exception): ...  # records failed and the mapping cannot be told which: all come back
 
 
@@ -68,8 +79,10 @@ def require_time_for_a_record(context: LambdaContext) -> None:
     needed = max(TIME_MARGIN_MS, 2 * invocation["slowest_ms"])
     left = context.get_remaining_time_in_millis()
     if left < needed:
-        raise NotEnoughTime(f"{left} ms of the invocation left, less than {needed} ms (twice the slowest record "
-                            f"so far, at least TIME_MARGIN_MS={TIME_MARGIN_MS}): returned to the queue untried")
+        raise NotEnoughTime(
+            f"{left} ms of the invocation left, less than {needed} ms (twice the slowest record "
+            f"so far, at least TIME_MARGIN_MS={TIME_MARGIN_MS}): returned to the queue untried"
+        )
 
 
 def parse_order(body: str) -> dict:
@@ -95,8 +108,13 @@ def check_rules(order: dict) -> None:
 def put_once(key: str, document: dict) -> bool:
     """Write the document unless the key exists. True if this call wrote it."""
     try:
-        s3.put_object(Bucket=ORDER_BUCKET, Key=key, Body=json.dumps(document).encode(),
-                      ContentType="application/json", IfNoneMatch="*")
+        s3.put_object(
+            Bucket=ORDER_BUCKET,
+            Key=key,
+            Body=json.dumps(document).encode(),
+            ContentType="application/json",
+            IfNoneMatch="*",
+        )
         return True
     except ClientError as error:
         if error.response["Error"]["Code"] in ALREADY_EXISTS:
@@ -105,7 +123,7 @@ def put_once(key: str, document: dict) -> bool:
 
 
 def store_order(order: dict, record: SQSRecord) -> bool:
-    stored = {"order": order, "messageId": record.message_id, "storedAt": datetime.now(timezone.utc).isoformat()}
+    stored = {"order": order, "messageId": record.message_id, "storedAt": datetime.now(UTC).isoformat()}
     return put_once(f"orders/{order['orderId']}.json", stored)
 
 
@@ -124,8 +142,10 @@ def send_confirmation_once(order: dict, context: LambdaContext) -> bool:
     response = ses.send_email(
         Source=SENDER_EMAIL,
         Destination={"ToAddresses": [order["email"]]},
-        Message={"Subject": {"Data": f"Order {order['orderId']} received"},
-                 "Body": {"Text": {"Data": f"Thank you! We have received your order {order['orderId']}."}}},
+        Message={
+            "Subject": {"Data": f"Order {order['orderId']} received"},
+            "Body": {"Text": {"Data": f"Thank you! We have received your order {order['orderId']}."}},
+        },
     )
     sent = {"state": "sent", "sesMessageId": response["MessageId"], "to": order["email"]}
     s3.put_object(Bucket=ORDER_BUCKET, Key=receipt_key, Body=json.dumps(sent).encode(), ContentType="application/json")
@@ -143,9 +163,12 @@ def order_id_hint(body: str):
 
 def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
     receive_count = int(record.attributes.approximate_receive_count)
-    logger.append_keys(message_id=record.message_id, receive_count=receive_count,
-                       sent_timestamp=int(record.attributes.sent_timestamp),
-                       order_id=order_id_hint(record.body))
+    logger.append_keys(
+        message_id=record.message_id,
+        receive_count=receive_count,
+        sent_timestamp=int(record.attributes.sent_timestamp),
+        order_id=order_id_hint(record.body),
+    )
     started, stored_now = time.monotonic(), None
     try:
         require_time_for_a_record(lambda_context)
@@ -154,11 +177,14 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
         with lab_faults.injected(order, receive_count, lambda_context):  # what the body asks for, in the lab
             stored_now = store_order(order, record)
             emailed_now = send_confirmation_once(order, lambda_context)
-        logger.info("order processed", extra={"outcome": "processed", "stored_now": stored_now,
-                                              "email_sent_now": emailed_now})
+        logger.info(
+            "order processed", extra={"outcome": "processed", "stored_now": stored_now, "email_sent_now": emailed_now}
+        )
     except Exception as error:  # whether this delivery stored the order, when it got that far
-        logger.warning("order failed", extra={"outcome": "failed", "error": type(error).__name__,
-                                              "reason": str(error), "stored_now": stored_now})
+        logger.warning(
+            "order failed",
+            extra={"outcome": "failed", "error": type(error).__name__, "reason": str(error), "stored_now": stored_now},
+        )
         raise
     finally:
         invocation["slowest_ms"] = max(invocation["slowest_ms"], int((time.monotonic() - started) * 1000))
@@ -170,8 +196,9 @@ def handler(event: dict, context: LambdaContext) -> dict:
     records = event.get("Records") or []
     from_fifo = bool(records) and records[0]["eventSourceARN"].endswith(".fifo")
     processor = fifo_processor if from_fifo else standard_processor
-    response = process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                        context=context)
+    response = process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
     failed = len(response["batchItemFailures"])
     if failed and not PARTIAL_BATCH_RESPONSE:
         raise BatchFailed(f"{failed} of {len(records)} records failed; retrying the whole batch")

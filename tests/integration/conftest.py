@@ -29,10 +29,14 @@ def lab_env(tmp_path, tmp_path_factory):
     """A second host-mode lab of the test's own (a free port, a state folder in
     tmp_path), for tests of the lab's life cycle, in one of the machine's lab
     slots; `lab down` afterwards."""
-    env = {"LAB_PORT": str(free_port()), "LAB_STATE_DIR": str(tmp_path / "state"), "LAB_MODE": "host",
-           "LAB_DASHBOARD_PORT": str(free_port()),
-           # Saved at `lab stop` only; a test of periodic snapshots asks for them.
-           "LAB_SNAPSHOT_INTERVAL_SECONDS": "0"}
+    env = {
+        "LAB_PORT": str(free_port()),
+        "LAB_STATE_DIR": str(tmp_path / "state"),
+        "LAB_MODE": "host",
+        "LAB_DASHBOARD_PORT": str(free_port()),
+        # Saved at `lab stop` only; a test of periodic snapshots asks for them.
+        "LAB_SNAPSHOT_INTERVAL_SECONDS": "0",
+    }
     with lab_slot(tmp_path_factory, "a lab of the test's own"):
         yield env
         run_lab("lab", "down", env=env)  # whatever a failing test left running
@@ -54,9 +58,18 @@ def make_stack(localstack, request):
 
 # The longest tests, started first: xdist hands tests out in this order, and a
 # two-minute test that starts last makes the whole run two minutes longer.
-LONGEST_FIRST = ("test_offline_bundle.py", "test_lab_guide.py", "test_soak.py", "test_persistence.py", "test_retention.py",
-                 "test_host_lifecycle.py", "test_scenarios.py", "test_dashboard.py", "test_scaling.py",
-                 "test_docker_mode.py")
+LONGEST_FIRST = (
+    "test_offline_bundle.py",
+    "test_lab_guide.py",
+    "test_soak.py",
+    "test_persistence.py",
+    "test_retention.py",
+    "test_host_lifecycle.py",
+    "test_scenarios.py",
+    "test_dashboard.py",
+    "test_scaling.py",
+    "test_docker_mode.py",
+)
 
 
 def pytest_collection_modifyitems(items):

@@ -10,19 +10,15 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from typing import TypeVar
 
 import pytest
 
 from lab import aws, dockermode, machine, settings
-from lab.aws_facts import fact
 from lab.aws import queue_depth, queue_is_empty, send_batch  # noqa: F401 -- the tests' names for them
+from lab.aws_facts import fact
 from lab.observe import log_events, object_ids
-
 from lab.waiting import POLL_SECONDS
 from lab.waiting import wait_for as _wait_for
-
-T = TypeVar("T")
 
 # `make test` on a machine with only Docker runs the suite in the tools container
 # (LAB_MODE=tools): there is no host to check there, no docker CLI, no git and no browser.
@@ -74,7 +70,9 @@ def lab_slot(tmp_path_factory, what: str):
         time.sleep(POLL_SECONDS)  # waiting for a free slot: each holder ends within its own test's deadlines
 
 
-def wait_for(condition: Callable[[], T], timeout: float, what: str, describe: Callable[[], object] | None = None) -> T:
+def wait_for[T](
+    condition: Callable[[], T], timeout: float, what: str, describe: Callable[[], object] | None = None
+) -> T:
     """lab.waiting.wait_for, failing the test (not erroring) when the deadline
     passes; describe() says what the state was then, when the condition's own
     value cannot (a comparison that is just False)."""
@@ -147,9 +145,11 @@ def order(order_id: str, **fields) -> str:
 # timeout and a cold start on a busy machine (settings.COLD_START_ALLOWANCE_SECONDS):
 # with 5 s, cold starts of 4-5.6 s under load made batches arrive twice.
 TEST_FUNCTION_TIMEOUT = 3
-TEST_STACK = dict(function_timeout=TEST_FUNCTION_TIMEOUT,
-                  visibility_timeout=TEST_FUNCTION_TIMEOUT + settings.COLD_START_ALLOWANCE_SECONDS,
-                  max_receive_count=3)
+TEST_STACK = dict(
+    function_timeout=TEST_FUNCTION_TIMEOUT,
+    visibility_timeout=TEST_FUNCTION_TIMEOUT + settings.COLD_START_ALLOWANCE_SECONDS,
+    max_receive_count=3,
+)
 
 
 # For tests of what becomes of every order (stored once, emailed once), not of
@@ -158,8 +158,11 @@ TEST_STACK = dict(function_timeout=TEST_FUNCTION_TIMEOUT,
 # (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-configure-lambda-function-trigger.html),
 # with a function timeout for a loaded 2-core machine: a cold start of 9 s and
 # records of 1.4 s each were seen in CI, and 3 s then fit one record an invocation.
-AS_AWS_ADVISES = dict(function_timeout=30, visibility_timeout=fact("six_times_rule")["factor"] * 30,
-                      max_receive_count=fact("max_receive_count_advised")["advised"])
+AS_AWS_ADVISES = dict(
+    function_timeout=30,
+    visibility_timeout=fact("six_times_rule")["factor"] * 30,
+    max_receive_count=fact("max_receive_count_advised")["advised"],
+)
 SLACK_SECONDS = 30
 
 
@@ -176,8 +179,14 @@ LAB_COMMAND_TIMEOUT_SECONDS = 180
 
 def run_lab(*command: str, env: dict) -> subprocess.CompletedProcess:
     """`python -m lab ...` (or `-m producer ...`) as the Makefile runs it, with env on top of this one's."""
-    return subprocess.run([sys.executable, "-m", *command], cwd=settings.PROJECT_ROOT, env={**os.environ, **env},
-                          capture_output=True, text=True, timeout=LAB_COMMAND_TIMEOUT_SECONDS)
+    return subprocess.run(
+        [sys.executable, "-m", *command],
+        cwd=settings.PROJECT_ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=LAB_COMMAND_TIMEOUT_SECONDS,
+    )
 
 
 def unique_suffix() -> str:
@@ -194,8 +203,9 @@ def localstack_warnings() -> list[str]:
     if settings.LOCALSTACK_LOG.exists():
         text = settings.LOCALSTACK_LOG.read_text(errors="replace")
     elif os.environ.get("LAB_MODE") == "docker":
-        text = dockermode.compose("logs", "--no-color", "--no-log-prefix", "--tail", "5000", "localstack",
-                                  capture=True).stdout
+        text = dockermode.compose(
+            "logs", "--no-color", "--no-log-prefix", "--tail", "5000", "localstack", capture=True
+        ).stdout
     else:
         return [LOG_NOT_READABLE]
     return [line for line in text.splitlines() if any(mark in line for mark in LOCALSTACK_WARNINGS)]

@@ -30,9 +30,11 @@ def test_the_api_queues_an_order_with_202_and_refuses_what_is_not_an_order_with_
 
     # What its role allows (that AWS would deny the rest is the IAM lesson's test).
     policy = aws.client("iam").get_role_policy(RoleName=stack.stack.api_role_name, PolicyName=stack.stack.policy_name)
-    assert {(statement["Action"], statement["Resource"]) for statement in policy["PolicyDocument"]["Statement"]
-            if "sqs:" in str(statement["Action"])} == {("sqs:SendMessage", stack.queue_arn)}
+    assert {
+        (statement["Action"], statement["Resource"])
+        for statement in policy["PolicyDocument"]["Statement"]
+        if "sqs:" in str(statement["Action"])
+    } == {("sqs:SendMessage", stack.queue_arn)}
 
     set_mapping_enabled(aws.client("lambda"), stack.mapping_uuid, True)
     wait_for(lambda: order_id in stored_order_ids(stack.bucket), TIMEOUT_SECONDS, "the API's order stored")
-

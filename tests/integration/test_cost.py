@@ -20,19 +20,29 @@ BATCH_TIMEOUT_SECONDS = 10
 def test_the_counts_are_what_the_workload_did_and_the_bill_is_counts_times_prices(make_stack):
     # Ten orders to a batch want more than the tests' 3 s: on two loaded cores a record took
     # 600 ms, and the worker returned the rest of each batch untried until the DLQ took them.
-    stack = make_stack(enabled=False, batch_size=10, function_timeout=BATCH_TIMEOUT_SECONDS,
-                       visibility_timeout=BATCH_TIMEOUT_SECONDS + settings.COLD_START_ALLOWANCE_SECONDS)
+    stack = make_stack(
+        enabled=False,
+        batch_size=10,
+        function_timeout=BATCH_TIMEOUT_SECONDS,
+        visibility_timeout=BATCH_TIMEOUT_SECONDS + settings.COLD_START_ALLOWANCE_SECONDS,
+    )
     cost.reset(stack.stack)
-    bodies = [order(f"cost-{n}") for n in range(ORDERS - POISON)] + [json.dumps({"orderId": f"poison-{n}"})
-                                                                      for n in range(POISON)]
+    bodies = [order(f"cost-{n}") for n in range(ORDERS - POISON)] + [
+        json.dumps({"orderId": f"poison-{n}"}) for n in range(POISON)
+    ]
     send_batch(stack.queue_url, bodies)  # 10 SendMessageBatch requests
     set_mapping_enabled(aws.client("lambda"), stack.mapping_uuid, True)
     wait_for(lambda: len(stored_order_ids(stack.bucket)) == ORDERS - POISON, TIMEOUT_SECONDS, "the good orders stored")
     wait_for(lambda: len(aws.peek_messages(stack.dlq_url)) == POISON, TIMEOUT_SECONDS, "the poison in the DLQ")
     invocations = wait_for(
-        lambda: (found := [i for i in observe.recent_invocations(stack.stack.function_name, 0) if i.duration_ms])
-        and sum(i.failed for i in found) >= POISON * stack.stack.max_receive_count and found,
-        TIMEOUT_SECONDS, "every delivery's REPORT line")
+        lambda: (
+            (found := [i for i in observe.recent_invocations(stack.stack.function_name, 0) if i.duration_ms])
+            and sum(i.failed for i in found) >= POISON * stack.stack.max_receive_count
+            and found
+        ),
+        TIMEOUT_SECONDS,
+        "every delivery's REPORT line",
+    )
     before = cost.usage(stack.stack)
     observe.take_snapshot(stack.stack)  # what make status and the dashboard do: looking, not the stack's work
     seen = cost.usage(stack.stack)
@@ -53,8 +63,9 @@ def test_the_counts_are_what_the_workload_did_and_the_bill_is_counts_times_price
     # that got past validation tries the order and the email claim (both conditional),
     # and the one that sent the email writes the receipt. On a busy machine a batch can
     # outlast its visibility timeout and be delivered again: at-least-once costs writes.
-    reached_the_store = [r for r in scenarios.worker_records(stack.stack.function_name)
-                         if r.get("stored_now") is not None]
+    reached_the_store = [
+        r for r in scenarios.worker_records(stack.stack.function_name) if r.get("stored_now") is not None
+    ]
     assert sum(r.get("email_sent_now") is True for r in reached_the_store) == ORDERS - POISON
     assert seen.s3["PutObject"] == 2 * len(reached_the_store) + (ORDERS - POISON) >= 3 * (ORDERS - POISON)
     assert seen.emails == ORDERS - POISON

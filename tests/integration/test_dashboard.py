@@ -20,8 +20,15 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 TIMEOUT_SECONDS = 90
 # As this machine needs them: no sandbox as root, no calls home.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="session")
@@ -33,8 +40,12 @@ def chromium():
         if shutil.which("apt-get") is None or os.geteuid() != 0:
             pytest.skip("Chromium is missing: `sudo apt-get install chromium` to run the dashboard test")
         subprocess.run(["apt-get", "update", "-qq"], check=True, capture_output=True)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, capture_output=True,
-                       env={"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "chromium"],
+            check=True,
+            capture_output=True,
+            env={"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+        )
     return CHROMIUM
 
 
@@ -63,19 +74,20 @@ def test_the_dashboard_shows_what_the_api_reports(stack, chromium, tmp_path):
             browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1600, "height": 1200})
             page.goto(f"http://127.0.0.1:{port}/")  # open while the orders flow: the arrows show rates
-            summary = send(Options(count=10, poison_share=0.2, queue=stack.stack.queue_name, quiet=True,
-                                   run_id="dash"))
+            summary = send(Options(count=10, poison_share=0.2, queue=stack.stack.queue_name, quiet=True, run_id="dash"))
             assert summary.sent == 10
             # Failed records, then (a visibility timeout after the last) DLQ moves,
             # show on their red arrows while they happen.
             for arrow in ("flow-rate-failed", "flow-rate-dlq"):
-                page.wait_for_function(f"Number(document.getElementById('{arrow}').dataset.rate) > 0",
-                                       timeout=TIMEOUT_SECONDS * 1000)
+                page.wait_for_function(
+                    f"Number(document.getElementById('{arrow}').dataset.rate) > 0", timeout=TIMEOUT_SECONDS * 1000
+                )
             wait_for(lambda: len(stored_order_ids(stack.bucket)) == 8, TIMEOUT_SECONDS, "8 orders stored")
             wait_for(lambda: len(aws.peek_messages(stack.dlq_url)) == 2, TIMEOUT_SECONDS, "2 poison orders in the DLQ")
             latest = wait_for(
                 lambda: (s := api_state(port)["samples"]) and s[-1]["dlq"] == 2 and s[-1]["stored"] == 8 and s[-1],
-                TIMEOUT_SECONDS, "the API to report 8 stored and 2 in the DLQ",
+                TIMEOUT_SECONDS,
+                "the API to report 8 stored and 2 in the DLQ",
             )
             assert latest["visible"] == 0 and latest["emails"] == 8 and latest["errors"] >= 1
             assert latest["failed_records"] >= 6  # two poison orders, three deliveries each

@@ -31,12 +31,15 @@ DOCKERFILES = [settings.PROJECT_ROOT / "docker" / name for name in ("localstack.
 # its own, or they only mean something on the host.
 NOT_PASSED_TO_CONTAINERS = {
     "ENDPOINT_URL",  # each container reaches LocalStack its own way
-    "STATE_DIR", "START_TIMEOUT_SECONDS", "PROVISION_ON_READY",  # host mode's
+    "STATE_DIR",
+    "START_TIMEOUT_SECONDS",
+    "PROVISION_ON_READY",  # host mode's
     "SNAPSHOT_DIR",  # the image sets its own, in the state volume
     "MODE",  # the tools image sets its own
     "LOCALSTACK_IMAGE",  # a build argument, not a setting of a running container
     "FUNCTION_ZIPS",  # the image's own zips
-    "COMMAND_PREFIX", "DASHBOARD_LISTEN_HOST",  # set by the image and by the dashboard service
+    "COMMAND_PREFIX",
+    "DASHBOARD_LISTEN_HOST",  # set by the image and by the dashboard service
 }
 
 
@@ -59,13 +62,21 @@ class OtherLab:
     def __init__(self, name: str, **settings_env: str) -> None:
         self.project = f"{name}-{os.getpid()}"
         self.port, self.dashboard_port = free_port(), free_port()
-        self.env = {**dockermode.compose_environment(), "LAB_PORT": str(self.port),
-                    "LAB_DASHBOARD_PORT": str(self.dashboard_port), **settings_env}
+        self.env = {
+            **dockermode.compose_environment(),
+            "LAB_PORT": str(self.port),
+            "LAB_DASHBOARD_PORT": str(self.dashboard_port),
+            **settings_env,
+        }
 
     def compose(self, *args: str, timeout: float = COMPOSE_UP_SECONDS) -> subprocess.CompletedProcess:
-        return subprocess.run(["docker", "compose", "--project-name", self.project,
-                               "--file", str(settings.COMPOSE_FILE), *args],
-                              env=self.env, capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(
+            ["docker", "compose", "--project-name", self.project, "--file", str(settings.COMPOSE_FILE), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     def container(self, service: str) -> dict:
         return inspect("container", self.compose("ps", "--all", "--quiet", service).stdout.strip())
@@ -87,9 +98,14 @@ def test_docker_compose_accepts_the_file():
 def test_the_containers_get_every_setting_that_shapes_the_lab():
     """docker-compose.yml passes LAB_* settings on by name; a setting added to
     lab/settings.py must be passed on, or be named here as host-only."""
-    passed_on = {name for name in yaml.safe_load(settings.COMPOSE_FILE.read_text())["x-lab-settings"]
-                 if not name.startswith(settings.LOCALSTACK_OVERRIDE_PREFIX)}
-    read_by_settings = set(re.findall(r'_env\(\s*"([A-Z_]+)"', (settings.PROJECT_ROOT / "lab" / "settings.py").read_text()))
+    passed_on = {
+        name
+        for name in yaml.safe_load(settings.COMPOSE_FILE.read_text())["x-lab-settings"]
+        if not name.startswith(settings.LOCALSTACK_OVERRIDE_PREFIX)
+    }
+    read_by_settings = set(
+        re.findall(r'_env\(\s*"([A-Z_]+)"', (settings.PROJECT_ROOT / "lab" / "settings.py").read_text())
+    )
     assert {f"LAB_{name}" for name in read_by_settings - NOT_PASSED_TO_CONTAINERS} == passed_on
 
 
@@ -141,8 +157,9 @@ def test_no_docker_socket_inside_and_functions_run_as_processes_of_the_container
     container = localstack_container()
     assert not [m for m in inspect("container", container)["Mounts"] if "docker.sock" in m.get("Source", "")]
     order_id = f"inside-{os.getpid()}"
-    aws.client("sqs").send_message(QueueUrl=lab_stack.queue_url,
-                                   MessageBody=json.dumps({"orderId": order_id, "email": "a@b.co"}))
+    aws.client("sqs").send_message(
+        QueueUrl=lab_stack.queue_url, MessageBody=json.dumps({"orderId": order_id, "email": "a@b.co"})
+    )
     wait_for(lambda: order_id in stored_order_ids(lab_stack.bucket), 60, "the order stored")
     processes = subprocess.run(["docker", "top", container, "-o", "pid,args"], capture_output=True, text=True).stdout
     assert "awslambdaric app.handler" in processes
@@ -151,9 +168,26 @@ def test_no_docker_socket_inside_and_functions_run_as_processes_of_the_container
 @docker_mode_only
 def test_the_producer_container_sends_orders_over_the_internal_network(lab_stack):
     result = subprocess.run(
-        ["docker", "compose", "--project-name", settings.COMPOSE_PROJECT, "--file", str(settings.COMPOSE_FILE),
-         "run", "--rm", "--no-deps", "producer", "--count", "3", "--json", "--quiet"],
-        capture_output=True, text=True, timeout=PRODUCER_TIMEOUT_SECONDS, env=dockermode.compose_environment(),
+        [
+            "docker",
+            "compose",
+            "--project-name",
+            settings.COMPOSE_PROJECT,
+            "--file",
+            str(settings.COMPOSE_FILE),
+            "run",
+            "--rm",
+            "--no-deps",
+            "producer",
+            "--count",
+            "3",
+            "--json",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=PRODUCER_TIMEOUT_SECONDS,
+        env=dockermode.compose_environment(),
     )
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
@@ -183,8 +217,11 @@ def test_docker_compose_up_alone_is_the_whole_lab(second_lab_alone):
         endpoint = f"http://127.0.0.1:{lab.port}"
         bucket = settings.Stack().bucket_name
         stored = aws.client("s3", endpoint).list_objects_v2
-        wait_for(lambda: len(stored(Bucket=bucket, Prefix="orders/").get("Contents", [])) == 4,
-                 60, "the producer's 4 orders stored")
+        wait_for(
+            lambda: len(stored(Bucket=bucket, Prefix="orders/").get("Contents", [])) == 4,
+            60,
+            "the producer's 4 orders stored",
+        )
         wait_for(lambda: len(aws.sent_emails(endpoint)) == 4, 60, "4 emails sent")
         with urllib.request.urlopen(f"http://127.0.0.1:{lab.dashboard_port}/api/state", timeout=5) as response:
             assert "samples" in json.loads(response.read())
@@ -203,11 +240,16 @@ def test_a_failed_provisioning_stops_the_container_with_one_line_and_no_producer
         assert up.returncode != 0
         localstack = lab.container("localstack")["State"]
         assert (localstack["Status"], localstack["ExitCode"]) == ("exited", 1)
-        reasons = [line for line in lab.compose("logs", "--no-log-prefix", "localstack").stdout.splitlines()
-                   if line.startswith(("lab: provisioning refused", "lab: provisioning failed"))]
-        assert reasons == ["lab: provisioning refused: VISIBILITY_TIMEOUT=1 is shorter than FUNCTION_TIMEOUT=5: "
-                           "AWS refuses such a mapping, because a message would reappear while it is still being "
-                           "processed; raise the visibility timeout"]
+        reasons = [
+            line
+            for line in lab.compose("logs", "--no-log-prefix", "localstack").stdout.splitlines()
+            if line.startswith(("lab: provisioning refused", "lab: provisioning failed"))
+        ]
+        assert reasons == [
+            "lab: provisioning refused: VISIBILITY_TIMEOUT=1 is shorter than FUNCTION_TIMEOUT=5: "
+            "AWS refuses such a mapping, because a message would reappear while it is still being "
+            "processed; raise the visibility timeout"
+        ]
         assert lab.container("producer")["State"]["Status"] == "created"  # never started
     finally:
         lab.down()
@@ -234,8 +276,11 @@ def test_the_state_volume_keeps_the_lab_across_a_stop_and_a_killed_container(sec
 
         parked.add(sqs.send_message(QueueUrl=dlq_url, MessageBody="parked before the kill")["MessageId"])
         sent_at = time.time()
-        wait_for(lambda: (aws.get_json("/_lab/snapshot", endpoint).get("last_save") or {}).get("at", 0) > sent_at,
-                 60, "a periodic snapshot after the second message")
+        wait_for(
+            lambda: (aws.get_json("/_lab/snapshot", endpoint).get("last_save") or {}).get("at", 0) > sent_at,
+            60,
+            "a periodic snapshot after the second message",
+        )
         assert lab.compose("kill", "localstack").returncode == 0  # SIGKILL: no save at shutdown
         assert lab.compose("up", "--detach", "--wait", "localstack").returncode == 0
         assert {m["MessageId"] for m in aws.peek_messages(dlq_url, endpoint)} == parked
@@ -255,8 +300,13 @@ class StudentLab(OtherLab):
         self.stack = settings.Stack()
 
     def up(self, **changed: str) -> str:
-        result = subprocess.run([str(dockermode.IN_DOCKER_SCRIPT), "up"], env={**self.env, **changed},
-                                capture_output=True, text=True, timeout=COMPOSE_UP_SECONDS * 2)
+        result = subprocess.run(
+            [str(dockermode.IN_DOCKER_SCRIPT), "up"],
+            env={**self.env, **changed},
+            capture_output=True,
+            text=True,
+            timeout=COMPOSE_UP_SECONDS * 2,
+        )
         assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
         return result.stdout + result.stderr
 
@@ -265,15 +315,20 @@ class StudentLab(OtherLab):
 
     def queue_urls(self) -> tuple[str, str]:
         sqs = aws.client("sqs", self.endpoint)
-        return (sqs.get_queue_url(QueueName=self.stack.queue_name)["QueueUrl"],
-                sqs.get_queue_url(QueueName=self.stack.dlq_name)["QueueUrl"])
+        return (
+            sqs.get_queue_url(QueueName=self.stack.queue_name)["QueueUrl"],
+            sqs.get_queue_url(QueueName=self.stack.dlq_name)["QueueUrl"],
+        )
 
     def pause(self) -> None:
         lambda_ = aws.client("lambda", self.endpoint)
         mapping = lambda_.list_event_source_mappings(FunctionName=self.stack.function_name)["EventSourceMappings"][0]
         lambda_.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
-        wait_for(lambda: lambda_.get_event_source_mapping(UUID=mapping["UUID"])["State"] == "Disabled", 60,
-                 "the mapping paused")
+        wait_for(
+            lambda: lambda_.get_event_source_mapping(UUID=mapping["UUID"])["State"] == "Disabled",
+            60,
+            "the mapping paused",
+        )
 
 
 def tag_images(source_tag: str, tag: str) -> list[str]:
@@ -288,9 +343,14 @@ def rebuild_localstack_image(tag: str) -> None:
     same tag names a new image (a layer more here, where a real change rebuilds
     the lab's layers; the image keeps the label that says it is current)."""
     dockerfile = f"FROM sqs-lambda-lab/localstack:{tag}\nLABEL lab.test-rebuilt={os.getpid()}-{time.time()}\n"
-    subprocess.run(["docker", "build", "--quiet", "--tag", f"sqs-lambda-lab/localstack:{tag}", "-"],
-                   input=dockerfile, text=True, check=True, capture_output=True,
-                   env={**os.environ, "DOCKER_BUILDKIT": "0"})
+    subprocess.run(
+        ["docker", "build", "--quiet", "--tag", f"sqs-lambda-lab/localstack:{tag}", "-"],
+        input=dockerfile,
+        text=True,
+        check=True,
+        capture_output=True,
+        env={**os.environ, "DOCKER_BUILDKIT": "0"},
+    )
 
 
 @docker_mode_only
@@ -310,8 +370,9 @@ def test_a_recreated_container_brings_back_the_queues_the_dlq_and_the_orders(cha
         lab.pause()  # the orders below wait in the queue across the recreation
         waiting = {f"waiting-{n}" for n in range(3)}
         for order_id in waiting:
-            sqs.send_message(QueueUrl=queue_url,
-                             MessageBody=json.dumps({"orderId": order_id, "email": f"{order_id}@example.com"}))
+            sqs.send_message(
+                QueueUrl=queue_url, MessageBody=json.dumps({"orderId": order_id, "email": f"{order_id}@example.com"})
+            )
         dead = {sqs.send_message(QueueUrl=dlq_url, MessageBody="parked in the DLQ")["MessageId"]}
 
         changed = {}
@@ -330,8 +391,11 @@ def test_a_recreated_container_brings_back_the_queues_the_dlq_and_the_orders(cha
             assert attributes["Attributes"]["VisibilityTimeout"] == "12", "the changed setting is applied"
         assert {m["MessageId"] for m in aws.peek_messages(dlq_url, lab.endpoint)} == dead, "the DLQ as it was"
         # make up provisions, which enables the mapping: the waiting orders go through.
-        wait_for(lambda: waiting <= stored_order_ids(lab.stack.bucket_name, lab.endpoint), 120,
-                 "the orders that waited stored by the restored function")
+        wait_for(
+            lambda: waiting <= stored_order_ids(lab.stack.bucket_name, lab.endpoint),
+            120,
+            "the orders that waited stored by the restored function",
+        )
         wait_for(lambda: waiting <= set(emails_per_order(lab.endpoint)), 60, "the orders that waited emailed")
         wait_for(lambda: aws.queue_is_empty(queue_url, lab.endpoint), 120, "the queue empty")
         emails = emails_per_order(lab.endpoint)

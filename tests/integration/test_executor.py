@@ -27,8 +27,13 @@ LOGS_TIMEOUT_SECONDS = 20
 
 
 @contextlib.contextmanager
-def deployed_probe(runtime: str = settings.FUNCTION_RUNTIME, code: bytes | None = None,
-                   timeout: int = PROBE_TIMEOUT_SECONDS, memory: int = PROBE_MEMORY_MB, variables: dict | None = None):
+def deployed_probe(
+    runtime: str = settings.FUNCTION_RUNTIME,
+    code: bytes | None = None,
+    timeout: int = PROBE_TIMEOUT_SECONDS,
+    memory: int = PROBE_MEMORY_MB,
+    variables: dict | None = None,
+):
     """A probe function declaring this runtime (or other code), deployed for the duration; gives its name."""
     lambda_, iam = aws.client("lambda"), aws.client("iam")
     name = f"executor-probe-{unique_suffix()}"
@@ -36,11 +41,22 @@ def deployed_probe(runtime: str = settings.FUNCTION_RUNTIME, code: bytes | None 
     # Lambda ships a function's logs with its role's credentials: without this,
     # as on AWS, its logs would be denied and never arrive.
     log_group = f"arn:aws:logs:{settings.REGION}:{settings.ACCOUNT_ID}:log-group:/aws/lambda/{name}"
-    iam.put_role_policy(RoleName=name, PolicyName="write-own-logs", PolicyDocument=json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                       "Resource": [log_group, f"{log_group}:*"]}],
-    }))
+    iam.put_role_policy(
+        RoleName=name,
+        PolicyName="write-own-logs",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                        "Resource": [log_group, f"{log_group}:*"],
+                    }
+                ],
+            }
+        ),
+    )
     lambda_.create_function(
         FunctionName=name,
         Runtime=runtime,
@@ -169,8 +185,16 @@ def test_the_function_sees_lambdas_variables_and_none_of_the_host_s(probe):
     assert variables["LAMBDA_TASK_ROOT"] == seen["cwd"] == seen["sys_path"][0]
     assert variables["PYTHONPATH"].split(os.pathsep)[-1] == variables["LAMBDA_RUNTIME_DIR"]
     assert all(variables[name] for name in ("_HANDLER", "AWS_REGION", "AWS_LAMBDA_RUNTIME_API", "LD_LIBRARY_PATH"))
-    internal = {"LOCALSTACK_RUNTIME_ID", "LOCALSTACK_RUNTIME_ENDPOINT", "AWS_LAMBDA_FUNCTION_TIMEOUT",
-                "LAB_EXECUTOR_PORT", "LAB_RUNTIME_PYTHON", "LAB_FUNCTION_ENVIRONMENT", "VIRTUAL_ENV", "HOME"}
+    internal = {
+        "LOCALSTACK_RUNTIME_ID",
+        "LOCALSTACK_RUNTIME_ENDPOINT",
+        "AWS_LAMBDA_FUNCTION_TIMEOUT",
+        "LAB_EXECUTOR_PORT",
+        "LAB_RUNTIME_PYTHON",
+        "LAB_FUNCTION_ENVIRONMENT",
+        "VIRTUAL_ENV",
+        "HOME",
+    }
     assert internal.isdisjoint(seen["all_names"])
     assert "AWS_ENDPOINT_URL" in seen["all_names"]
     # No site-packages of the host's: the code, the runtime's packages, the standard library.
@@ -191,7 +215,8 @@ def test_a_package_the_zip_does_not_carry_fails_to_import_until_it_is_packaged(l
     assert error["errorMessage"] == "Unable to import module 'app': No module named 'requests'"
 
     (tmp_path / "requirements.txt").write_text(
-        "".join(f"{p}=={importlib.metadata.version(p)}\n" for p in scenarios.REQUESTS_AND_ITS_DEPENDENCIES))
+        "".join(f"{p}=={importlib.metadata.version(p)}\n" for p in scenarios.REQUESTS_AND_ITS_DEPENDENCIES)
+    )
     with deployed_probe(code=build_zip(tmp_path)) as name:
         response, version = invoke(name, {})
     assert "FunctionError" not in response, version
@@ -230,8 +255,9 @@ def test_an_exception_during_init_fails_the_invocation_with_its_type(localstack)
 
 
 def init_reports(response: dict) -> list[str]:
-    return [line for line in base64.b64decode(response["LogResult"]).decode().splitlines()
-            if line.startswith("INIT_REPORT")]
+    return [
+        line for line in base64.b64decode(response["LogResult"]).decode().splitlines() if line.startswith("INIT_REPORT")
+    ]
 
 
 def test_an_init_past_10_s_runs_again_within_the_first_invocation(localstack):

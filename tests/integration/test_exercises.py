@@ -41,7 +41,9 @@ def test_check_fails_on_the_starter_files_with_a_hint_and_passes_on_the_solution
         teardown(exercises.stack_of(item, exercises.workspace_of(item, tmp_path), suffix))
 
 
-WRONG_ANSWERS = [(number, answer) for number in sorted(exercises.EXERCISES) for answer in exercises.wrong_answers(number)]
+WRONG_ANSWERS = [
+    (number, answer) for number in sorted(exercises.EXERCISES) for answer in exercises.wrong_answers(number)
+]
 
 
 @pytest.mark.exercises

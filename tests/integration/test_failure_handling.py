@@ -56,7 +56,9 @@ def test_a_failing_order_is_retried_after_the_visibility_timeout_and_processed_o
         "three deliveries in the worker's log",
     )
     assert [(r["receive_count"], r["outcome"]) for r in sorted(records, key=lambda r: r["receive_count"])] == [
-        (1, "failed"), (2, "failed"), (3, "processed"),
+        (1, "failed"),
+        (2, "failed"),
+        (3, "processed"),
     ]
     wait_for(lambda: len(emails_for([order_id])) >= 1, RETRIES_TIMEOUT_SECONDS, "the email")
     assert len(emails_for([order_id])) == 1
@@ -79,7 +81,11 @@ def test_a_poison_message_reaches_the_dlq_after_exactly_max_receive_count_delive
 
     max_receives = stack.stack.max_receive_count
     records = wait_for(
-        lambda: (found := deliveries(stack.stack.function_name, message_id=message_id)) and len(found) >= max_receives and found,
+        lambda: (
+            (found := deliveries(stack.stack.function_name, message_id=message_id))
+            and len(found) >= max_receives
+            and found
+        ),
         RETRIES_TIMEOUT_SECONDS,
         f"{max_receives} deliveries in the worker's log",
     )
@@ -202,12 +208,14 @@ def test_a_timeout_or_a_crash_leaves_the_batch_to_be_retried(stack, fail_mode):
     failing, bystander = new_id(fail_mode), new_id("bystander")
     send_batch(stack.queue_url, [order(failing, fail_attempts=1, fail_mode=fail_mode), order(bystander)])
 
-    wait_for(lambda: stored_order_ids(stack.bucket) == {failing, bystander}, RETRIES_TIMEOUT_SECONDS,
-             "both orders stored")
+    wait_for(
+        lambda: stored_order_ids(stack.bucket) == {failing, bystander}, RETRIES_TIMEOUT_SECONDS, "both orders stored"
+    )
     # The log reaches CloudWatch a moment after the order reaches the store.
     records = wait_for(
         lambda: (found := deliveries(stack.stack.function_name, order_id=failing)) and len(found) >= 2 and found,
-        RETRIES_TIMEOUT_SECONDS, "both deliveries in the worker's log",
+        RETRIES_TIMEOUT_SECONDS,
+        "both deliveries in the worker's log",
     )
     records.sort(key=lambda r: r["receive_count"])
     assert (records[0]["receive_count"], records[0]["outcome"], records[0]["error"]) == (1, "failed", fail_mode)
@@ -238,15 +246,20 @@ def test_a_batch_with_more_work_than_time_returns_the_records_it_cannot_start(ma
     # A margin of 3 s leaves an order room to take three times its usual time (a
     # busy machine stretched a 500 ms order past a 1 s margin once, and the whole
     # batch timed out).
-    stack = make_stack(enabled=False, function_timeout=10, time_margin_ms=3000,
-                       visibility_timeout=10 + settings.COLD_START_ALLOWANCE_SECONDS)
+    stack = make_stack(
+        enabled=False,
+        function_timeout=10,
+        time_margin_ms=3000,
+        visibility_timeout=10 + settings.COLD_START_ALLOWANCE_SECONDS,
+    )
     orders = one_batch_of(stack, "slow", 10, sleep_ms=800)
     function = stack.stack.function_name
 
     wait_for(lambda: stored_order_ids(stack.bucket) == set(orders), RETRIES_TIMEOUT_SECONDS, "all ten orders stored")
     processed = wait_for(
         lambda: len(found := [r for r in deliveries(function) if r["outcome"] == "processed"]) >= 10 and found,
-        RETRIES_TIMEOUT_SECONDS, "ten orders processed in the worker's log",
+        RETRIES_TIMEOUT_SECONDS,
+        "ten orders processed in the worker's log",
     )
     assert sorted(r["order_id"] for r in processed) == sorted(orders), "each order processed exactly once"
     deferred = [r for r in deliveries(function) if r.get("error") == "NotEnoughTime"]
@@ -279,8 +292,12 @@ def test_a_record_starts_only_with_twice_the_slowest_record_left(make_stack):
     timed, so each invocation processes one order and returns the rest untried
     (a fixed margin alone would start a second and leave under 1 s for a third
     that, on a busy machine, ran into the timeout after sending its email)."""
-    stack = make_stack(enabled=False, function_timeout=4, time_margin_ms=1000,
-                       visibility_timeout=4 + settings.COLD_START_ALLOWANCE_SECONDS)
+    stack = make_stack(
+        enabled=False,
+        function_timeout=4,
+        time_margin_ms=1000,
+        visibility_timeout=4 + settings.COLD_START_ALLOWANCE_SECONDS,
+    )
     orders = one_batch_of(stack, "slowest", 3, sleep_ms=1500)
     function = stack.stack.function_name
 
@@ -308,7 +325,9 @@ def test_the_same_order_sent_twice_is_stored_once_and_emailed_once(stack):
     def processed():
         return [r for r in deliveries(stack.stack.function_name, order_id=order_id) if r["outcome"] == "processed"]
 
-    records = wait_for(lambda: len(processed()) == 2 and processed(), RETRIES_TIMEOUT_SECONDS, "both messages processed")
+    records = wait_for(
+        lambda: len(processed()) == 2 and processed(), RETRIES_TIMEOUT_SECONDS, "both messages processed"
+    )
     assert sorted(r["email_sent_now"] for r in records) == [False, True]
     every_delivery = deliveries(stack.stack.function_name, order_id=order_id)
     assert [r["stored_now"] for r in every_delivery].count(True) == 1, "one delivery wrote the order"
@@ -394,11 +413,19 @@ def test_fifo_keeps_order_within_a_group_and_a_failing_group_does_not_block_othe
     group_a = [new_id("a1"), new_id("a2"), new_id("a3")]
     group_b = [new_id("b1"), new_id("b2"), new_id("b3")]
     for order_id, group, fields in [
-        (group_a[0], "A", {"fail_attempts": 2}), (group_a[1], "A", {}), (group_a[2], "A", {}),
-        (group_b[0], "B", {}), (group_b[1], "B", {}), (group_b[2], "B", {}),
+        (group_a[0], "A", {"fail_attempts": 2}),
+        (group_a[1], "A", {}),
+        (group_a[2], "A", {}),
+        (group_b[0], "B", {}),
+        (group_b[1], "B", {}),
+        (group_b[2], "B", {}),
     ]:
-        sqs.send_message(QueueUrl=stack.queue_url, MessageBody=order(order_id, **fields),
-                         MessageGroupId=group, MessageDeduplicationId=order_id)
+        sqs.send_message(
+            QueueUrl=stack.queue_url,
+            MessageBody=order(order_id, **fields),
+            MessageGroupId=group,
+            MessageDeduplicationId=order_id,
+        )
 
     everything = set(group_a + group_b)
     wait_for(lambda: stored_order_ids(stack.bucket) == everything, RETRIES_TIMEOUT_SECONDS, "all six orders stored")
@@ -406,8 +433,11 @@ def test_fifo_keeps_order_within_a_group_and_a_failing_group_does_not_block_othe
     assert times[group_a[0]] < times[group_a[1]] < times[group_a[2]], "group A kept its order"
     assert times[group_b[0]] < times[group_b[1]] < times[group_b[2]], "group B kept its order"
     assert max(times[b] for b in group_b) < times[group_a[0]], "group B went on while A1 was being retried"
-    a1 = wait_for(lambda: (found := deliveries(stack.stack.function_name, order_id=group_a[0])) and len(found) >= 3
-                  and found, RETRIES_TIMEOUT_SECONDS, "A1's deliveries in the worker's log")
+    a1 = wait_for(
+        lambda: (found := deliveries(stack.stack.function_name, order_id=group_a[0])) and len(found) >= 3 and found,
+        RETRIES_TIMEOUT_SECONDS,
+        "A1's deliveries in the worker's log",
+    )
     assert receive_counts(a1) == [1, 2, 3]
     assert dlq_messages(stack) == []
 
@@ -416,10 +446,14 @@ def deliveries_after_sentinel(stack, group: str, order_id: str) -> list[dict]:
     """All deliveries of order_id, counted once a later message of the same group
     was processed (FIFO order means any duplicate would have come before it)."""
     sentinel = new_id("sentinel")
-    aws.client("sqs").send_message(QueueUrl=stack.queue_url, MessageBody=order(sentinel),
-                                   MessageGroupId=group, MessageDeduplicationId=sentinel)
-    wait_for(lambda: deliveries(stack.stack.function_name, order_id=sentinel), RETRIES_TIMEOUT_SECONDS,
-             "the sentinel processed")
+    aws.client("sqs").send_message(
+        QueueUrl=stack.queue_url, MessageBody=order(sentinel), MessageGroupId=group, MessageDeduplicationId=sentinel
+    )
+    wait_for(
+        lambda: deliveries(stack.stack.function_name, order_id=sentinel),
+        RETRIES_TIMEOUT_SECONDS,
+        "the sentinel processed",
+    )
     return deliveries(stack.stack.function_name, order_id=order_id)
 
 
@@ -449,8 +483,9 @@ def test_fifo_deduplicates_identical_bodies_with_content_based_deduplication(mak
     sqs = aws.client("sqs")
     order_id = new_id("content")
     body = order(order_id)
-    ids = [sqs.send_message(QueueUrl=stack.queue_url, MessageBody=body, MessageGroupId="G")["MessageId"]
-           for _ in range(2)]
+    ids = [
+        sqs.send_message(QueueUrl=stack.queue_url, MessageBody=body, MessageGroupId="G")["MessageId"] for _ in range(2)
+    ]
     assert ids[0] == ids[1]
     assert {d["message_id"] for d in deliveries_after_sentinel(stack, "G", order_id)} == {ids[0]}  # one message
 
@@ -468,8 +503,15 @@ def test_a_slow_consumer_never_slows_the_producer(make_stack):
     order, most are still waiting in the queue. Rates are printed, not compared
     (a timing is the bench's job)."""
     consumed = make_stack(maximum_concurrency=2, batch_size=1)
-    loaded = send(Options(count=BACK_PRESSURE_ORDERS, rate=BACK_PRESSURE_RATE, sleep_ms=SLOW_ORDER_MS,
-                          queue=consumed.stack.queue_name, quiet=True))
+    loaded = send(
+        Options(
+            count=BACK_PRESSURE_ORDERS,
+            rate=BACK_PRESSURE_RATE,
+            sleep_ms=SLOW_ORDER_MS,
+            queue=consumed.stack.queue_name,
+            quiet=True,
+        )
+    )
     depth = queue_depth(consumed.queue_url)
     stored_then = len(stored_order_ids(consumed.bucket))
     print(f"producer: {loaded.per_second:.1f} orders/s; when it ended, {stored_then} stored and {depth} in the queue")

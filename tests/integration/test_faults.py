@@ -55,11 +55,15 @@ def test_a_runtime_killed_from_outside_mid_batch_leaves_the_batch_to_be_retried(
 
     processed = wait_for(
         lambda: [r for r in deliveries(function, order_id=slow) if r["outcome"] == "processed"],
-        TIMEOUT_SECONDS, "the slow order processed",
+        TIMEOUT_SECONDS,
+        "the slow order processed",
     )
     assert [r["receive_count"] for r in processed] == [2], "processed on the retry, once"
-    again = wait_for(lambda: [r for r in deliveries(function, order_id=quick) if r["receive_count"] == 2],
-                     TIMEOUT_SECONDS, "the quick order delivered again")
+    again = wait_for(
+        lambda: [r for r in deliveries(function, order_id=quick) if r["receive_count"] == 2],
+        TIMEOUT_SECONDS,
+        "the quick order delivered again",
+    )
     assert [(r["outcome"], r["stored_now"], r["email_sent_now"]) for r in again] == [("processed", False, False)]
     assert stored_order_ids(stack.bucket) == {slow, quick}
     wait_for(lambda: len(emails_for([slow, quick])) == 2, TIMEOUT_SECONDS, "one email each")
@@ -94,23 +98,39 @@ def test_hostile_bodies_go_to_the_dlq_with_a_reason_and_valid_orders_beside_them
 
     def state() -> dict:  # what each unexpected message's deliveries said, so a failure names its cause
         unexpected = in_dlq() - hostile_ids
-        return {"missing from the DLQ": hostile_ids - in_dlq(),
-                "unexpected, with their deliveries": {
-                    message_id: [(r["receive_count"], r["outcome"], r.get("error"), r.get("reason"))
-                                 for r in deliveries(stack.stack.function_name, message_id=message_id)]
-                    for message_id in unexpected},
-                "timeouts": len(log_lines(stack.stack.function_name, "Task timed out")),
-                "source queue": aws.queue_depth(stack.queue_url)}
+        return {
+            "missing from the DLQ": hostile_ids - in_dlq(),
+            "unexpected, with their deliveries": {
+                message_id: [
+                    (r["receive_count"], r["outcome"], r.get("error"), r.get("reason"))
+                    for r in deliveries(stack.stack.function_name, message_id=message_id)
+                ]
+                for message_id in unexpected
+            },
+            "timeouts": len(log_lines(stack.stack.function_name, "Task timed out")),
+            "source queue": aws.queue_depth(stack.queue_url),
+        }
 
     wait_for(lambda: in_dlq() == hostile_ids, TIMEOUT_SECONDS, "every hostile body in the DLQ", describe=state)
-    wait_for(lambda: stored_order_ids(stack.bucket) == set(valid), TIMEOUT_SECONDS, "both valid orders stored",
-             describe=state)
+    wait_for(
+        lambda: stored_order_ids(stack.bucket) == set(valid),
+        TIMEOUT_SECONDS,
+        "both valid orders stored",
+        describe=state,
+    )
     assert in_dlq() == hostile_ids, "no valid order went to the DLQ"
     failed = wait_for(
-        lambda: (found := [r for r in deliveries(stack.stack.function_name, outcome="failed")
-                           if r["message_id"] in hostile_ids])
-        and {r["message_id"] for r in found} == hostile_ids and found,
-        TIMEOUT_SECONDS, "a failure line with a reason for each hostile body",
+        lambda: (
+            (
+                found := [
+                    r for r in deliveries(stack.stack.function_name, outcome="failed") if r["message_id"] in hostile_ids
+                ]
+            )
+            and {r["message_id"] for r in found} == hostile_ids
+            and found
+        ),
+        TIMEOUT_SECONDS,
+        "a failure line with a reason for each hostile body",
     )
     # A hostile body may also be returned untried (NotEnoughTime) before a delivery reads it.
     assert all(r["error"] == "PoisonMessage" and r["reason"] for r in failed if r["error"] != "NotEnoughTime")
@@ -125,12 +145,19 @@ def test_a_handler_that_cannot_be_imported_logs_why_and_its_messages_take_the_re
     stack = make_stack(source_dir=BROKEN_IMPORT, max_receive_count=2)
     message_id = send_batch(stack.queue_url, [order(f"unlucky-{uuid.uuid4().hex[:6]}")])[0]
 
-    wait_for(lambda: [m["MessageId"] for m in aws.peek_messages(stack.dlq_url)] == [message_id],
-             TIMEOUT_SECONDS, "the message in the DLQ")
+    wait_for(
+        lambda: [m["MessageId"] for m in aws.peek_messages(stack.dlq_url)] == [message_id],
+        TIMEOUT_SECONDS,
+        "the message in the DLQ",
+    )
     lines = wait_for(
-        lambda: (found := log_lines(stack.stack.function_name)) and
-        sum(line.startswith("START RequestId") for line in found) >= 2 and found,
-        TIMEOUT_SECONDS, "two invocations in the function's log",
+        lambda: (
+            (found := log_lines(stack.stack.function_name))
+            and sum(line.startswith("START RequestId") for line in found) >= 2
+            and found
+        ),
+        TIMEOUT_SECONDS,
+        "two invocations in the function's log",
     )
     failures = [line for line in lines if line.startswith("[ERROR] Runtime.ImportModuleError")]
     assert len(failures) >= 2, "each delivery's invocation logs why it failed"

@@ -5,7 +5,8 @@ same `python -m lab` commands the Makefile runs."""
 import socket
 from pathlib import Path
 
-from helpers import only_in_host_mode, run_lab as lab, wait_for
+from helpers import only_in_host_mode, wait_for
+from helpers import run_lab as lab
 from lab import aws
 from lab.processes import group_members, listening_sockets
 

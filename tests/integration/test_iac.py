@@ -34,9 +34,14 @@ def test_the_template_s_stack_stores_retries_dead_letters_and_redrives(template_
     good, retried = "iac-good", "iac-retried"
     send_batch(outputs["QueueUrl"], [order(good), order(retried, fail_attempts=1), json.dumps({"orderId": "iac-bad"})])
     wait_for(lambda: {good, retried} <= stored_order_ids(outputs["BucketName"]), TIMEOUT_SECONDS, "both orders stored")
-    wait_for(lambda: [r["receive_count"] for r in deliveries(stack.function_name, order_id=retried)] == [1, 2],
-             TIMEOUT_SECONDS, "the retried order's two deliveries")
-    wait_for(lambda: len(aws.peek_messages(outputs["DeadLetterQueueUrl"])) == 1, TIMEOUT_SECONDS, "the poison in the DLQ")
+    wait_for(
+        lambda: [r["receive_count"] for r in deliveries(stack.function_name, order_id=retried)] == [1, 2],
+        TIMEOUT_SECONDS,
+        "the retried order's two deliveries",
+    )
+    wait_for(
+        lambda: len(aws.peek_messages(outputs["DeadLetterQueueUrl"])) == 1, TIMEOUT_SECONDS, "the poison in the DLQ"
+    )
 
     operations.set_worker_rule(stack, operations.BROKEN_RULE_VALUE)  # make break: orders of 2 items are refused
     send_batch(outputs["QueueUrl"], [order("iac-big", items=[{"sku": "BOOK", "quantity": 2}])])
@@ -49,21 +54,52 @@ def test_the_template_s_stack_stores_retries_dead_letters_and_redrives(template_
 def described(stack: Stack) -> dict:
     """What a stack is, by its resources' own descriptions, its names made neutral."""
     sqs, lambda_, iam = aws.client("sqs"), aws.client("lambda"), aws.client("iam")
-    queue = sqs.get_queue_attributes(QueueUrl=sqs.get_queue_url(QueueName=stack.queue_name)["QueueUrl"],
-                                     AttributeNames=["All"])["Attributes"]
-    dlq = sqs.get_queue_attributes(QueueUrl=sqs.get_queue_url(QueueName=stack.dlq_name)["QueueUrl"],
-                                   AttributeNames=["All"])["Attributes"]
+    queue = sqs.get_queue_attributes(
+        QueueUrl=sqs.get_queue_url(QueueName=stack.queue_name)["QueueUrl"], AttributeNames=["All"]
+    )["Attributes"]
+    dlq = sqs.get_queue_attributes(
+        QueueUrl=sqs.get_queue_url(QueueName=stack.dlq_name)["QueueUrl"], AttributeNames=["All"]
+    )["Attributes"]
     function = lambda_.get_function_configuration(FunctionName=stack.function_name)
     [mapping] = lambda_.list_event_source_mappings(FunctionName=stack.function_name)["EventSourceMappings"]
     [policy_name] = iam.list_role_policies(RoleName=stack.role_name)["PolicyNames"]
     found = {
-        "queue": {key: queue.get(key) for key in ("VisibilityTimeout", "MessageRetentionPeriod", "RedrivePolicy",
-                                                  "DelaySeconds", "MaximumMessageSize", "ReceiveMessageWaitTimeSeconds")},
+        "queue": {
+            key: queue.get(key)
+            for key in (
+                "VisibilityTimeout",
+                "MessageRetentionPeriod",
+                "RedrivePolicy",
+                "DelaySeconds",
+                "MaximumMessageSize",
+                "ReceiveMessageWaitTimeSeconds",
+            )
+        },
         "dlq": {key: dlq.get(key) for key in ("VisibilityTimeout", "MessageRetentionPeriod", "RedrivePolicy")},
-        "function": {key: function.get(key) for key in ("Runtime", "Handler", "Timeout", "MemorySize", "CodeSha256",
-                                                        "Environment", "PackageType", "Architectures")},
-        "mapping": {key: mapping.get(key) for key in ("BatchSize", "MaximumBatchingWindowInSeconds", "State",
-                                                      "FunctionResponseTypes", "ScalingConfig", "EventSourceArn")},
+        "function": {
+            key: function.get(key)
+            for key in (
+                "Runtime",
+                "Handler",
+                "Timeout",
+                "MemorySize",
+                "CodeSha256",
+                "Environment",
+                "PackageType",
+                "Architectures",
+            )
+        },
+        "mapping": {
+            key: mapping.get(key)
+            for key in (
+                "BatchSize",
+                "MaximumBatchingWindowInSeconds",
+                "State",
+                "FunctionResponseTypes",
+                "ScalingConfig",
+                "EventSourceArn",
+            )
+        },
         "role policy": iam.get_role_policy(RoleName=stack.role_name, PolicyName=policy_name)["PolicyDocument"],
     }
     found["function"]["Role"] = function["Role"]

@@ -29,9 +29,11 @@ def test_the_producer_s_role_sends_and_is_denied_everything_else(make_stack):
     sqs = aws.client_as(stack.stack.producer_role_name, "sqs")
     assert sqs.send_message(QueueUrl=stack.queue_url, MessageBody=order("iam-sent"))["MessageId"]
     message = denied(sqs.receive_message, QueueUrl=stack.queue_url)
-    assert message == (f"User: arn:aws:sts::000000000000:assumed-role/{stack.stack.producer_role_name}/lab is not "
-                       f"authorized to perform: sqs:ReceiveMessage on resource: {stack.queue_arn} because no "
-                       "identity-based policy allows the sqs:ReceiveMessage action")
+    assert message == (
+        f"User: arn:aws:sts::000000000000:assumed-role/{stack.stack.producer_role_name}/lab is not "
+        f"authorized to perform: sqs:ReceiveMessage on resource: {stack.queue_arn} because no "
+        "identity-based policy allows the sqs:ReceiveMessage action"
+    )
     assert "sqs:PurgeQueue" in denied(sqs.purge_queue, QueueUrl=stack.queue_url)
     assert "sqs:SendMessage" in denied(sqs.send_message, QueueUrl=stack.dlq_url, MessageBody="elsewhere")
     s3 = aws.client_as(stack.stack.producer_role_name, "s3")
@@ -49,11 +51,23 @@ def test_an_explicit_deny_with_a_condition_on_the_request_beats_the_allow(make_s
     stack = make_stack(enabled=False)
     iam, role = aws.client("iam"), stack.stack.producer_role_name
     # AWS's example: refuse requests not made over TLS; the lab's are plain HTTP in every mode.
-    iam.put_role_policy(RoleName=role, PolicyName="tls-only", PolicyDocument=json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Deny", "Action": "sqs:*", "Resource": "*",
-                       "Condition": {"Bool": {"aws:SecureTransport": "false"}}}],
-    }))
+    iam.put_role_policy(
+        RoleName=role,
+        PolicyName="tls-only",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Deny",
+                        "Action": "sqs:*",
+                        "Resource": "*",
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                    }
+                ],
+            }
+        ),
+    )
     try:
         sqs = aws.client_as(role, "sqs")
         message = denied(sqs.send_message, QueueUrl=stack.queue_url, MessageBody=order("iam-denied"))
@@ -82,14 +96,23 @@ def test_the_mapping_receives_with_its_function_s_role_and_is_denied_when_the_ro
     changed = time.monotonic()
     # A long poll that began before the change was allowed and may still be waiting:
     # send once every such poll has ended and the pollers are being denied.
-    latest = wait_for(lambda: time.monotonic() - changed > settings.ESM_LONG_POLL_SECONDS
-                      and (seen := aws.denied_requests([role]))["count"] > before and seen["latest"], 30,
-                      "the mapping's polls to be denied")
+    latest = wait_for(
+        lambda: (
+            time.monotonic() - changed > settings.ESM_LONG_POLL_SECONDS
+            and (seen := aws.denied_requests([role]))["count"] > before
+            and seen["latest"]
+        ),
+        30,
+        "the mapping's polls to be denied",
+    )
     assert (latest["action"], latest["resource"]) == ("sqs:ReceiveMessage", stack.queue_arn)
     denied_before_the_order = aws.denied_requests([role])["count"]
     aws.client("sqs").send_message(QueueUrl=stack.queue_url, MessageBody=order("iam-unreceived"))
-    wait_for(lambda: aws.denied_requests([role])["count"] > denied_before_the_order, 30,
-             "a poll denied after the order was sent")
+    wait_for(
+        lambda: aws.denied_requests([role])["count"] > denied_before_the_order,
+        30,
+        "a poll denied after the order was sent",
+    )
     depth = aws.queue_depth(stack.queue_url)
     assert (depth["visible"], depth["in_flight"]) == (1, 0), "denied means not received"
     # The permission back: the mapping receives it (after its back-off) and the order is stored.

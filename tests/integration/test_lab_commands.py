@@ -13,13 +13,31 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 def lab(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "lab", *args], cwd=PROJECT_ROOT, env={**os.environ, **(env or {})},
-        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+        [sys.executable, "-m", "lab", *args],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
     )
 
 
-@pytest.mark.parametrize("command", [["dlq"], ["redrive"], ["pause"], ["resume"], ["break"], ["fix"], ["purge", "--yes"],
-                                     ["status", "--once"], ["logs", "--no-follow"], ["trace", "some-order"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["dlq"],
+        ["redrive"],
+        ["pause"],
+        ["resume"],
+        ["break"],
+        ["fix"],
+        ["purge", "--yes"],
+        ["status", "--once"],
+        ["logs", "--no-follow"],
+        ["trace", "some-order"],
+    ],
+)
 def test_every_command_says_so_when_the_lab_is_not_up(command):
     with socket.socket() as probe:  # a port where nothing listens
         probe.bind(("127.0.0.1", 0))

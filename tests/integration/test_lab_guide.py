@@ -123,14 +123,14 @@ PARTS = parse_guide(GUIDE.read_text())
 def test_the_guide_parses_into_parts_that_each_start_a_lab():
     steps = [step for part in PARTS.values() for step in part]
     assert len(PARTS) >= 2 and len(steps) >= 15
-    assert all(re.fullmatch(r"(LAB_[A-Z_]+=\S+ )*make up", part[0][0]) for part in PARTS.values()), \
+    assert all(re.fullmatch(r"(LAB_[A-Z_]+=\S+ )*make up", part[0][0]) for part in PARTS.values()), (
         "each part starts the lab"
+    )
     # Settings go before the command, as a student types them: LAB_BATCHING_WINDOW=20 make up
     assert all(re.match(r"(LAB_[A-Z_]+=\S+ )*(make |\.venv/bin/|curl )", command) for command, _, _ in steps)
 
 
-def run_part(part: str, env: dict, cwd: Path, command_for=lambda command: command,
-             shown_for=lambda line: line) -> None:
+def run_part(part: str, env: dict, cwd: Path, command_for=lambda command: command, shown_for=lambda line: line) -> None:
     """Each command of the part as a student types it, until it prints what the
     guide shows (for as long as the guide says a student may wait); `make down` after."""
     try:
@@ -139,8 +139,16 @@ def run_part(part: str, env: dict, cwd: Path, command_for=lambda command: comman
             expected = [shown_for(line) for line in shown]
             deadline = time.monotonic() + wait
             while True:
-                result = subprocess.run(runnable, shell=True, cwd=cwd, env=env, text=True,
-                                        capture_output=True, timeout=COMMAND_TIMEOUT_SECONDS, stdin=subprocess.DEVNULL)
+                result = subprocess.run(
+                    runnable,
+                    shell=True,
+                    cwd=cwd,
+                    env=env,
+                    text=True,
+                    capture_output=True,
+                    timeout=COMMAND_TIMEOUT_SECONDS,
+                    stdin=subprocess.DEVNULL,
+                )
                 printed = result.stdout + result.stderr
                 ok, missing = matches(expected, printed)
                 if ok or time.monotonic() > deadline:
@@ -155,11 +163,13 @@ def run_part(part: str, env: dict, cwd: Path, command_for=lambda command: comman
 @pytest.mark.parametrize("part", list(PARTS))
 def test_every_command_in_the_guide_prints_what_the_guide_shows(part, tmp_path, tmp_path_factory):
     if os.environ.get("LAB_MODE") in ("docker", "tools"):
-        pytest.skip("the guide's run uses host-mode labs of its own: LAB_MODE=host make test TEST_ARGS=\"-m guide\"")
+        pytest.skip('the guide\'s run uses host-mode labs of its own: LAB_MODE=host make test TEST_ARGS="-m guide"')
     port = free_port()
     env = {
         **os.environ,
-        "LAB_MODE": "host", "LAB_PORT": str(port), "LAB_STATE_DIR": str(tmp_path / "state"),
+        "LAB_MODE": "host",
+        "LAB_PORT": str(port),
+        "LAB_STATE_DIR": str(tmp_path / "state"),
         "LAB_DASHBOARD_PORT": str(free_port()),
         # The first part shows `make up` starting the dashboard; in the others it
         # would only sample its lab every second, for nobody.
@@ -172,8 +182,9 @@ def test_every_command_in_the_guide_prints_what_the_guide_shows(part, tmp_path, 
         "COLUMNS": "200",  # rich: wide tables, no wrapping
     }
     with lab_slot(tmp_path_factory, f"the guide's {part}"):
-        run_part(part, env, PROJECT_ROOT,
-                 command_for=lambda command: command.replace("127.0.0.1:4566", f"127.0.0.1:{port}"))
+        run_part(
+            part, env, PROJECT_ROOT, command_for=lambda command: command.replace("127.0.0.1:4566", f"127.0.0.1:{port}")
+        )
 
 
 # Steps 0 to 11: the parts a Docker-only student needs most (the first commands
@@ -208,16 +219,22 @@ def test_the_guide_as_a_student_with_only_docker(part, tmp_path, tmp_path_factor
     project = copy_of_the_project(tmp_path / "project")
     port = free_port()
     env = {
-        "PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYENV_ROOT": "/nonexistent", "TERM": "dumb",
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "PYENV_ROOT": "/nonexistent",
+        "TERM": "dumb",
         "LAB_COMPOSE_PROJECT": f"guide-{DOCKER_ONLY_PARTS.index(part)}-{os.getpid()}",
-        "LAB_PORT": str(port), "LAB_DASHBOARD_PORT": str(free_port()),
+        "LAB_PORT": str(port),
+        "LAB_DASHBOARD_PORT": str(free_port()),
         "LAB_DASHBOARD": "1" if part == DOCKER_ONLY_PARTS[0] else "0",
         "LAB_SNAPSHOT_INTERVAL_SECONDS": "0",
         "COLUMNS": "200",
         **{name: os.environ[name] for name in ("LAB_LOCALSTACK_IMAGE", "LAB_IMAGE_TAG") if name in os.environ},
     }
-    assert "tools container" in subprocess.run(["make", "help"], cwd=project, env=env, capture_output=True,
-                                               text=True).stdout, "a Python 3.12 or newer is on /usr/bin"
+    assert (
+        "tools container"
+        in subprocess.run(["make", "help"], cwd=project, env=env, capture_output=True, text=True).stdout
+    ), "a Python 3.12 or newer is on /usr/bin"
 
     def as_typed(command: str) -> str:
         if command.startswith("curl "):  # on this machine, to the port Docker publishes

@@ -23,7 +23,8 @@ def test_status_logs_and_trace_show_a_poison_message_and_a_processed_order(make_
 
     snapshot = wait_for(
         lambda: (s := observe.take_snapshot(stack.stack)) and sum(i.failed for i in s.invocations) >= 3 and s,
-        TIMEOUT_SECONDS, "three failed deliveries in the status",
+        TIMEOUT_SECONDS,
+        "three failed deliveries in the status",
     )
     assert snapshot.queues[stack.stack.dlq_name]["visible"] == 1
     assert snapshot.queues[stack.stack.dlq_name]["oldest_age_s"] >= 0

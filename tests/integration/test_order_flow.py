@@ -38,9 +38,7 @@ def test_the_textbook_order_a_student_types_is_processed(stack):
     aws.client("sqs").send_message(QueueUrl=stack.queue_url, MessageBody=body)
 
     wait_for(lambda: "123" in stored_order_ids(stack.bucket), PROCESSING_TIMEOUT_SECONDS, "order 123 stored")
-    stored = json.loads(
-        aws.client("s3").get_object(Bucket=stack.bucket, Key="orders/123.json")["Body"].read()
-    )
+    stored = json.loads(aws.client("s3").get_object(Bucket=stack.bucket, Key="orders/123.json")["Body"].read())
     assert stored["order"] == json.loads(body)
     wait_for(lambda: queue_is_empty(stack.queue_url), PROCESSING_TIMEOUT_SECONDS, "an empty queue")
 
@@ -48,7 +46,10 @@ def test_the_textbook_order_a_student_types_is_processed(stack):
 def test_the_make_up_stack_processes_an_order_sent_by_the_producer_cli(lab_stack):
     result = subprocess.run(
         [sys.executable, "-m", "producer", "--count", "3", "--json", "--quiet"],
-        capture_output=True, text=True, check=True, timeout=60,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
     summary = json.loads(result.stdout)
     assert summary["sent"] == 3 and summary["queue_url"] == lab_stack.queue_url

@@ -83,8 +83,11 @@ def comes_back_after_a_stop(lab: OwnLab) -> None:
     sqs = lab.client("sqs")
     queue_url, dlq_url = lab.queue_url(STACK.queue_name), lab.queue_url(STACK.dlq_name)
     sqs.send_message(QueueUrl=queue_url, MessageBody=order("before-the-stop"))
-    wait_for(lambda: "before-the-stop" in lab.stored() and "before-the-stop" in lab.emailed(), TIMEOUT_SECONDS,
-             "the first order stored and emailed")
+    wait_for(
+        lambda: "before-the-stop" in lab.stored() and "before-the-stop" in lab.emailed(),
+        TIMEOUT_SECONDS,
+        "the first order stored and emailed",
+    )
 
     lab.run("lab", "pause")  # what follows waits in the queue
     poison_id = sqs.send_message(QueueUrl=queue_url, MessageBody="not an order")["MessageId"]
@@ -111,16 +114,24 @@ def comes_back_after_a_stop(lab: OwnLab) -> None:
     # the order's bytes came back from the saved state (they once came back empty).
     assert lab.stored_order("before-the-stop")["orderId"] == "before-the-stop"
     # The receipt handle from before the stop still names the message in flight.
-    sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=received[0]["ReceiptHandle"],
-                                  VisibilityTimeout=0)
+    sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=received[0]["ReceiptHandle"], VisibilityTimeout=0)
     lab.run("lab", "up")  # provisions on top of what came back: the mapping runs again
-    wait_for(lambda: set(waiting) <= lab.stored() and set(waiting) <= lab.emailed(), TIMEOUT_SECONDS,
-             "the waiting orders stored and emailed by the restored function and mapping")
-    dead = wait_for(lambda: len(found := aws.peek_messages(dlq_url, lab.endpoint)) == 2 and found, TIMEOUT_SECONDS,
-                    "the poison message in the DLQ beside the parked one")
+    wait_for(
+        lambda: set(waiting) <= lab.stored() and set(waiting) <= lab.emailed(),
+        TIMEOUT_SECONDS,
+        "the waiting orders stored and emailed by the restored function and mapping",
+    )
+    dead = wait_for(
+        lambda: len(found := aws.peek_messages(dlq_url, lab.endpoint)) == 2 and found,
+        TIMEOUT_SECONDS,
+        "the poison message in the DLQ beside the parked one",
+    )
     assert poison_id in {m["MessageId"] for m in dead}
-    counts = wait_for(lambda: (found := lab.deliveries(poison_id)) and len(found) >= 2 and found, TIMEOUT_SECONDS,
-                      "the poison message's deliveries after the restart")
+    counts = wait_for(
+        lambda: (found := lab.deliveries(poison_id)) and len(found) >= 2 and found,
+        TIMEOUT_SECONDS,
+        "the poison message's deliveries after the restart",
+    )
     assert counts == [2, 3], "its receive count carried on from before the stop, up to maxReceiveCount 3"
 
 
@@ -131,15 +142,25 @@ def leave_a_mapping_without_its_function(lab: OwnLab, queue_url: str) -> None:
     code = io.BytesIO()
     with zipfile.ZipFile(code, "w") as archive:
         archive.writestr("app.py", "def handler(event, context):\n    return {}\n")
-    lambda_.create_function(FunctionName="deleted-later", Runtime="python3.13", Handler="app.handler",
-                            Role=f"arn:aws:iam::000000000000:role/{STACK.role_name}", Code={"ZipFile": code.getvalue()})
+    lambda_.create_function(
+        FunctionName="deleted-later",
+        Runtime="python3.13",
+        Handler="app.handler",
+        Role=f"arn:aws:iam::000000000000:role/{STACK.role_name}",
+        Code={"ZipFile": code.getvalue()},
+    )
     lambda_.get_waiter("function_active_v2").wait(FunctionName="deleted-later")
     queue_arn = lab.client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
-    lambda_.create_event_source_mapping(FunctionName="deleted-later", Enabled=False,
-                                        EventSourceArn=queue_arn["Attributes"]["QueueArn"])
+    lambda_.create_event_source_mapping(
+        FunctionName="deleted-later", Enabled=False, EventSourceArn=queue_arn["Attributes"]["QueueArn"]
+    )
     lambda_.delete_function(FunctionName="deleted-later")
-    assert [m["FunctionArn"].endswith(":deleted-later") for m in lambda_.list_event_source_mappings(
-        EventSourceArn=queue_arn["Attributes"]["QueueArn"])["EventSourceMappings"]].count(True) == 1
+    assert [
+        m["FunctionArn"].endswith(":deleted-later")
+        for m in lambda_.list_event_source_mappings(EventSourceArn=queue_arn["Attributes"]["QueueArn"])[
+            "EventSourceMappings"
+        ]
+    ].count(True) == 1
 
 
 def comes_back_after_a_crash(lab: OwnLab, pid_file: Path) -> None:

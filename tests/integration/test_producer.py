@@ -5,7 +5,6 @@ import socket
 import subprocess
 import sys
 
-
 from helpers import emails_for, stored_order_ids, wait_for
 from producer import Options, make_order
 
@@ -32,8 +31,16 @@ def test_a_missing_queue_is_named(localstack):
 
 def test_a_mixed_run_reports_each_kind_and_the_valid_ones_are_processed(stack):
     result = producer(
-        "--count", "10", "--poison-share", "0.2", "--fail-share", "0.0",
-        "--queue", stack.stack.queue_name, "--json", "--quiet",
+        "--count",
+        "10",
+        "--poison-share",
+        "0.2",
+        "--fail-share",
+        "0.0",
+        "--queue",
+        stack.stack.queue_name,
+        "--json",
+        "--quiet",
     )
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
@@ -68,7 +75,9 @@ class VanishingEndpoint:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 upstream = http.client.HTTPConnection(settings.HOST, settings.PORT, timeout=30)
-                upstream.request("POST", self.path, body, {k: v for k, v in self.headers.items() if k.lower() != "host"})
+                upstream.request(
+                    "POST", self.path, body, {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                )
                 answer = upstream.getresponse()
                 content = answer.read()
                 last = "SendMessageBatch" in self.headers.get("X-Amz-Target", "") and proxy.count_batch()
@@ -108,8 +117,18 @@ def test_when_localstack_stops_mid_send_the_producer_names_exactly_the_orders_no
 
     stack = make_stack(enabled=False)  # what was sent stays in the queue, to compare
     endpoint = VanishingEndpoint(batches=7)
-    result = producer("--count", "200", "--queue", stack.stack.queue_name, "--endpoint-url", endpoint.url,
-                      "--run-id", "cut", "--json", "--quiet")
+    result = producer(
+        "--count",
+        "200",
+        "--queue",
+        stack.stack.queue_name,
+        "--endpoint-url",
+        endpoint.url,
+        "--run-id",
+        "cut",
+        "--json",
+        "--quiet",
+    )
     assert result.returncode != 0, "a producer that lost orders must not claim success"
     summary = json.loads(result.stdout)
     in_queue = {json.loads(m["Body"])["orderId"] for m in aws.peek_messages(stack.queue_url)}

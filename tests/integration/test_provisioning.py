@@ -19,9 +19,14 @@ def snapshot(deployed) -> dict:
     return {
         "queue": sqs.get_queue_attributes(QueueUrl=deployed.queue_url, AttributeNames=["All"])["Attributes"],
         "dlq": sqs.get_queue_attributes(QueueUrl=deployed.dlq_url, AttributeNames=["All"])["Attributes"],
-        "function": {key: function[key] for key in ("CodeSha256", "LastModified", "RevisionId", "Timeout", "Environment")},
+        "function": {
+            key: function[key] for key in ("CodeSha256", "LastModified", "RevisionId", "Timeout", "Environment")
+        },
         "mappings": [
-            {key: m[key] for key in ("UUID", "BatchSize", "MaximumBatchingWindowInSeconds", "State", "FunctionResponseTypes")}
+            {
+                key: m[key]
+                for key in ("UUID", "BatchSize", "MaximumBatchingWindowInSeconds", "State", "FunctionResponseTypes")
+            }
             for m in mappings
         ],
         "policy": iam.get_role_policy(RoleName=stack.role_name, PolicyName=stack.policy_name)["PolicyDocument"],
@@ -58,18 +63,28 @@ def allowed(policy: dict) -> set[tuple[str, str]]:
     """(action, resource) pairs the policy allows."""
     return {
         (action, resource)
-        for statement in policy["Statement"] if statement["Effect"] == "Allow"
-        for action in as_list(statement["Action"]) for resource in as_list(statement["Resource"])
+        for statement in policy["Statement"]
+        if statement["Effect"] == "Allow"
+        for action in as_list(statement["Action"])
+        for resource in as_list(statement["Resource"])
     }
 
 
 def test_the_producer_and_the_operator_have_least_privilege(stack):
     names = stack.stack
     assert allowed(deployed_policy(names.producer_role_name, names.policy_name)) == {
-        ("sqs:SendMessage", stack.queue_arn), ("sqs:GetQueueUrl", stack.queue_arn),
+        ("sqs:SendMessage", stack.queue_arn),
+        ("sqs:GetQueueUrl", stack.queue_arn),
     }
-    on_dlq = {"sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks", "sqs:CancelMessageMoveTask",
-              "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
+    on_dlq = {
+        "sqs:StartMessageMoveTask",
+        "sqs:ListMessageMoveTasks",
+        "sqs:CancelMessageMoveTask",
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
+    }
     assert allowed(deployed_policy(names.operator_role_name, names.policy_name)) == (
         {(action, stack.dlq_arn) for action in on_dlq}
         | {("sqs:SendMessage", stack.queue_arn), ("sqs:GetQueueUrl", stack.queue_arn)}
@@ -79,12 +94,22 @@ def test_the_producer_and_the_operator_have_least_privilege(stack):
 def test_the_worker_role_has_least_privilege(stack):
     policy = worker_policy(stack.stack, stack.queue_arn)
     actions = sorted(action for statement in policy["Statement"] for action in as_list(statement["Action"]))
-    assert actions == sorted([
-        "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
-        "s3:PutObject", "s3:GetObject", "ses:SendEmail",
-        "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
-    ])
-    assert all("*" not in statement["Resource"] for statement in policy["Statement"] if isinstance(statement["Resource"], str))
+    assert actions == sorted(
+        [
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes",
+            "s3:PutObject",
+            "s3:GetObject",
+            "ses:SendEmail",
+            "logs:CreateLogGroup",
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+        ]
+    )
+    assert all(
+        "*" not in statement["Resource"] for statement in policy["Statement"] if isinstance(statement["Resource"], str)
+    )
     assert deployed_policy(stack.stack.role_name, stack.stack.policy_name) == policy
 
 
@@ -120,8 +145,10 @@ def lint(policy: dict) -> list[tuple[str, object]]:
 
 
 def test_the_linter_catches_what_it_should():
-    too_wide = {"Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Action": "sqs:ReceiveMessage", "Resource": "*"}]}
+    too_wide = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sqs:ReceiveMessage", "Resource": "*"}],
+    }
     assert [issue for issue, _ in lint(too_wide)] == ["RESOURCE_STAR"]
 
 

@@ -34,8 +34,11 @@ def test_a_message_nobody_receives_expires_with_its_retention_period_and_never_r
     message_id = aws.client("sqs").send_message(QueueUrl=stack.queue_url, MessageBody=order(order_id))["MessageId"]
     sent = sent_at(messages(stack.queue_url)[message_id])
 
-    gone_at = wait_for(lambda: message_id not in messages(stack.queue_url) and time.time(), EXPIRY_WAIT_SECONDS,
-                       "the unreceived message deleted by the queue")
+    gone_at = wait_for(
+        lambda: message_id not in messages(stack.queue_url) and time.time(),
+        EXPIRY_WAIT_SECONDS,
+        "the unreceived message deleted by the queue",
+    )
 
     assert gone_at - sent >= RETENTION_SECONDS, "not before its retention period ended"
     assert gone_at - sent <= RETENTION_SECONDS + NOTICED_WITHIN_SECONDS, "and soon after it"
@@ -65,13 +68,19 @@ def test_localstack_counts_a_dead_letter_s_retention_from_its_move_where_aws_cou
         not_yet_moved_at[0] = looked_at
         return False
 
-    moved_at = wait_for(moved_at_the_latest, EXPIRY_WAIT_SECONDS, "the poison message moved to the DLQ after its one receive")
+    moved_at = wait_for(
+        moved_at_the_latest, EXPIRY_WAIT_SECONDS, "the poison message moved to the DLQ after its one receive"
+    )
     sent = sent_at(messages(stack.dlq_url)[message_id])  # the DLQ shows when it was first sent
     assert moved_at - sent >= stack.stack.visibility_timeout, "it waited out a visibility timeout before the move"
 
-    gone_at = wait_for(lambda: message_id not in messages(stack.dlq_url) and time.time(),
-                       EXPIRY_WAIT_SECONDS, "the dead letter deleted by the DLQ's retention")
+    gone_at = wait_for(
+        lambda: message_id not in messages(stack.dlq_url) and time.time(),
+        EXPIRY_WAIT_SECONDS,
+        "the dead letter deleted by the DLQ's retention",
+    )
     # On AWS it would be gone RETENTION_SECONDS after it was sent, which has long passed by then.
-    assert gone_at - not_yet_moved_at[0] >= RETENTION_SECONDS - NOTICED_WITHIN_SECONDS, \
+    assert gone_at - not_yet_moved_at[0] >= RETENTION_SECONDS - NOTICED_WITHIN_SECONDS, (
         "the clock started again at the move"
+    )
     assert gone_at - sent >= RETENTION_SECONDS + stack.stack.visibility_timeout - NOTICED_WITHIN_SECONDS

@@ -30,16 +30,21 @@ def most_in_flight(invocations: list[dict]) -> int:
 def run_probe(make_stack, maximum_concurrency: int) -> tuple[int, float, int, int]:
     """Queue the work with the mapping disabled, then let it go:
     (peak in flight, batches/s, environments, peak as `make status` sees it)."""
-    deployed = make_stack(source_dir=CONCURRENCY_PROBE, batch_size=1, maximum_concurrency=maximum_concurrency,
-                          enabled=False)
+    deployed = make_stack(
+        source_dir=CONCURRENCY_PROBE, batch_size=1, maximum_concurrency=maximum_concurrency, enabled=False
+    )
     for _ in range(MESSAGES // 10):
         send_batch(deployed.queue_url, [json.dumps({"work_ms": WORK_MS}) for _ in range(10)])
     set_mapping_enabled(aws.client("lambda"), deployed.mapping_uuid, True)
     function = deployed.stack.function_name
     invocations = wait_for(
-        lambda: (found := [r for r in log_records(function) if r.get("probe") == "invocation"]) and
-        len(found) >= MESSAGES and found,
-        60, f"{MESSAGES} invocations of {function}",
+        lambda: (
+            (found := [r for r in log_records(function) if r.get("probe") == "invocation"])
+            and len(found) >= MESSAGES
+            and found
+        ),
+        60,
+        f"{MESSAGES} invocations of {function}",
     )
     elapsed = max(i["ended"] for i in invocations) - min(i["started"] for i in invocations)
     status = observe.take_snapshot(deployed.stack).concurrency
@@ -49,10 +54,14 @@ def run_probe(make_stack, maximum_concurrency: int) -> tuple[int, float, int, in
 def test_maximum_concurrency_caps_the_batches_in_flight(make_stack):
     peak_2, rate_2, processes_2, status_2 = run_probe(make_stack, maximum_concurrency=2)
     peak_5, rate_5, processes_5, status_5 = run_probe(make_stack, maximum_concurrency=5)
-    print(f"MaximumConcurrency 2: peak {peak_2} in flight ({status_2} by status), {rate_2:.1f} batches/s, "
-          f"{processes_2} environments")
-    print(f"MaximumConcurrency 5: peak {peak_5} in flight ({status_5} by status), {rate_5:.1f} batches/s, "
-          f"{processes_5} environments")
+    print(
+        f"MaximumConcurrency 2: peak {peak_2} in flight ({status_2} by status), {rate_2:.1f} batches/s, "
+        f"{processes_2} environments"
+    )
+    print(
+        f"MaximumConcurrency 5: peak {peak_5} in flight ({status_5} by status), {rate_5:.1f} batches/s, "
+        f"{processes_5} environments"
+    )
     assert peak_2 == 2, "two pollers should keep exactly two batches in flight"
     assert peak_5 == 5
     assert (status_2, status_5) == (2, 5), "make status counts what the function saw"
@@ -68,14 +77,19 @@ def test_a_batching_window_gathers_a_quiet_queue_into_one_batch(make_stack, wind
     join only while receives come back full)."""
     # A message's visibility runs from the moment the gathering receive takes it,
     # so it must outlast the window (AWS's advice adds the window too).
-    deployed = make_stack(source_dir=CONCURRENCY_PROBE, batching_window=window_seconds,
-                          visibility_timeout=window_seconds + 10)
+    deployed = make_stack(
+        source_dir=CONCURRENCY_PROBE, batching_window=window_seconds, visibility_timeout=window_seconds + 10
+    )
     for _ in range(4):
         send_batch(deployed.queue_url, [json.dumps({"work_ms": 10})])
     function = deployed.stack.function_name
     invocations = wait_for(
-        lambda: (found := [r for r in log_records(function) if r.get("probe") == "invocation"])
-        and sum(r["records"] for r in found) >= 4 and found,
-        window_seconds + 60, "the four messages delivered",
+        lambda: (
+            (found := [r for r in log_records(function) if r.get("probe") == "invocation"])
+            and sum(r["records"] for r in found) >= 4
+            and found
+        ),
+        window_seconds + 60,
+        "the four messages delivered",
     )
     assert [r["records"] for r in invocations] == [4]

@@ -39,8 +39,10 @@ def test_a_consumer_that_never_deletes_processes_the_order_again_and_again(local
 
 def test_a_package_the_zip_does_not_carry_fails_every_delivery_until_it_is_packaged(localstack):
     seen = scenarios.unpackaged_import()
-    assert seen["mistake"] == {"error": "Runtime.ImportModuleError: Unable to import module 'app': "
-                                        "No module named 'requests'", "stored": 0}
+    assert seen["mistake"] == {
+        "error": "Runtime.ImportModuleError: Unable to import module 'app': No module named 'requests'",
+        "stored": 0,
+    }
     assert seen["fix"] == {"errors": 0, "stored": 1}
 
 
@@ -74,5 +76,7 @@ def test_a_role_that_may_not_is_denied_an_order_fails_into_the_dlq_and_a_mapping
     # record untried when its time runs short, and each counts toward maxReceiveCount.
     assert seen["worker"]["failed"] >= orders and seen["worker"]["access_denied"] >= 1
     assert seen["worker"]["stored_after_fix"] == orders
-    assert seen["mapping"] == ("InvalidParameterValueException: The function execution role does not have "
-                               "permissions to call ReceiveMessage on SQS")
+    assert seen["mapping"] == (
+        "InvalidParameterValueException: The function execution role does not have "
+        "permissions to call ReceiveMessage on SQS"
+    )

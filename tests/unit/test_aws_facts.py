@@ -45,8 +45,11 @@ def blocks(path) -> list[str]:
     return [" ".join(" ".join(piece).split()) for piece in pieces if piece]
 
 
-@pytest.mark.parametrize(("fact", "place"), STATEMENTS,
-                         ids=[f"{fact.name}:{place['file']}:{i}" for i, (fact, place) in enumerate(STATEMENTS)])
+@pytest.mark.parametrize(
+    ("fact", "place"),
+    STATEMENTS,
+    ids=[f"{fact.name}:{place['file']}:{i}" for i, (fact, place) in enumerate(STATEMENTS)],
+)
 def test_each_statement_says_the_registered_value_beside_its_source(fact, place):
     said = " ".join(place["text"].format(**fact.values).split())
     where = [block for block in blocks(PROJECT_ROOT / place["file"]) if said in block]

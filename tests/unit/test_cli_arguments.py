@@ -11,4 +11,6 @@ def test_a_marker_named_like_a_folder_names_no_tests(monkeypatch):
     assert not names_tests(["-m", "exercises"])
     assert not names_tests(["-m", "soak", "-n", "0"])
     assert names_tests(["-m", "exercises", "tests/integration/test_exercises.py"])
-    assert names_tests(["tests/integration/test_iac.py::test_the_template_s_defaults_deploy_the_stack_make_up_provisions"])
+    assert names_tests(
+        ["tests/integration/test_iac.py::test_the_template_s_defaults_deploy_the_stack_make_up_provisions"]
+    )

@@ -220,8 +220,18 @@ def test_a_snapshot_brings_locks_back_free_and_events_as_they_were(pickler):
     waiting.put("message")
     flag = threading.Event()
     flag.set()
-    back = state_pickle.loads(dumps({"rlock": held, "free rlock": threading.RLock(), "lock": threading.Lock(),
-                                     "queue": waiting, "set": flag, "unset": threading.Event()}))
+    back = state_pickle.loads(
+        dumps(
+            {
+                "rlock": held,
+                "free rlock": threading.RLock(),
+                "lock": threading.Lock(),
+                "queue": waiting,
+                "set": flag,
+                "unset": threading.Event(),
+            }
+        )
+    )
 
     def acquired_by_another_thread(lock) -> bool:  # as the first request after a restart would
         got = []
@@ -238,15 +248,18 @@ def test_a_snapshot_brings_locks_back_free_and_events_as_they_were(pickler):
     assert back["set"].is_set() and not back["unset"].is_set()
 
 
-@pytest.mark.parametrize("operation, response, changes", [
-    ("SendMessage", {"MessageId": "m"}, True),
-    ("ReceiveMessage", {"Messages": [{"MessageId": "m"}]}, True),  # its receive count and visibility change
-    ("ReceiveMessage", {}, False),  # the mapping's long poll of an idle queue
-    ("PutObject", {}, True),
-    ("GetQueueAttributes", {}, False),
-    ("ListObjectsV2", {}, False),
-    ("FilterLogEvents", {}, False),
-])
+@pytest.mark.parametrize(
+    "operation, response, changes",
+    [
+        ("SendMessage", {"MessageId": "m"}, True),
+        ("ReceiveMessage", {"Messages": [{"MessageId": "m"}]}, True),  # its receive count and visibility change
+        ("ReceiveMessage", {}, False),  # the mapping's long poll of an idle queue
+        ("PutObject", {}, True),
+        ("GetQueueAttributes", {}, False),
+        ("ListObjectsV2", {}, False),
+        ("FilterLogEvents", {}, False),
+    ],
+)
 def test_an_idle_lab_is_not_saved_again(operation, response, changes):
     pytest.importorskip("localstack.state")
     from lab_executor.persistence import changes_state
@@ -262,8 +275,11 @@ def test_invocation_logs_that_queued_up_are_stored_a_stream_at_a_time():
 
     handler = LogHandler("arn:aws:iam::000000000000:role/worker", "us-east-1")
     first = LogItem("/aws/lambda/w", "stream-a", "START 1\n\nREPORT 1")
-    for item in (LogItem("/aws/lambda/w", "stream-b", "START 2"), LogItem("/aws/lambda/w", "stream-a", "START 3"),
-                 QUEUE_SHUTDOWN):
+    for item in (
+        LogItem("/aws/lambda/w", "stream-b", "START 2"),
+        LogItem("/aws/lambda/w", "stream-a", "START 3"),
+        QUEUE_SHUTDOWN,
+    ):
         handler.log_queue.put(item)
     batches, shutting_down = log_batches._take_batch(handler, first)
     assert [(stream, [e["message"] for e in events]) for _, stream, events in batches] == [

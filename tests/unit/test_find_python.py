@@ -8,7 +8,9 @@ import pytest
 
 from unit_support import not_in_tools_container
 
-pytestmark = not_in_tools_container("it checks the host's Pythons, and the tools container is the answer to having none")
+pytestmark = not_in_tools_container(
+    "it checks the host's Pythons, and the tools container is the answer to having none"
+)
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "find-python"
 # The script also looks at these fixed paths; the test of "none found" needs them absent.
 FIXED_CANDIDATES = [f"{d}/python3.{m}" for d in ("/usr/local/bin", "/usr/bin") for m in (12, 13)]
@@ -33,7 +35,8 @@ def test_finds_a_python_of_at_least_3_12():
     assert result.returncode == 0, result.stderr
     version = subprocess.run(
         [result.stdout.strip(), "-c", "import sys; print(sys.version_info[:2] >= (3, 12))"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert version.stdout.strip() == "True"
 

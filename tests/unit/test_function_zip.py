@@ -21,7 +21,13 @@ def test_the_zip_is_reproducible(worker_zip):
 
 def test_the_zip_holds_the_handler_its_packages_and_nothing_else(worker_zip):
     names = zipfile.ZipFile(io.BytesIO(worker_zip)).namelist()
-    assert {"app.py", "lab_faults.py", "schemas.py", "aws_lambda_powertools/__init__.py", "fastjsonschema/__init__.py"} <= set(names)
+    assert {
+        "app.py",
+        "lab_faults.py",
+        "schemas.py",
+        "aws_lambda_powertools/__init__.py",
+        "fastjsonschema/__init__.py",
+    } <= set(names)
     assert not [name for name in names if name.endswith(".pyc") or name.startswith(("events/", "tests/"))]
     assert "requirements.txt" not in names
 

@@ -16,7 +16,11 @@ def copied_lab_files(dockerfile) -> list[set[str]]:
     copies = []
     for line in dockerfile.read_text().splitlines():
         words = line.split()
-        if words[:1] == ["COPY"] and words[-1] == "lab/" and all(w.startswith("lab/") and w != "lab/" for w in words[1:-1]):
+        if (
+            words[:1] == ["COPY"]
+            and words[-1] == "lab/"
+            and all(w.startswith("lab/") and w != "lab/" for w in words[1:-1])
+        ):
             copies.append({word.removeprefix("lab/") for word in words[1:-1]})
     return copies
 

@@ -6,7 +6,9 @@ import subprocess
 import sys
 
 import pytest
-from hypothesis import given, settings as hypothesis_settings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from producer import Options, make_order, share_picks
 from producer.cli import options
@@ -45,12 +47,15 @@ def test_bad_arguments_get_a_clear_error(args, says):
     assert says in result.stderr
 
 
-@pytest.mark.parametrize("fields, says", [
-    (dict(poison_share=1.5), "poison_share=1.5 is not a share"),
-    (dict(count=-1), "count=-1 must be a number"),
-    (dict(rate=float("nan")), "rate=nan must be a number"),
-    (dict(fail_attempts=(3, 1)), "0 <= low <= high"),
-])
+@pytest.mark.parametrize(
+    "fields, says",
+    [
+        (dict(poison_share=1.5), "poison_share=1.5 is not a share"),
+        (dict(count=-1), "count=-1 must be a number"),
+        (dict(rate=float("nan")), "rate=nan must be a number"),
+        (dict(fail_attempts=(3, 1)), "0 <= low <= high"),
+    ],
+)
 def test_the_library_refuses_the_same_options_as_the_command_line(fields, says):
     with pytest.raises(ValueError, match=says):
         Options(**fields)
@@ -58,8 +63,18 @@ def test_the_library_refuses_the_same_options_as_the_command_line(fields, says):
 
 # --- Hostile input to the producer: any text for any option ---------------------------
 
-OPTIONS = ["--count", "--rate", "--poison-share", "--fail-share", "--fail-attempts", "--sleep-ms",
-           "--slow-share", "--slow-ms", "--groups", "--run-id"]
+OPTIONS = [
+    "--count",
+    "--rate",
+    "--poison-share",
+    "--fail-share",
+    "--fail-attempts",
+    "--sleep-ms",
+    "--slow-share",
+    "--slow-ms",
+    "--groups",
+    "--run-id",
+]
 WORKER_ID_PATTERN = r"[A-Za-z0-9._:-]{1,128}"
 
 

@@ -24,9 +24,17 @@ def tracked_files() -> list[Path]:
 
 def test_the_scan_finds_what_it_looks_for():
     # AWS's documented example keys, assembled here so this file does not hold them.
-    planted = b"aws_secret_access_key = " + b'"wJalrXUtnFEMI/K7MDENG' + b'/bPxRfiCYEXAMPLEKEY"\n' + b"AKIA" + b"IOSFODNN7EXAMPLE"
+    planted = (
+        b"aws_secret_access_key = "
+        + b'"wJalrXUtnFEMI/K7MDENG'
+        + b'/bPxRfiCYEXAMPLEKEY"\n'
+        + b"AKIA"
+        + b"IOSFODNN7EXAMPLE"
+    )
     assert {what for what, pattern in SECRETS.items() if pattern.search(planted)} == {
-        "an AWS access key id", "a secret access key"}
+        "an AWS access key id",
+        "a secret access key",
+    }
 
 
 def test_no_credentials_but_localstacks_dummy_ones_in_the_repository():
@@ -35,7 +43,9 @@ def test_no_credentials_but_localstacks_dummy_ones_in_the_repository():
         if not path.is_file():
             continue
         content = path.read_bytes()
-        found += [f"{path.relative_to(PROJECT_ROOT)}: {what}" for what, pattern in SECRETS.items() if pattern.search(content)]
+        found += [
+            f"{path.relative_to(PROJECT_ROOT)}: {what}" for what, pattern in SECRETS.items() if pattern.search(content)
+        ]
     assert found == []
 
 

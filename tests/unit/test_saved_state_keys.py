@@ -21,13 +21,23 @@ KEY_IN_A_NEW_PROCESS = (
 
 
 def test_a_body_s_key_is_the_same_in_every_process_and_names_one_object_version():
-    keys = {subprocess.run([sys.executable, "-c", KEY_IN_A_NEW_PROCESS], capture_output=True, text=True, check=True,
-                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout.strip() for seed in ("1", "2", "3")}
+    keys = {
+        subprocess.run(
+            [sys.executable, "-c", KEY_IN_A_NEW_PROCESS],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout.strip()
+        for seed in ("1", "2", "3")
+    }
     assert len(keys) == 1
     (key,) = keys
     assert len(key) == persistence.STABLE_KEY_LENGTH
-    others = {persistence._stable_storage_key(SimpleNamespace(key=k, version_id=v))
-              for k, v in (("orders/2.json", None), ("orders/1.json", "v2"), ("orders/1.json?null", None))}
+    others = {
+        persistence._stable_storage_key(SimpleNamespace(key=k, version_id=v))
+        for k, v in (("orders/2.json", None), ("orders/1.json", "v2"), ("orders/1.json?null", None))
+    }
     assert key not in others and len(others) == 3
 
 
@@ -40,8 +50,10 @@ def test_localstack_s_s3_files_bodies_under_the_stable_key_once_the_hook_ran():
 
 
 def test_the_hook_is_registered_as_an_entry_point():
-    assert 'lab_stable_s3_keys = "lab_executor.plugins:lab_stable_s3_keys"' in (
-        ROOT / "executor" / "pyproject.toml").read_text()
+    assert (
+        'lab_stable_s3_keys = "lab_executor.plugins:lab_stable_s3_keys"'
+        in (ROOT / "executor" / "pyproject.toml").read_text()
+    )
 
 
 def test_neither_way_in_adds_a_lab_setting_that_a_docker_compose_typed_by_hand_lacks():

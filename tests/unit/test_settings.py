@@ -41,29 +41,48 @@ def test_the_defaults_and_a_large_batch_with_a_window_are_accepted():
 
 
 def lab(*args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lab", *args], cwd=PROJECT_ROOT, capture_output=True, text=True,
-                          env={**os.environ, **env}, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "lab", *args],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=60,
+    )
 
 
 def test_a_bad_variable_is_one_line_from_any_command_and_importing_still_works():
-    imported = subprocess.run([sys.executable, "-c", "import lab.settings, lab.provision"],
-                              env={**os.environ, "LAB_PORT": "four"}, capture_output=True, text=True)
+    imported = subprocess.run(
+        [sys.executable, "-c", "import lab.settings, lab.provision"],
+        env={**os.environ, "LAB_PORT": "four"},
+        capture_output=True,
+        text=True,
+    )
     assert imported.returncode == 0, imported.stderr
     result = lab("dlq", LAB_PORT="four")
     assert result.returncode == 2
-    assert result.stdout.strip().splitlines() == ["lab: refused: LAB_PORT='four' is not a valid int; unset it or fix it"]
+    assert result.stdout.strip().splitlines() == [
+        "lab: refused: LAB_PORT='four' is not a valid int; unset it or fix it"
+    ]
 
 
 def test_a_negative_snapshot_interval_is_one_line_saying_what_zero_means():
     result = lab("dlq", LAB_SNAPSHOT_INTERVAL_SECONDS="-5")
     assert result.returncode == 2
     assert result.stdout.strip().splitlines() == [
-        "lab: refused: LAB_SNAPSHOT_INTERVAL_SECONDS=-5 is negative; use 0 to save only at a clean stop"]
+        "lab: refused: LAB_SNAPSHOT_INTERVAL_SECONDS=-5 is negative; use 0 to save only at a clean stop"
+    ]
 
 
 def test_retention_and_event_logging_reach_what_is_deployed():
     assert [duration(seconds) for seconds in (60, 90, 120, 3600, 4 * 86400, 14 * 86400)] == [
-        "60 s", "90 s", "2 minutes", "1 hour", "4 days", "14 days"]
+        "60 s",
+        "90 s",
+        "2 minutes",
+        "1 hour",
+        "4 days",
+        "14 days",
+    ]
     assert function_environment(Stack())["POWERTOOLS_LOGGER_LOG_EVENT"] == "false"
     assert function_environment(Stack(log_event=True))["POWERTOOLS_LOGGER_LOG_EVENT"] == "true"
 
@@ -76,8 +95,11 @@ def test_later_commands_follow_the_queue_type_make_up_recorded(monkeypatch):
     monkeypatch.setattr(settings, "_DOTENV", {})
     with Stubber(lambda_) as stub:
         for recorded in ("true", "false"):
-            stub.add_response("get_function", {"Configuration": {}, "Tags": {aws.FIFO_TAG: recorded}},
-                              {"FunctionName": "order-worker"})
+            stub.add_response(
+                "get_function",
+                {"Configuration": {}, "Tags": {aws.FIFO_TAG: recorded}},
+                {"FunctionName": "order-worker"},
+            )
         assert aws.lab_stack().queue_name == "orders.fifo"  # after `LAB_FIFO=1 make up`
         assert aws.lab_stack().queue_name == "orders"  # after a plain `make up`
         monkeypatch.setenv("LAB_FIFO", "0")

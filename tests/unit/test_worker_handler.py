@@ -44,8 +44,13 @@ def order(order_id: str, **fields) -> dict:
 
 
 def expect_store(s3, order_id: str, exists: bool = False) -> None:
-    params = {"Bucket": BUCKET, "Key": f"orders/{order_id}.json", "Body": ANY,
-              "ContentType": "application/json", "IfNoneMatch": "*"}
+    params = {
+        "Bucket": BUCKET,
+        "Key": f"orders/{order_id}.json",
+        "Body": ANY,
+        "ContentType": "application/json",
+        "IfNoneMatch": "*",
+    }
     if exists:
         s3.add_client_error("put_object", "PreconditionFailed", http_status_code=412, expected_params=params)
     else:
@@ -53,24 +58,37 @@ def expect_store(s3, order_id: str, exists: bool = False) -> None:
 
 
 def expect_claim(s3, order_id: str, held_by: dict | None = None) -> None:
-    params = {"Bucket": BUCKET, "Key": f"emails/{order_id}.json", "Body": ANY,
-              "ContentType": "application/json", "IfNoneMatch": "*"}
+    params = {
+        "Bucket": BUCKET,
+        "Key": f"emails/{order_id}.json",
+        "Body": ANY,
+        "ContentType": "application/json",
+        "IfNoneMatch": "*",
+    }
     if held_by is None:
         s3.add_response("put_object", {"ETag": '"2"'}, params)
         return
     s3.add_client_error("put_object", "PreconditionFailed", http_status_code=412, expected_params=params)
     body = json.dumps(held_by).encode()
-    s3.add_response("get_object", {"Body": StreamingBody(io.BytesIO(body), len(body))},
-                    {"Bucket": BUCKET, "Key": f"emails/{order_id}.json"})
+    s3.add_response(
+        "get_object",
+        {"Body": StreamingBody(io.BytesIO(body), len(body))},
+        {"Bucket": BUCKET, "Key": f"emails/{order_id}.json"},
+    )
 
 
 def expect_email(s3, ses, order_id: str, to: str | None = None) -> None:
     to = to or f"{order_id}@example.com"
-    ses.add_response("send_email", {"MessageId": f"ses-{order_id}"},
-                     {"Source": "orders@lab.example.com", "Destination": {"ToAddresses": [to]},
-                      "Message": ANY})
-    s3.add_response("put_object", {"ETag": '"3"'},
-                    {"Bucket": BUCKET, "Key": f"emails/{order_id}.json", "Body": ANY, "ContentType": "application/json"})
+    ses.add_response(
+        "send_email",
+        {"MessageId": f"ses-{order_id}"},
+        {"Source": "orders@lab.example.com", "Destination": {"ToAddresses": [to]}, "Message": ANY},
+    )
+    s3.add_response(
+        "put_object",
+        {"ETag": '"3"'},
+        {"Bucket": BUCKET, "Key": f"emails/{order_id}.json", "Body": ANY, "ContentType": "application/json"},
+    )
 
 
 def test_the_sample_event_stores_and_emails_the_order_and_reports_the_poison(worker, aws, context, caplog):
@@ -126,11 +144,13 @@ def test_a_failing_fifo_group_holds_back_its_later_records_but_not_other_groups(
     expect_store(s3, "b-1")
     expect_claim(s3, "b-1")
     expect_email(s3, ses, "b-1")
-    event = {"Records": [
-        record(order("a-1", fail_attempts=1), "m-a1", group="A"),
-        record(order("b-1"), "m-b1", group="B"),
-        record(order("a-2"), "m-a2", group="A"),
-    ]}
+    event = {
+        "Records": [
+            record(order("a-1", fail_attempts=1), "m-a1", group="A"),
+            record(order("b-1"), "m-b1", group="B"),
+            record(order("a-2"), "m-a2", group="A"),
+        ]
+    }
 
     response = worker.handler(event, context)
 

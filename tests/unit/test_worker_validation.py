@@ -47,10 +47,14 @@ json_values = st.recursive(
 order_like = st.fixed_dictionaries(
     {},
     optional={
-        "orderId": st.text(max_size=140) | st.integers(), "email": st.text(max_size=40) | st.none(),
+        "orderId": st.text(max_size=140) | st.integers(),
+        "email": st.text(max_size=40) | st.none(),
         "items": st.lists(st.fixed_dictionaries({}, optional={"sku": st.text(), "quantity": st.integers()})),
-        "total": st.floats(allow_nan=False) | st.text(), "fail_attempts": st.integers(), "sleep_ms": st.integers(),
-        "fail_mode": st.text(max_size=10), "extra": json_values,
+        "total": st.floats(allow_nan=False) | st.text(),
+        "fail_attempts": st.integers(),
+        "sleep_ms": st.integers(),
+        "fail_mode": st.text(max_size=10),
+        "extra": json_values,
     },
 )
 

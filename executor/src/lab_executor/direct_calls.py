@@ -75,15 +75,17 @@ class DirectClient:
         request_dict: dict = {"headers": {}}
         events.emit(f"before-call.{event_id}.{operation}", params=request_dict, model=model, context=hook_context)
         parsed = self._serve(operation, params, request_dict["headers"])
-        events.emit(f"after-call.{event_id}.{operation}", http_response=None, parsed=parsed, model=model,
-                    context=hook_context)
+        events.emit(
+            f"after-call.{event_id}.{operation}", http_response=None, parsed=parsed, model=model, context=hook_context
+        )
         return parsed
 
     def _serve(self, operation: str, request: dict, headers: dict) -> dict:
         """What LocalStack's chain does with the request, less parsing and serializing."""
         service = _model(self.service)
-        context = RequestContext(Request("POST", "/", remote_addr="127.0.0.1",
-                                         headers={**headers, "Authorization": self.authorization}))
+        context = RequestContext(
+            Request("POST", "/", remote_addr="127.0.0.1", headers={**headers, "Authorization": self.authorization})
+        )
         context.service, context.protocol = service, service.protocol
         context.operation = service.operation_model(operation)
         context.region, context.account_id = self.region, self.account_id
@@ -92,14 +94,20 @@ class DirectClient:
         try:
             serve_custom_service_request_handlers(chain, context, response)  # IAM: raises when denied
             provider = SERVICE_PLUGINS.get_service(self.service).lifecycle_hook
-            arguments = {xform_name(name): io.BytesIO(value.encode() if isinstance(value, str) else value)
-                         if name in STREAMED else value for name, value in request.items()}
+            arguments = {
+                xform_name(name): io.BytesIO(value.encode() if isinstance(value, str) else value)
+                if name in STREAMED
+                else value
+                for name, value in request.items()
+            }
             context.service_response = getattr(provider, xform_name(operation))(context, **arguments) or {}
             parsed = dict(context.service_response)
             for name in STREAMED & parsed.keys():  # boto hands a blob back as a stream
                 parsed[name] = io.BytesIO(parsed[name] or b"")
-            parsed["ResponseMetadata"] = {"RequestId": context.request_id,
-                                          "HTTPStatusCode": parsed.get("StatusCode", 200)}
+            parsed["ResponseMetadata"] = {
+                "RequestId": context.request_id,
+                "HTTPStatusCode": parsed.get("StatusCode", 200),
+            }
             return parsed
         except Exception as error:
             context.service_exception = error

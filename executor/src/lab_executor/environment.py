@@ -33,7 +33,7 @@ import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -245,8 +245,9 @@ class Environment:
         self.memory_limit_mb = int(self.memory_mb)
         self.function_env: dict[str, str] = json.loads(os.environ["LAB_FUNCTION_ENVIRONMENT"])
         provisioned = self.function_env.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "provisioned-concurrency"
-        self.init_limit_seconds = (max(PROVISIONED_INIT_LIMIT_SECONDS, self.timeout_seconds) if provisioned
-                                   else ON_DEMAND_INIT_LIMIT_SECONDS)
+        self.init_limit_seconds = (
+            max(PROVISIONED_INIT_LIMIT_SECONDS, self.timeout_seconds) if provisioned else ON_DEMAND_INIT_LIMIT_SECONDS
+        )
         # A synchronous response's limit, 6 MB (LocalStack's setting where it has one):
         # <https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html>.
         self.max_response_bytes = int(os.environ.get("LOCALSTACK_MAX_PAYLOAD_SIZE") or MAX_RESPONSE_BYTES)
@@ -299,9 +300,7 @@ class Environment:
                 # A fresh runtime still starting (after a timeout, a crash, an Init past
                 # its limit): its Init runs within this invocation, under its timeout.
                 self.runtime.init_phase = "invoke"
-            invocation.timer = threading.Timer(
-                self.timeout_seconds, self.time_out, args=(invocation,)
-            )
+            invocation.timer = threading.Timer(self.timeout_seconds, self.time_out, args=(invocation,))
             invocation.timer.daemon = True
             invocation.timer.start()
             self.runtime.working.set()
@@ -353,11 +352,18 @@ class Environment:
             invocation.finished.set()
             return True
 
-    def fail(self, invocation: Invocation, error_type: str, message: str, outcome="error",
-             with_request_id: bool = True, status: str = "") -> None:
+    def fail(
+        self,
+        invocation: Invocation,
+        error_type: str,
+        message: str,
+        outcome="error",
+        with_request_id: bool = True,
+        status: str = "",
+    ) -> None:
         text = f"RequestId: {invocation.request_id} Error: {message}" if with_request_id else message
         body = json.dumps({"errorMessage": text, "errorType": error_type}).encode()
-        timestamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        timestamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
         self.finish(invocation, outcome, body, note=f"{timestamp} {invocation.request_id} {message}", status=status)
 
     def time_out(self, invocation: Invocation) -> None:
@@ -386,9 +392,12 @@ class Environment:
         once, as Lambda resets the environment, before the next invocation can
         reach the one that is ending."""
         with self.lock:
-            self.fail(invocation, "Function.ResponseSizeTooLarge",
-                      f"Response payload size exceeded maximum allowed payload size ({self.max_response_bytes} bytes).",
-                      with_request_id=False)
+            self.fail(
+                invocation,
+                "Function.ResponseSizeTooLarge",
+                f"Response payload size exceeded maximum allowed payload size ({self.max_response_bytes} bytes).",
+                with_request_id=False,
+            )
             self.runtime.end()
             self.runtime = Runtime(self)
 
@@ -464,8 +473,12 @@ class Environment:
 
     def fail_with_init_error(self, invocation: Invocation) -> None:
         error, self.init_error = self.init_error, None
-        self.finish(invocation, "error", json.dumps(error).encode(),
-                    note=f"[ERROR] {error.get('errorType', 'Runtime.Unknown')}: {error.get('errorMessage', '')}")
+        self.finish(
+            invocation,
+            "error",
+            json.dumps(error).encode(),
+            note=f"[ERROR] {error.get('errorType', 'Runtime.Unknown')}: {error.get('errorMessage', '')}",
+        )
         self.runtime = Runtime(self)  # init again, for the next invocation
 
     def shutdown(self, *_args) -> None:
@@ -537,7 +550,9 @@ class Handler(BaseHTTPRequestHandler):
             # Answered when the invocation ends: the function timeout (our
             # timer) bounds the wait.
             invocation.finished.wait()
-            return self.reply(HTTPStatus.OK, json.dumps(invocation.result).encode(), {"Content-Type": "application/json"})
+            return self.reply(
+                HTTPStatus.OK, json.dumps(invocation.result).encode(), {"Content-Type": "application/json"}
+            )
         if self.path == f"{RUNTIME_API}/init/error":
             environment.report_init_error(json.loads(body or b"{}"))
             return self.reply(HTTPStatus.ACCEPTED)

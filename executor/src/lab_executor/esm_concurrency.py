@@ -81,8 +81,12 @@ class ConcurrentPolling:
     def poll_events(self) -> None:
         # Without a window every poller is always active; with one, only the first.
         threads = [
-            threading.Thread(target=self._poll_until_stopped, args=(n == 0 or not self.gathering,),
-                             name=f"esm-poller-{self.poller.source_arn}-{n}", daemon=True)
+            threading.Thread(
+                target=self._poll_until_stopped,
+                args=(n == 0 or not self.gathering,),
+                name=f"esm-poller-{self.poller.source_arn}-{n}",
+                daemon=True,
+            )
             for n in range(self.concurrency)
         ]
         for thread in threads:
@@ -91,7 +95,9 @@ class ConcurrentPolling:
             thread.join()
 
     def _poll_until_stopped(self, always_active: bool) -> None:
-        on_error = ExponentialBackoff(initial_interval=1, max_interval=config.LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_ERROR_SEC)
+        on_error = ExponentialBackoff(
+            initial_interval=1, max_interval=config.LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_ERROR_SEC
+        )
         active = always_active
         while not self.stopped.is_set():
             if not active:
@@ -104,7 +110,7 @@ class ConcurrentPolling:
                 on_error.reset()
             except EmptyPollResultsException:
                 pass  # the receive has already waited for a message: poll again at once
-            except Exception as error:  # the queue gone, LocalStack stopping: back off, as LocalStack does
+            except Exception as error:  # noqa: BLE001 -- the queue gone, LocalStack stopping: back off, as LocalStack does
                 LOG.error("Polling %s failed: %s", self.poller.source_arn, error)
                 self.stopped.wait(on_error.next_backoff())
             if _last_receive.count >= self.poller.batch_size:
@@ -183,23 +189,30 @@ def _concurrent_esm_worker(get_esm_worker, factory: EsmWorkerFactory):
         _start_after(worker, previous)
     if isinstance(worker.poller, SqsPoller):
         events = worker.poller.source_client.meta.events
-        events.register_first("provide-client-params.sqs.ReceiveMessage", _receive_like_aws,
-                              unique_id="lab-esm-long-poll")
+        events.register_first(
+            "provide-client-params.sqs.ReceiveMessage", _receive_like_aws, unique_id="lab-esm-long-poll"
+        )
         events.register("after-call.sqs.ReceiveMessage", _count_received, unique_id="lab-esm-count-received")
         if direct_calls.ENABLED:  # receive, delete and invoke skip the clients and the chain (see direct_calls)
             poller = worker.poller
-            poller.source_client = direct_calls.DirectClient(poller.source_client, "sqs", direct_calls.SQS_OPERATIONS,
-                                                             poller.source_arn)
+            poller.source_client = direct_calls.DirectClient(
+                poller.source_client, "sqs", direct_calls.SQS_OPERATIONS, poller.source_arn
+            )
             sender = poller.processor.sender
-            sender.target_client = direct_calls.DirectClient(sender.target_client, "lambda",
-                                                             direct_calls.LAMBDA_OPERATIONS, sender.target_arn)
+            sender.target_client = direct_calls.DirectClient(
+                sender.target_client, "lambda", direct_calls.LAMBDA_OPERATIONS, sender.target_arn
+            )
         # The worker's stop/delete set this event; its own loop then ends after ours.
-        worker.poller = ConcurrentPolling(worker.poller, worker._shutdown_event, maximum_concurrency(factory.esm_config))
+        worker.poller = ConcurrentPolling(
+            worker.poller, worker._shutdown_event, maximum_concurrency(factory.esm_config)
+        )
     return worker
 
 
 def apply() -> None:
     Patch.function(EsmWorkerFactory.get_esm_worker, _concurrent_esm_worker).apply()
-    LOG.info("SQS event source mappings: up to MaximumConcurrency (default %d) batches at once, long polling; "
-             "with a batching window, one gathering poller and more while receives come back full",
-             DEFAULT_MAXIMUM_CONCURRENCY)
+    LOG.info(
+        "SQS event source mappings: up to MaximumConcurrency (default %d) batches at once, long polling; "
+        "with a batching window, one gathering poller and more while receives come back full",
+        DEFAULT_MAXIMUM_CONCURRENCY,
+    )

@@ -97,9 +97,13 @@ class LocalRuntimeExecutor(RuntimeExecutor):
         # What the function's own process sees (function_environment): the
         # environment process reads its own variables, and passes on only these.
         function_env = function_environment(
-            env_vars, runtime, task_root=code_dir,
+            env_vars,
+            runtime,
+            task_root=code_dir,
             runtime_dir=runtimes.runtime_packages(Path(config.dirs.tmp) / "lab-runtime"),
-            python_path=interpreter.extra_path, configured=self.function_version.config.environment or {})
+            python_path=interpreter.extra_path,
+            configured=self.function_version.config.environment or {},
+        )
         env.update(
             {
                 "LAMBDA_TASK_ROOT": code_dir,
@@ -147,7 +151,7 @@ class LocalRuntimeExecutor(RuntimeExecutor):
                 self.process.wait()
         try:
             self.executor_endpoint.shutdown()
-        except Exception as e:  # the endpoint may never have been registered
+        except Exception as e:  # noqa: BLE001 -- the endpoint may never have been registered
             LOG.debug("Error while stopping executor endpoint %s: %s", self.id, e)
 
     def get_address(self) -> str:
@@ -177,8 +181,9 @@ class LocalRuntimeExecutor(RuntimeExecutor):
         with self._invoke_lock:
             try:
                 connection = self._connection or self._connect()
-                connection.request("POST", "/invoke", body=json.dumps(payload).encode(),
-                                   headers={"Content-Type": "application/json"})
+                connection.request(
+                    "POST", "/invoke", body=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}
+                )
                 response = connection.getresponse()
                 answer = json.loads(response.read())
                 self._connection = connection

@@ -67,7 +67,15 @@ def function_environment(
     if "LD_LIBRARY_PATH" not in configured:
         # Lambda's list with the lab's folders in place of /var/runtime and /var/task;
         # the host's own first, so that an interpreter that needs it still starts.
-        lambda_list = ["/lib64", "/usr/lib64", runtime_dir, f"{runtime_dir}/lib", task_root, f"{task_root}/lib", "/opt/lib"]
+        lambda_list = [
+            "/lib64",
+            "/usr/lib64",
+            runtime_dir,
+            f"{runtime_dir}/lib",
+            task_root,
+            f"{task_root}/lib",
+            "/opt/lib",
+        ]
         host = [folder for folder in os.environ.get("LD_LIBRARY_PATH", "").split(os.pathsep) if folder]
         env["LD_LIBRARY_PATH"] = os.pathsep.join([*host, *lambda_list])
     runtime_path = [*python_path, runtime_dir]

@@ -55,8 +55,13 @@ ACTION_OF = {
 # Allowed to any principal on AWS, whatever its policies say.
 ALWAYS_ALLOWED = {"sts:GetCallerIdentity"}
 # AWS's error code for a denied request, by service (the rest: AccessDeniedException).
-DENIED_CODE = {"sqs": "AccessDenied", "s3": "AccessDenied", "ses": "AccessDenied", "sts": "AccessDenied",
-               "iam": "AccessDenied"}
+DENIED_CODE = {
+    "sqs": "AccessDenied",
+    "s3": "AccessDenied",
+    "ses": "AccessDenied",
+    "sts": "AccessDenied",
+    "iam": "AccessDenied",
+}
 
 denials: deque[dict] = deque(maxlen=RECENT_DENIALS)
 denied_by_role: Counter[str] = Counter()
@@ -85,7 +90,7 @@ def role_policies(account_id: str, role_name: str) -> list[dict]:
 
     try:
         role = iam_backends[account_id]["aws"].get_role(role_name)
-    except Exception:  # the role was deleted after the key was issued: nothing allows anything
+    except Exception:  # noqa: BLE001 -- the role was deleted after the key was issued: nothing allows anything
         return []
     documents = [_document(text) for text in role.policies.values()]
     for policy in role.managed_policies.values():
@@ -145,8 +150,11 @@ def request_context_keys(context: RequestContext, role_name: str) -> dict[str, s
 
 def denial_message(principal: str, action: str, resource: str, outcome: str) -> str:
     """AWS's wording for a denied request."""
-    reason = ("with an explicit deny in an identity-based policy" if outcome == EXPLICIT_DENY
-              else f"because no identity-based policy allows the {action} action")
+    reason = (
+        "with an explicit deny in an identity-based policy"
+        if outcome == EXPLICIT_DENY
+        else f"because no identity-based policy allows the {action} action"
+    )
     return f"User: {principal} is not authorized to perform: {action} on resource: {resource} {reason}"
 
 
@@ -162,19 +170,22 @@ def enforce(_chain: HandlerChain, context: RequestContext, _response: Response) 
         return
     resource = resource_arn(context, service, context.service_request or {})
     role_name, session = role
-    decision = decide(role_policies(context.account_id, role_name), action, resource,
-                      request_context_keys(context, role_name))
+    decision = decide(
+        role_policies(context.account_id, role_name), action, resource, request_context_keys(context, role_name)
+    )
     if decision.allowed:
         return
     principal = f"arn:aws:sts::{context.account_id}:assumed-role/{role_name}/{session}"
     message = denial_message(principal, action, resource, decision.outcome)
     with _lock:
         denied_by_role[role_name] += 1
-        denials.append({"at": time.time(), "role": role_name, "action": action, "resource": resource,
-                        "decision": decision.outcome})
+        denials.append(
+            {"at": time.time(), "role": role_name, "action": action, "resource": resource, "decision": decision.outcome}
+        )
     LOG.info("IAM denied: %s", message)
-    raise CommonServiceException(DENIED_CODE.get(service, "AccessDeniedException"), message, status_code=403,
-                                 sender_fault=True)
+    raise CommonServiceException(
+        DENIED_CODE.get(service, "AccessDeniedException"), message, status_code=403, sender_fault=True
+    )
 
 
 # What an SQS mapping's function role needs on the queue; AWS checks them when
@@ -193,7 +204,8 @@ def check_mapping_role(function_role_arn: str, source_arn: str) -> None:
     for operation in MAPPING_NEEDS:
         if not decide(documents, f"sqs:{operation}", source_arn).allowed:
             raise InvalidParameterValueException(
-                f"The function execution role does not have permissions to call {operation} on SQS", Type="User")
+                f"The function execution role does not have permissions to call {operation} on SQS", Type="User"
+            )
 
 
 def _check_source(check, self, service, resource_arn, function_arn, function_role_arn):
@@ -221,8 +233,11 @@ class DeniedEndpoint:
         roles = set(request.args.getlist("role"))
         with _lock:
             latest = next((d for d in reversed(denials) if d["role"] in roles), None)
-            return {"enforced": enforcement["on"], "count": sum(denied_by_role[role] for role in roles),
-                    "latest": latest}
+            return {
+                "enforced": enforcement["on"],
+                "count": sum(denied_by_role[role] for role in roles),
+                "latest": latest,
+            }
 
     @route("/_lab/iam/decide", methods=["POST"])
     def decide_requests(self, request: Request) -> dict:
@@ -230,8 +245,13 @@ class DeniedEndpoint:
         that policy allows, by the evaluator that decides the lab's real requests
         (make check judges a student's policy by it)."""
         body = request.get_json(force=True)
-        return {"allowed": [[action, resource] for action, resource in body["requests"]
-                            if decide([body["policy"]], action, resource).allowed]}
+        return {
+            "allowed": [
+                [action, resource]
+                for action, resource in body["requests"]
+                if decide([body["policy"]], action, resource).allowed
+            ]
+        }
 
     @route("/_lab/iam", methods=["POST"])
     def switch(self, request: Request) -> dict:

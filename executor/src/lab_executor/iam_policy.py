@@ -80,6 +80,7 @@ def _numeric(compare):
             return compare(float(value), float(wanted))
         except ValueError:
             return False
+
     return check
 
 
@@ -129,9 +130,11 @@ def _condition_holds(operator: str, key: str, wanted, context: dict) -> bool:
 
 
 def _conditions_hold(statement: dict, context: dict) -> bool:
-    return all(_condition_holds(operator, key, wanted, context)
-               for operator, keys in statement.get("Condition", {}).items()
-               for key, wanted in keys.items())
+    return all(
+        _condition_holds(operator, key, wanted, context)
+        for operator, keys in statement.get("Condition", {}).items()
+        for key, wanted in keys.items()
+    )
 
 
 def decide(policies: list[dict], action: str, resource: str, context: dict | None = None) -> Decision:

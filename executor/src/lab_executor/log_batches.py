@@ -70,13 +70,14 @@ def _store(logs_client, group: str, stream: str, events: list[dict], region: str
                 pass
             logs_client.create_log_stream(logGroupName=group, logStreamName=stream)
             logs_client.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 -- logged and dropped, as LocalStack's own loop does
         LOG.warning("Error saving logs to group %s in region %s: %s", group, region, error)
 
 
 def _run_log_loop_in_batches(_localstack_loop, self: LogHandler, *args, **kwargs) -> None:
-    logs_client = connect_to.with_assumed_role(region_name=self.region, role_arn=self.role_arn,
-                                               service_principal=ServicePrincipal.lambda_).logs
+    logs_client = connect_to.with_assumed_role(
+        region_name=self.region, role_arn=self.role_arn, service_principal=ServicePrincipal.lambda_
+    ).logs
     while not self._shutdown_event.is_set():
         first = self.log_queue.get()
         if first is QUEUE_SHUTDOWN:

@@ -7,12 +7,11 @@ every student's LocalStack would be reachable by the others. This is the same
 method with the host passed as the listening interface; nothing else differs.
 """
 
-from rolo.serving.twisted import TwistedGateway
-from twisted.internet import endpoints, reactor, ssl
-
 from localstack import config
 from localstack.aws.serving.twisted import TLSMultiplexerFactory
 from localstack.runtime.server.twisted import TwistedRuntimeServer
+from rolo.serving.twisted import TwistedGateway
+from twisted.internet import endpoints, reactor, ssl
 
 
 class LoopbackTwistedRuntimeServer(TwistedRuntimeServer):

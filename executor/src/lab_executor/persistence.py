@@ -225,9 +225,13 @@ class _S3Bodies:
     @staticmethod
     def read(planned: dict) -> dict:
         """In the child: {bucket: {storage key: (bytes, last modified)}}."""
-        return {bucket: {key: (body if isinstance(body, bytes) else body.getvalue(), modified)
-                         for key, (body, modified) in keys.items()}
-                for bucket, keys in planned.items()}
+        return {
+            bucket: {
+                key: (body if isinstance(body, bytes) else body.getvalue(), modified)
+                for key, (body, modified) in keys.items()
+            }
+            for bucket, keys in planned.items()
+        }
 
 
 def _restore_s3_bodies(bodies: dict) -> None:
@@ -247,9 +251,12 @@ def _restore_s3_bodies(bodies: dict) -> None:
             file.internal_last_modified = last_modified
             storage._filesystem[bucket]["keys"][key] = file
     if unmatched:
-        LOG.warning("lab: %d S3 object bodies saved by an older version of the lab cannot be matched to their "
-                    "objects and were left out (those objects read back empty; the lab's functions are "
-                    "created again from their code)", unmatched)
+        LOG.warning(
+            "lab: %d S3 object bodies saved by an older version of the lab cannot be matched to their "
+            "objects and were left out (those objects read back empty; the lab's functions are "
+            "created again from their code)",
+            unmatched,
+        )
 
 
 def _code_archive_restored(code) -> bool:
@@ -303,8 +310,11 @@ def _drop_functions_without_code() -> list[str]:
                     del store.functions[name]
                     dropped.append(name)
     if dropped:
-        LOG.warning("lab: the code of %d function(s) did not come back with the saved state, so they are "
-                    "created again: %s", len(dropped), ", ".join(dropped))
+        LOG.warning(
+            "lab: the code of %d function(s) did not come back with the saved state, so they are created again: %s",
+            len(dropped),
+            ", ".join(dropped),
+        )
     return dropped
 
 
@@ -326,8 +336,9 @@ def _drop_orphan_mappings() -> list[str]:
                     del store.event_source_mappings[uuid]
                     dropped.append(f"{uuid} ({function_name})")
     if dropped:
-        LOG.warning("lab: not restoring %d event source mapping(s) of deleted functions: %s",
-                    len(dropped), ", ".join(dropped))
+        LOG.warning(
+            "lab: not restoring %d event source mapping(s) of deleted functions: %s", len(dropped), ", ".join(dropped)
+        )
     return dropped
 
 
@@ -397,8 +408,13 @@ class Snapshots:
         self.changes = ChangeCounter()
         self.saved_changes = 0  # the count the last save saw (a restored snapshot is as good as a save)
         self.stopped = threading.Event()
-        self.status: dict[str, Any] = {"directory": str(directory), "interval_seconds": interval,
-                                       "restored": None, "discarded": None, "last_save": None}
+        self.status: dict[str, Any] = {
+            "directory": str(directory),
+            "interval_seconds": interval,
+            "restored": None,
+            "discarded": None,
+            "last_save": None,
+        }
 
     def _plan(self) -> dict:
         """What to save, as references, taken in the parent (a service's own
@@ -447,8 +463,11 @@ class Snapshots:
             if not answer.startswith("saved "):
                 raise SnapshotFailed(answer)
             self.saved_changes = seen  # a change counted after `seen` is saved next time
-            self.status["last_save"] = {"at": as_of, "seconds": round(time.monotonic() - started, 3),
-                                        "bytes": int(answer.split()[1])}
+            self.status["last_save"] = {
+                "at": as_of,
+                "seconds": round(time.monotonic() - started, 3),
+                "bytes": int(answer.split()[1]),
+            }
 
     def _save_in_child(self, plan: dict, writer: int, as_of: float) -> None:
         code = 1
@@ -469,7 +488,7 @@ class Snapshots:
             os.replace(temporary, self.path)
             os.write(writer, f"saved {len(data)}".encode())
             code = 0
-        except BaseException as error:  # told to the parent, which logs it
+        except BaseException as error:  # noqa: BLE001 -- told to the parent, which logs it
             os.write(writer, f"{type(error).__name__}: {error}"[:2000].encode())
         finally:
             os._exit(code)
@@ -504,7 +523,7 @@ class Snapshots:
             state = state_pickle.loads(self.path.read_bytes())
             if not isinstance(state, dict) or state.get("format") != FORMAT:
                 raise ValueError(f"not a snapshot of format {FORMAT}")
-        except Exception as error:  # any unreadable file: the lab must still start
+        except Exception as error:  # noqa: BLE001 -- any unreadable file: the lab must still start
             self._discard(f"{type(error).__name__}: {error}")
             return
         try:
@@ -514,16 +533,25 @@ class Snapshots:
             _reset(SERVICES_IN_LOAD_ORDER)  # clean, as the line says: nothing half-loaded to save again
             self._discard(f"loading it failed, {type(error).__name__}: {error}")
             return
-        self.status["restored"] = {"saved_at": state["saved_at"], "seconds": round(time.monotonic() - started, 3),
-                                   "bytes": self.path.stat().st_size, "stopped_cleanly": stopped_cleanly}
-        LOG.info("lab: state restored from %s (saved %s)", self.path,
-                 time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(state["saved_at"])))
+        self.status["restored"] = {
+            "saved_at": state["saved_at"],
+            "seconds": round(time.monotonic() - started, 3),
+            "bytes": self.path.stat().st_size,
+            "stopped_cleanly": stopped_cleanly,
+        }
+        LOG.info(
+            "lab: state restored from %s (saved %s)",
+            self.path,
+            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(state["saved_at"])),
+        )
 
     def _discard(self, why: str) -> None:
         moved = self.path.with_name(f"snapshot.unreadable-{time.strftime('%Y%m%d-%H%M%S')}.pickle")
         os.replace(self.path, moved)
-        message = (f"The lab's saved state could not be read ({why[:200]}): the lab starts clean, "
-                   f"and the unreadable snapshot was moved to {moved}")
+        message = (
+            f"The lab's saved state could not be read ({why[:200]}): the lab starts clean, "
+            f"and the unreadable snapshot was moved to {moved}"
+        )
         self.status["discarded"] = message
         LOG.error("lab: %s", message)
 

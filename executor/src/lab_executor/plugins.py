@@ -40,8 +40,18 @@ def lab_sqs_like_aws():
     from localstack.runtime.current import get_current_runtime
     from localstack.services.edge import ROUTER
 
-    from lab_executor import (concurrency, esm_concurrency, iam_enforcement, log_batches, request_counts,
-                              service_loading, ses_outbox, sqs_visibility, sqs_window, version)
+    from lab_executor import (
+        concurrency,
+        esm_concurrency,
+        iam_enforcement,
+        log_batches,
+        request_counts,
+        service_loading,
+        ses_outbox,
+        sqs_visibility,
+        sqs_window,
+        version,
+    )
 
     if refusal := version.unsupported_localstack():
         logging.getLogger(__name__).error(refusal)

@@ -22,14 +22,17 @@ EXIT_NOT_PROVISIONED = 1
 
 
 def failed_ready_scripts() -> list[str]:
-    return [script.path for script in init_script_manager().scripts.get(Stage.READY, [])
-            if script.state == State.ERROR]
+    return [script.path for script in init_script_manager().scripts.get(Stage.READY, []) if script.state == State.ERROR]
 
 
 def stop_if_not_provisioned() -> None:
     if os.environ.get("LAB_STOP_WHEN_NOT_PROVISIONED") != "1":
         return
     if failed := failed_ready_scripts():
-        LOG.error("lab: %s failed (its error is logged above), so the lab is not provisioned: "
-                  "LocalStack stops (exit code %d)", ", ".join(failed), EXIT_NOT_PROVISIONED)
+        LOG.error(
+            "lab: %s failed (its error is logged above), so the lab is not provisioned: "
+            "LocalStack stops (exit code %d)",
+            ", ".join(failed),
+            EXIT_NOT_PROVISIONED,
+        )
         get_current_runtime().exit(EXIT_NOT_PROVISIONED)

@@ -51,7 +51,7 @@ def payload_bytes(context: RequestContext, response: Response) -> int:
     sent = context.request.content_length or 0
     try:
         answered = len(response.data or b"")
-    except Exception:  # a streamed answer: not an SQS one
+    except Exception:  # noqa: BLE001 -- a streamed answer: not an SQS one
         answered = 0
     if not sent and not answered and context.service_request is not None:
         # A call made without HTTP (the mapping's, direct_calls): its request and answer as JSON would be.
@@ -87,10 +87,17 @@ class RequestCountsEndpoint:
     def counts(self, request: Request) -> dict:
         wanted = set(request.args.getlist("resource"))
         with _lock:
-            rows = [{"service": service, "operation": operation, "resource": resource,
-                     "requests": number, "billed": chunks[(service, operation, resource)]}
-                    for (service, operation, resource), number in requests.items()
-                    if resource in wanted and number]
+            rows = [
+                {
+                    "service": service,
+                    "operation": operation,
+                    "resource": resource,
+                    "requests": number,
+                    "billed": chunks[(service, operation, resource)],
+                }
+                for (service, operation, resource), number in requests.items()
+                if resource in wanted and number
+            ]
             since = max((counted_since.get(resource, started) for resource in wanted), default=started)
         return {"since": since, "counts": rows}
 

@@ -35,8 +35,18 @@ _warned: set[str] = set()
 _warned_lock = threading.Lock()
 # boto3 and what it imports, as Lambda's Python runtimes include them; the
 # runtime interface client and what it imports.
-RUNTIME_DISTRIBUTIONS = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3",
-                         "awslambdaric", "simplejson", "snapshot-restore-py")
+RUNTIME_DISTRIBUTIONS = (
+    "boto3",
+    "botocore",
+    "s3transfer",
+    "jmespath",
+    "python-dateutil",
+    "six",
+    "urllib3",
+    "awslambdaric",
+    "simplejson",
+    "snapshot-restore-py",
+)
 _packages_lock = threading.Lock()
 
 
@@ -56,9 +66,14 @@ def interpreter_for(runtime: str, function_name: str) -> Interpreter:
     with _warned_lock:
         if function_name not in _warned:
             _warned.add(function_name)
-            LOG.warning("lab: %s declares %s, but no %s was prepared here (make venv prepares the versions it "
-                        "finds); it runs on LocalStack's Python %s", function_name, runtime, runtime,
-                        platform.python_version())
+            LOG.warning(
+                "lab: %s declares %s, but no %s was prepared here (make venv prepares the versions it "
+                "finds); it runs on LocalStack's Python %s",
+                function_name,
+                runtime,
+                runtime,
+                platform.python_version(),
+            )
     return Interpreter(sys.executable)
 
 

@@ -18,10 +18,13 @@ def _on_get_from_a_copy(_on_get, self, request) -> dict:
     # SesServiceApiResource.on_get, iterating over a copy as the only change.
     filter_id = request.args.get("id")
     filter_source = request.args.get("email")
-    return {"messages": [
-        message for message in list(provider.EMAILS.values())
-        if filter_id in (message.get("Id"), None, "") and filter_source in (message.get("Source"), None, "")
-    ]}
+    return {
+        "messages": [
+            message
+            for message in list(provider.EMAILS.values())
+            if filter_id in (message.get("Id"), None, "") and filter_source in (message.get("Source"), None, "")
+        ]
+    }
 
 
 def apply() -> Patch:

@@ -17,15 +17,21 @@ from localstack.services.sqs.models import ReceiveMessageResult, StandardQueue
 from localstack.utils.patch import Patch
 
 
-def _gather_until_full_or_the_window_ends(receive, self, num_messages=1, wait_time_seconds=None,
-                                          visibility_timeout=None, *, poll_empty_queue=False):
+def _gather_until_full_or_the_window_ends(
+    receive, self, num_messages=1, wait_time_seconds=None, visibility_timeout=None, *, poll_empty_queue=False
+):
     if not (poll_empty_queue and wait_time_seconds):  # a plain receive or long poll: LocalStack's own
         return receive(self, num_messages, wait_time_seconds, visibility_timeout, poll_empty_queue=poll_empty_queue)
     deadline = time.monotonic() + wait_time_seconds
     gathered = ReceiveMessageResult()
     while True:
-        part = receive(self, num_messages - len(gathered.successful), max(deadline - time.monotonic(), 0.001),
-                       visibility_timeout, poll_empty_queue=True)
+        part = receive(
+            self,
+            num_messages - len(gathered.successful),
+            max(deadline - time.monotonic(), 0.001),
+            visibility_timeout,
+            poll_empty_queue=True,
+        )
         gathered.successful += part.successful
         gathered.receipt_handles += part.receipt_handles
         gathered.dead_letter_messages += part.dead_letter_messages

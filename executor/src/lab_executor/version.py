@@ -12,6 +12,8 @@ def unsupported_localstack(installed: str | None = None) -> str | None:
     installed = installed or importlib.metadata.version("localstack-core")
     if installed == SUPPORTED_LOCALSTACK:
         return None
-    return (f"lab: the lab's LocalStack plugins need LocalStack {SUPPORTED_LOCALSTACK} (they patch its private "
-            f"code) but this is {installed}: install localstack-core=={SUPPORTED_LOCALSTACK} (`make venv`) or use "
-            f"the image localstack/localstack:{SUPPORTED_LOCALSTACK}")
+    return (
+        f"lab: the lab's LocalStack plugins need LocalStack {SUPPORTED_LOCALSTACK} (they patch its private "
+        f"code) but this is {installed}: install localstack-core=={SUPPORTED_LOCALSTACK} (`make venv`) or use "
+        f"the image localstack/localstack:{SUPPORTED_LOCALSTACK}"
+    )

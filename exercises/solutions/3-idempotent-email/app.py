@@ -33,8 +33,10 @@ def send_confirmation(order: dict) -> None:
     ses.send_email(
         Source=SENDER_EMAIL,
         Destination={"ToAddresses": [order["email"]]},
-        Message={"Subject": {"Data": f"Order {order['orderId']} received"},
-                 "Body": {"Text": {"Data": "Thank you for your order!"}}},
+        Message={
+            "Subject": {"Data": f"Order {order['orderId']} received"},
+            "Body": {"Text": {"Data": "Thank you for your order!"}},
+        },
     )
 
 

@@ -44,8 +44,10 @@ def handler(event, context):
                 ses.send_email(
                     Source=SENDER_EMAIL,
                     Destination={"ToAddresses": [order["email"]]},
-                    Message={"Subject": {"Data": f"Order {order['orderId']} received"},
-                             "Body": {"Text": {"Data": "Thank you for your order!"}}},
+                    Message={
+                        "Subject": {"Data": f"Order {order['orderId']} received"},
+                        "Body": {"Text": {"Data": "Thank you for your order!"}},
+                    },
                 )
         except Exception as error:
             print(f"order failed: {record['body'][:120]}: {error!r}")

@@ -8,8 +8,15 @@ def handler(event, context):
     records = event["Records"]
     for record in records:
         # One line per delivery, for the test to count.
-        print(json.dumps({"probe": "delivery", "messageId": record["messageId"],
-                          "receiveCount": int(record["attributes"]["ApproximateReceiveCount"])}))
+        print(
+            json.dumps(
+                {
+                    "probe": "delivery",
+                    "messageId": record["messageId"],
+                    "receiveCount": int(record["attributes"]["ApproximateReceiveCount"]),
+                }
+            )
+        )
     respond = json.loads(records[0]["body"])["respond"]
     first_id = records[0]["messageId"]
     return {

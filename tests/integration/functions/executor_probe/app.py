@@ -21,10 +21,26 @@ if os.environ.get("PROBE_INIT") == "hang-first":  # only the function's first in
         time.sleep(3600)
 
 # The variables Lambda documents for a function's process (configuration-envvars.html).
-LAMBDA_VARIABLES = ("_HANDLER", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV", "AWS_LAMBDA_FUNCTION_NAME",
-                    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_INITIALIZATION_TYPE",
-                    "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_LAMBDA_RUNTIME_API",
-                    "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "LANG", "PATH", "LD_LIBRARY_PATH", "PYTHONPATH", "TZ")
+LAMBDA_VARIABLES = (
+    "_HANDLER",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_LAMBDA_RUNTIME_API",
+    "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
+    "LANG",
+    "PATH",
+    "LD_LIBRARY_PATH",
+    "PYTHONPATH",
+    "TZ",
+)
 
 # Counts invocations served by this process, to show warm reuse.
 INVOCATIONS_IN_THIS_PROCESS = 0
@@ -52,8 +68,12 @@ def handler(event, context):
             held.append(b"x" * (1024 * 1024))
         return len(held)
     elif action == "environment":
-        return {"variables": {name: os.environ.get(name) for name in LAMBDA_VARIABLES},
-                "all_names": sorted(os.environ), "sys_path": sys.path, "cwd": os.getcwd()}
+        return {
+            "variables": {name: os.environ.get(name) for name in LAMBDA_VARIABLES},
+            "all_names": sorted(os.environ),
+            "sys_path": sys.path,
+            "cwd": os.getcwd(),
+        }
     return {
         "aws_request_id": context.aws_request_id,
         "function_name": context.function_name,

@@ -51,7 +51,7 @@ $(STAMP): requirements/host.lock pyproject.toml executor/pyproject.toml
 	@python=$$(scripts/find-python) || exit 1; \
 	echo "Creating $(VENV) with $$python ($$("$$python" --version))"; \
 	rm -rf $(VENV) && "$$python" -m venv $(VENV)
-	@echo "Installing the pinned packages of requirements/host.lock with uv (seconds, ~500 MB; log: $(VENV)/install.log)"
+	@echo "Installing the pinned packages of requirements/host.lock with uv (half a minute, ~500 MB; log: $(VENV)/install.log)"
 	@scripts/install-packages $(VENV) $(PIP_SOURCE)
 	@scripts/prepare-runtimes $(VENV) $(PIP_SOURCE)
 	@touch $(STAMP)

@@ -18,7 +18,7 @@ import urllib.request
 import pytest
 import yaml
 
-from helpers import emails_per_order, lab_slot, stored_order_ids, wait_for
+from helpers import emails_per_order, lab_slot, one_at_a_time, stored_order_ids, wait_for
 from lab import aws, dockermode, settings
 from lab.processes import free_port
 
@@ -198,11 +198,9 @@ def test_the_producer_container_sends_orders_over_the_internal_network(lab_stack
 
 @pytest.fixture
 def second_lab_alone(tmp_path_factory):
-    """A second lab takes one of the machine's lab slots (helpers.lab_slot), as the
-    guide's labs do: more LocalStacks starting at once than the machine carries
-    starved functions on two cores (cold starts of 10 s). Each second lab has its
-    own project and ports, so within the slots they may run side by side."""
-    with lab_slot(tmp_path_factory, "a second Docker lab"):
+    """Two more LocalStacks starting at once beside the lab under test starved its
+    functions on two cores (cold starts of 10 s, orders of 0.4 s): one at a time."""
+    with one_at_a_time(tmp_path_factory, "second-lab"), lab_slot(tmp_path_factory, "a second Docker lab"):
         yield
 
 

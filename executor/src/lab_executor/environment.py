@@ -130,8 +130,7 @@ class Runtime:
         self.invocations: queue.Queue[Invocation] = queue.Queue()
         self.started = time.monotonic()
         self.init_duration_ms: float | None = None
-        self.initialized = False  # set when it first asks for an invocation
-        self.ready = threading.Event()  # the same, for the init limit to wait on
+        self.ready = threading.Event()  # set when it first asks for an invocation
         # "init": Lambda's Init phase, with its limit; "invoke": Init run again within
         # an invocation, under the function timeout (after an Init that ran out).
         self.init_phase = init_phase
@@ -214,6 +213,10 @@ class Runtime:
                 self.process.kill()
                 return
             time.sleep(MEMORY_CHECK_SECONDS)  # the next reading, not a wait for a condition
+
+    @property
+    def initialized(self) -> bool:
+        return self.ready.is_set()
 
     def init_seconds(self) -> float:
         """Its Init phase so far, less the time it waited for a CPU: on a laptop busy
@@ -375,8 +378,7 @@ class Environment:
             old_runtime.end()
             old_runtime.process.wait()
             if not old_runtime.initialized:  # its Init ran into the function timeout
-                old_runtime.drain_output()
-                invocation.lines_before_start.extend(self.take_output())
+                invocation.lines_before_start.extend(self.take_output())  # its output, before the report
                 invocation.lines_before_start.append(init_report(old_runtime, "timeout"))
             self.fail(
                 invocation,
@@ -421,19 +423,22 @@ class Environment:
                 )
             self.runtime = Runtime(self)
 
+    def report_ready_once(self) -> None:
+        """Tell LocalStack the environment is up (once): its invocations come then."""
+        if not self.ready_reported:
+            self.ready_reported = True
+            self.post_to_localstack(f"/status/{self.runtime_id}/ready", b"{}")
+
     def runtime_ready(self, runtime: Runtime) -> None:
         """The runtime asked for its first invocation: its init phase is over."""
         with self.lock:
             if not runtime.initialized:
-                runtime.initialized = True
                 runtime.ready.set()
                 if runtime.init_phase == "init":  # an Init run within an invocation is in its Duration
                     runtime.init_duration_ms = (time.monotonic() - runtime.started) * 1000
                 if self.current is None:
                     runtime.working.clear()  # until its first invocation
-            if not self.ready_reported:
-                self.ready_reported = True
-                self.post_to_localstack(f"/status/{self.runtime_id}/ready", b"{}")
+            self.report_ready_once()
 
     def init_timed_out(self, runtime: Runtime) -> None:
         """Its Init phase ran past the limit. As Lambda does, log it, and run Init
@@ -448,9 +453,7 @@ class Environment:
             runtime.drain_output()  # what it printed during init comes before the report, as on AWS
             self.add_output([init_report(runtime, "timeout")])
             self.runtime = Runtime(self, init_phase="invoke")
-            if not self.ready_reported:
-                self.ready_reported = True
-                self.post_to_localstack(f"/status/{self.runtime_id}/ready", b"{}")
+            self.report_ready_once()
 
     def report_init_error(self, error: dict) -> None:
         """The handler could not be loaded. As on AWS, the environment still comes
@@ -466,8 +469,7 @@ class Environment:
                 self.runtime.drain_output()  # its traceback goes to the failing invocation's log
                 self.runtime.end()
             if not self.ready_reported:
-                self.ready_reported = True
-                self.post_to_localstack(f"/status/{self.runtime_id}/ready", b"{}")
+                self.report_ready_once()
             elif (current := self.current) is not None:
                 self.fail_with_init_error(current)
 

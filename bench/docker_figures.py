@@ -19,8 +19,9 @@ import time
 
 from rich.console import Console
 
-from lab import dockermode, settings
-from lab.processes import free_port
+from lab.core import settings
+from lab.core.processes import free_port
+from lab.runs import dockermode
 
 console = Console(highlight=False, soft_wrap=True)
 RESULTS_JSON = settings.PROJECT_ROOT / "bench" / "docker-results.json"

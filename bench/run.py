@@ -25,11 +25,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from lab import aws, cost, settings
-from lab.processes import MemorySampler
-from lab.provision import set_mapping_enabled, temporary_stack
-from lab.settings import Stack
-from lab.waiting import wait_for
+from lab.core import aws, settings
+from lab.core.processes import MemorySampler
+from lab.core.settings import Stack
+from lab.core.waiting import wait_for
+from lab.stack.provision import set_mapping_enabled, temporary_stack
+from lab.watch import cost
 from producer import Options, Summary, send
 
 console = Console(highlight=False, soft_wrap=True)

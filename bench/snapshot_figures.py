@@ -20,10 +20,10 @@ import threading
 import time
 from pathlib import Path
 
-from lab import aws, settings
-from lab.console import console
-from lab.processes import free_port
-from lab.waiting import wait_for
+from lab.core import aws, settings
+from lab.core.console import console
+from lab.core.processes import free_port
+from lab.core.waiting import wait_for
 from producer import Options, send
 
 RESULTS = settings.PROJECT_ROOT / "bench" / "snapshot-results.json"

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 
 from rich.table import Table
 
-from lab import aws, settings
-from lab.console import console
-from lab.observe import log_events, object_ids, trace
-from lab.processes import MemorySampler
-from lab.provision import Deployed, temporary_stack
-from lab.waiting import wait_for
+from lab.core import aws, settings
+from lab.core.console import console
+from lab.core.processes import MemorySampler
+from lab.core.waiting import wait_for
+from lab.stack.provision import Deployed, temporary_stack
+from lab.watch.observe import log_events, object_ids, trace
 from producer import Options, send
 
 POISON_SHARE = 0.05

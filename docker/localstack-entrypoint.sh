@@ -1,6 +1,6 @@
 #!/bin/sh
 # The lab's LocalStack container starts here: LocalStack gets its settings from
-# lab/settings.py, the same as in host mode (LAB_* variables and .env apply),
+# lab/core/settings.py, the same as in host mode (LAB_* variables and .env apply),
 # then the image's own entrypoint takes over.
 set -eu
 cd "$LAB_ROOT"

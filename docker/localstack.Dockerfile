@@ -18,10 +18,12 @@ COPY functions/order_api/requirements.txt functions/order_api/requirements.txt
 RUN ${PYTHON} -m pip install --no-cache-dir --progress-bar off --no-deps --target /opt/function-packages \
       --constraint requirements/host.lock --requirement functions/order_worker/requirements.txt \
       --requirement functions/order_api/requirements.txt
-COPY lab/__init__.py lab/errors.py lab/function_zip.py lab/
+COPY lab/__init__.py lab/
+COPY lab/core/__init__.py lab/core/errors.py lab/core/
+COPY lab/stack/__init__.py lab/stack/function_zip.py lab/stack/
 COPY functions/ functions/
 RUN mkdir /opt/zips && for function in order_worker order_api; do \
-      PYTHONPATH=/opt/function-packages ${PYTHON} -m lab.function_zip functions/$function /opt/zips/$function.zip \
+      PYTHONPATH=/opt/function-packages ${PYTHON} -m lab.stack.function_zip functions/$function /opt/zips/$function.zip \
       || exit 1; done
 
 # --- LocalStack with the lab -------------------------------------------------
@@ -46,7 +48,7 @@ COPY docker/localstack-healthcheck.sh /usr/local/bin/lab-healthcheck
 RUN chmod 0755 /usr/local/bin/lab-entrypoint /usr/local/bin/lab-healthcheck init/ready.d/*.sh \
  && ln -s /opt/lab/init/ready.d/10-provision-lab.sh /etc/localstack/init/ready.d/10-provision-lab.sh
 # What the ready hook needs to provision from here; LocalStack's own settings
-# come from lab/settings.py when the container starts (lab-entrypoint).
+# come from lab/core/settings.py when the container starts (lab-entrypoint).
 ENV LAB_ROOT=/opt/lab \
     LAB_HOOK_PYTHON=${PYTHON} \
     LAB_FUNCTION_ZIPS=/opt/lab/build \

@@ -21,7 +21,7 @@ RUN ${PYTHON} -m pip install --no-cache-dir --quiet --no-deps --editable . \
 # in the image: a config written by `make up` in this container would be gone when
 # it exits. Inside, LocalStack is always 127.0.0.1:4566 (its network namespace).
 ENV AWS_CONFIG_FILE=/opt/lab-aws/config
-RUN ${PYTHON} -c 'from lab import profiles; from lab.settings import Stack; print(profiles.write(Stack()))'
+RUN ${PYTHON} -c 'from lab.stack import profiles; from lab.core.settings import Stack; print(profiles.write(Stack()))'
 ENV LAB_MODE=tools \
     LAB_COMMAND_PREFIX="docker compose run --rm tools " \
     PATH=/opt/code/localstack/.venv/bin:$PATH \

@@ -14,30 +14,17 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lab import (
-    aws,
-    cost,
-    dockermode,
-    exercises,
-    hostmode,
-    iac,
-    machine,
-    observe,
-    operations,
-    processes,
-    profiles,
-    quiz,
-    saved_state,
-    scenarios,
-    settings,
-    toolsmode,
-)
-from lab import dashboard as board
-from lab.bundle import write_bundle
-from lab.console import console
-from lab.errors import LabError, LifecycleError, Refused
-from lab.provision import api_url, provision
-from lab.settings import SettingsError
+from lab.core import aws, machine, processes, settings
+from lab.core.console import console
+from lab.core.errors import LabError, LifecycleError, Refused
+from lab.core.settings import SettingsError
+from lab.runs import dockermode, hostmode, saved_state, toolsmode
+from lab.runs.bundle import write_bundle
+from lab.stack import iac, operations, profiles
+from lab.stack.provision import api_url, provision
+from lab.teach import exercises, quiz, scenarios
+from lab.watch import cost, observe
+from lab.watch import dashboard as board
 
 
 def display_path(path) -> str:

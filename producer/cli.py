@@ -17,7 +17,7 @@ import sys
 
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from lab import settings
+from lab.core import settings
 from producer.orders import Options, console, send
 
 RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,64}")

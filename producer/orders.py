@@ -22,7 +22,7 @@ from botocore.exceptions import (
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from lab import aws, settings
+from lab.core import aws, settings
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 

@@ -1,9 +1,9 @@
 """Both tiers: `-n auto` (pyproject.toml) asks this hook how many xdist workers to
-start, and the machine answers (lab/machine.py), instead of a constant."""
+start, and the machine answers (lab/core/machine.py), instead of a constant."""
 
 import pytest
 
-from lab import machine
+from lab.core import machine
 
 
 @pytest.hookimpl(optionalhook=True)  # a run without xdist (-p no:xdist) has no such hook

@@ -8,4 +8,4 @@ set -euo pipefail
 LAB_ROOT=${LAB_ROOT:-$(cd "$(dirname "$(readlink -f "$0")")/../.." && pwd)}
 cd "$LAB_ROOT"
 echo "lab: provisioning from LocalStack's ready hook ($0)"
-exec "${LAB_HOOK_PYTHON:-python3}" -m lab.provision
+exec "${LAB_HOOK_PYTHON:-python3}" -m lab.stack.provision

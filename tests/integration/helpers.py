@@ -13,12 +13,13 @@ from collections.abc import Callable
 
 import pytest
 
-from lab import aws, dockermode, machine, settings
-from lab.aws import queue_depth, queue_is_empty, send_batch  # noqa: F401 -- the tests' names for them
-from lab.aws_facts import fact
-from lab.observe import log_events, object_ids
-from lab.waiting import POLL_SECONDS
-from lab.waiting import wait_for as _wait_for
+from lab.core import aws, machine, settings
+from lab.core.aws import queue_depth, queue_is_empty, send_batch  # noqa: F401 -- the tests' names for them
+from lab.core.aws_facts import fact
+from lab.core.waiting import POLL_SECONDS
+from lab.core.waiting import wait_for as _wait_for
+from lab.runs import dockermode
+from lab.watch.observe import log_events, object_ids
 
 # `make test` on a machine with only Docker runs the suite in the tools container
 # (LAB_MODE=tools): there is no host to check there, no docker CLI, no git and no browser.
@@ -45,7 +46,7 @@ def one_at_a_time(tmp_path_factory, name: str):
 
 @contextlib.contextmanager
 def lab_slot(tmp_path_factory, what: str):
-    """One of the machine's slots for a lab of a test's own (lab/machine.py): tests
+    """One of the machine's slots for a lab of a test's own (lab/core/machine.py): tests
     that start a LocalStack of their own take turns, as many at once as the
     machine's cores and memory carry, across the xdist workers (a lock file a slot)."""
     folder = tmp_path_factory.getbasetemp().parent
@@ -73,7 +74,7 @@ def lab_slot(tmp_path_factory, what: str):
 def wait_for[T](
     condition: Callable[[], T], timeout: float, what: str, describe: Callable[[], object] | None = None
 ) -> T:
-    """lab.waiting.wait_for, failing the test (not erroring) when the deadline
+    """lab.core.waiting.wait_for, failing the test (not erroring) when the deadline
     passes; describe() says what the state was then, when the condition's own
     value cannot (a comparison that is just False)."""
     try:

@@ -6,8 +6,8 @@ import json
 import uuid
 
 from helpers import order, queue_depth, stored_order_ids, wait_for
-from lab import aws
-from lab.provision import set_mapping_enabled
+from lab.core import aws
+from lab.stack.provision import set_mapping_enabled
 
 TIMEOUT_SECONDS = 90
 

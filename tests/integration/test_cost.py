@@ -1,7 +1,7 @@
 """`make cost` counts what a known workload did, as AWS bills it: 100 orders (10
 of them poison) sent in 10 batches, consumed in batches of 10. Every count is
 checked against what the test did or what the function's own log shows, and
-the bill's arithmetic against lab/prices.json."""
+the bill's arithmetic against lab/watch/prices.json."""
 
 import json
 import math
@@ -9,8 +9,10 @@ import math
 import pytest
 
 from helpers import order, send_batch, stored_order_ids, wait_for
-from lab import aws, cost, observe, scenarios, settings
-from lab.provision import set_mapping_enabled
+from lab.core import aws, settings
+from lab.stack.provision import set_mapping_enabled
+from lab.teach import scenarios
+from lab.watch import cost, observe
 
 TIMEOUT_SECONDS = 120
 ORDERS, POISON = 100, 10

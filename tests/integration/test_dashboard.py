@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from helpers import IN_TOOLS_CONTAINER, stored_order_ids, wait_for
-from lab import aws, dashboard
-from lab.processes import free_port
+from lab.core import aws
+from lab.core.processes import free_port
+from lab.watch import dashboard
 from producer import Options, send
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

@@ -19,8 +19,9 @@ import pytest
 import yaml
 
 from helpers import emails_per_order, lab_slot, one_at_a_time, stored_order_ids, wait_for
-from lab import aws, dockermode, settings
-from lab.processes import free_port
+from lab.core import aws, settings
+from lab.core.processes import free_port
+from lab.runs import dockermode
 
 IN_DOCKER_MODE = os.environ.get("LAB_MODE") == "docker"
 docker_mode_only = pytest.mark.skipif(not IN_DOCKER_MODE, reason="Docker mode with the docker CLI (make test-docker)")
@@ -97,14 +98,14 @@ def test_docker_compose_accepts_the_file():
 
 def test_the_containers_get_every_setting_that_shapes_the_lab():
     """docker-compose.yml passes LAB_* settings on by name; a setting added to
-    lab/settings.py must be passed on, or be named here as host-only."""
+    lab/core/settings.py must be passed on, or be named here as host-only."""
     passed_on = {
         name
         for name in yaml.safe_load(settings.COMPOSE_FILE.read_text())["x-lab-settings"]
         if not name.startswith(settings.LOCALSTACK_OVERRIDE_PREFIX)
     }
     read_by_settings = set(
-        re.findall(r'_env\(\s*"([A-Z_]+)"', (settings.PROJECT_ROOT / "lab" / "settings.py").read_text())
+        re.findall(r'_env\(\s*"([A-Z_]+)"', (settings.PROJECT_ROOT / "lab" / "core" / "settings.py").read_text())
     )
     assert {f"LAB_{name}" for name in read_by_settings - NOT_PASSED_TO_CONTAINERS} == passed_on
 

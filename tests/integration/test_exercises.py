@@ -8,8 +8,8 @@ import json
 import pytest
 
 from helpers import unique_suffix
-from lab import exercises
-from lab.provision import teardown
+from lab.stack.provision import teardown
+from lab.teach import exercises
 
 # What the first failing criterion's hint says about the starter files.
 STARTER_HINTS = {

@@ -25,8 +25,9 @@ from helpers import (
     stored_order_ids,
     wait_for,
 )
-from lab import aws, operations, settings
-from lab.provision import set_mapping_enabled
+from lab.core import aws, settings
+from lab.stack import operations
+from lab.stack.provision import set_mapping_enabled
 from producer import Options, send
 
 RETRIES_TIMEOUT_SECONDS = 90  # a few visibility periods, plus the poller's back-off

@@ -16,9 +16,9 @@ from helpers import (
     stored_order_ids,
     wait_for,
 )
-from lab import aws, settings
-from lab.processes import command_line, pids, runs_function
-from lab.provision import set_mapping_enabled
+from lab.core import aws, settings
+from lab.core.processes import command_line, pids, runs_function
+from lab.stack.provision import set_mapping_enabled
 
 TIMEOUT_SECONDS = 90
 

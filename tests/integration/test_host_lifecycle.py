@@ -7,8 +7,8 @@ from pathlib import Path
 
 from helpers import only_in_host_mode, wait_for
 from helpers import run_lab as lab
-from lab import aws
-from lab.processes import group_members, listening_sockets
+from lab.core import aws
+from lab.core.processes import group_members, listening_sockets
 
 pytestmark = only_in_host_mode("its own lifecycle")
 LOOPBACK_ADDRESSES = {"127.0.0.1", "::1"}

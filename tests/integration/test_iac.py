@@ -10,9 +10,10 @@ import json
 import pytest
 
 from helpers import TEST_STACK, deliveries, order, send_batch, stored_order_ids, unique_suffix, wait_for
-from lab import aws, iac, operations
-from lab.provision import provision, teardown
-from lab.settings import Stack
+from lab.core import aws
+from lab.core.settings import Stack
+from lab.stack import iac, operations
+from lab.stack.provision import provision, teardown
 
 TIMEOUT_SECONDS = 120
 

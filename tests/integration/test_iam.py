@@ -11,8 +11,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 from helpers import order, stored_order_ids
-from lab import aws, observe, provision, settings
-from lab.waiting import wait_for
+from lab.core import aws, settings
+from lab.core.waiting import wait_for
+from lab.stack import provision
+from lab.watch import observe
 
 
 def denied(call, **arguments) -> str:

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from helpers import lab_slot
-from lab.processes import free_port
+from lab.core.processes import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 GUIDE = PROJECT_ROOT / "docs" / "LAB.md"

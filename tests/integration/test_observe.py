@@ -4,8 +4,9 @@ import json
 import uuid
 
 from helpers import order, queue_is_empty, send_batch, stored_order_ids, wait_for
-from lab import aws, observe
-from lab.provision import set_mapping_enabled
+from lab.core import aws
+from lab.stack.provision import set_mapping_enabled
+from lab.watch import observe
 
 TIMEOUT_SECONDS = 90
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from helpers import lab_slot, wait_for
-from lab.processes import free_port
+from lab.core.processes import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STEP_TIMEOUT_SECONDS = 600
@@ -61,7 +61,7 @@ def order_is_processed(project: Path, env: dict) -> None:
     sent = run([python, "-m", "producer", "--count", "1", "--json", "--quiet"], project, env)
     order_id = json.loads(sent.stdout.strip().splitlines()[-1])["order_ids"][0]
     check = (
-        f"from lab import aws; print(bool(aws.client('s3').list_objects_v2("
+        f"from lab.core import aws; print(bool(aws.client('s3').list_objects_v2("
         f"Bucket='lab-orders', Prefix='orders/{order_id}').get('Contents')))"
     )
     wait_for(lambda: run([python, "-c", check], project, env).stdout.strip() == "True", 60, f"order {order_id} stored")

@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 from helpers import AS_AWS_ADVISES, emails_for, every_delivery_seconds, queue_is_empty, stored_order_ids, wait_for
-from lab import aws
+from lab.core import aws
 from producer import Options, send
 
 PROCESSING_TIMEOUT_SECONDS = 60  # one order takes a few seconds; the rest is headroom

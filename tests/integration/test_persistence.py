@@ -10,9 +10,9 @@ import zipfile
 from pathlib import Path
 
 from helpers import emails_per_order, only_in_host_mode, order, run_lab, wait_for
-from lab import aws
-from lab.processes import group_members
-from lab.settings import Stack
+from lab.core import aws
+from lab.core.processes import group_members
+from lab.core.settings import Stack
 
 pytestmark = only_in_host_mode("a LocalStack of its own, stopped and killed")
 STACK = Stack()  # the names `make up` gives

@@ -61,7 +61,7 @@ class VanishingEndpoint:
         import http.client
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-        from lab import settings
+        from lab.core import settings
 
         proxy = self
         self.passed = 0
@@ -113,7 +113,7 @@ class VanishingEndpoint:
 
 
 def test_when_localstack_stops_mid_send_the_producer_names_exactly_the_orders_not_sent(make_stack):
-    from lab import aws
+    from lab.core import aws
 
     stack = make_stack(enabled=False)  # what was sent stays in the queue, to compare
     endpoint = VanishingEndpoint(batches=7)

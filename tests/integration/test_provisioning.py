@@ -5,9 +5,9 @@ import json
 import pytest
 
 from helpers import TEST_STACK, unique_suffix
-from lab import aws
-from lab.provision import provision, worker_policy
-from lab.settings import SettingsError, Stack
+from lab.core import aws
+from lab.core.settings import SettingsError, Stack
+from lab.stack.provision import provision, worker_policy
 
 
 def snapshot(deployed) -> dict:

@@ -10,7 +10,7 @@ import time
 import uuid
 
 from helpers import deliveries, order, stored_order_ids, wait_for
-from lab import aws
+from lab.core import aws
 
 RETENTION_SECONDS = 60  # the least SQS allows
 # LocalStack looks for expired messages once a second; a test sees the change

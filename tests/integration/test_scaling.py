@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from helpers import log_records, send_batch, wait_for
-from lab import aws, observe
-from lab.provision import set_mapping_enabled
+from lab.core import aws
+from lab.stack.provision import set_mapping_enabled
+from lab.watch import observe
 
 CONCURRENCY_PROBE = Path(__file__).parent / "functions" / "concurrency_probe"
 MESSAGES = 20

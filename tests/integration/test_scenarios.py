@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from lab import scenarios
+from lab.teach import scenarios
 
 
 def test_a_visibility_timeout_shorter_than_the_work_processes_an_order_twice(localstack):

@@ -1,4 +1,4 @@
-"""Every AWS number the lab states comes from lab/aws_facts.json, says the
+"""Every AWS number the lab states comes from lab/core/aws_facts.json, says the
 same value wherever it stands, and carries its AWS source in the same
 paragraph, list item or table row, so that the guide, the README, the quiz and
 the settings cannot drift apart (issue 26, part 4)."""
@@ -7,8 +7,9 @@ import re
 
 import pytest
 
-from lab import quiz, settings
-from lab.aws_facts import facts
+from lab.core import settings
+from lab.core.aws_facts import facts
+from lab.teach import quiz
 from unit_support import PROJECT_ROOT
 
 STATEMENTS = [(fact, place) for fact in facts().values() for place in fact.stated]

@@ -1,8 +1,8 @@
 """`lab test -- <pytest arguments>`: named tests run alone; options alone run both
 tiers. A marker's name is never taken for a folder of that name."""
 
-from lab import settings
 from lab.__main__ import names_tests
+from lab.core import settings
 
 
 def test_a_marker_named_like_a_folder_names_no_tests(monkeypatch):

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from lab import exercises, quiz
-from lab.settings import SettingsError
+from lab.core.settings import SettingsError
+from lab.teach import exercises, quiz
 
 
 def test_there_are_at_least_six_exercises_each_with_starter_files_and_a_solution_that_differs():

@@ -6,7 +6,7 @@ import zipfile
 
 import pytest
 
-from lab.function_zip import BuildError, build_zip, pinned_requirements
+from lab.stack.function_zip import BuildError, build_zip, pinned_requirements
 from unit_support import WORKER_DIR
 
 

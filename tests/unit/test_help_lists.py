@@ -2,7 +2,8 @@
 
 import re
 
-from lab import scenarios, settings
+from lab.core import settings
+from lab.teach import scenarios
 
 
 def test_make_help_names_every_scenario():

@@ -1,7 +1,7 @@
 """The test suite's parallelism comes from the machine: workers from its cores
 and free memory, labs of their own no more than its cores, and a setting wins."""
 
-from lab import machine, settings
+from lab.core import machine, settings
 
 
 def sized(monkeypatch, cores, free_mb, workers=0, labs=0):

@@ -5,9 +5,10 @@ second `make up` replaces and that leaves the rest of the file as it was."""
 import configparser
 import shlex
 
-from lab import profiles, settings
-from lab.operations import ROLES
-from lab.settings import Stack
+from lab.core import settings
+from lab.core.settings import Stack
+from lab.stack import profiles
+from lab.stack.operations import ROLES
 
 SOMEONE_ELSES = "# my own settings\n[default]\nregion = eu-west-1\n\n[profile work]\nregion = eu-central-1\n"
 

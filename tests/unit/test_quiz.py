@@ -7,8 +7,8 @@ from collections import Counter
 
 import pytest
 
-from lab import quiz
-from lab.errors import LabError
+from lab.core.errors import LabError
+from lab.teach import quiz
 
 SEED = "ana@laptop-7"
 

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-from lab import dockermode
+from lab.runs import dockermode
 from lab_executor import persistence
 
 ROOT = Path(__file__).resolve().parents[2]

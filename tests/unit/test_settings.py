@@ -9,10 +9,10 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from lab import aws, settings
-from lab.console import duration
-from lab.provision import function_environment
-from lab.settings import SettingsError, Stack
+from lab.core import aws, settings
+from lab.core.console import duration
+from lab.core.settings import SettingsError, Stack
+from lab.stack.provision import function_environment
 from unit_support import PROJECT_ROOT
 
 
@@ -53,7 +53,7 @@ def lab(*args: str, **env: str) -> subprocess.CompletedProcess:
 
 def test_a_bad_variable_is_one_line_from_any_command_and_importing_still_works():
     imported = subprocess.run(
-        [sys.executable, "-c", "import lab.settings, lab.provision"],
+        [sys.executable, "-c", "import lab.core.settings, lab.stack.provision"],
         env={**os.environ, "LAB_PORT": "four"},
         capture_output=True,
         text=True,

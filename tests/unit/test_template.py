@@ -1,14 +1,16 @@
 """template.yaml offline: cfn-lint finds nothing in it, its parameters' defaults
 are the lab's settings, the worker's code is the lab's folder, and the AWS
-estimate `make deploy-aws` prints is lab/prices.json's arithmetic.
+estimate `make deploy-aws` prints is lab/watch/prices.json's arithmetic.
 (tests/integration/test_iac.py deploys it and compares it with `make up`'s stack.)"""
 
 import pytest
 from cfnlint.api import ManualArgs, lint_file
 
-from lab import cost, iac, settings
-from lab.errors import Refused
-from lab.settings import Stack
+from lab.core import settings
+from lab.core.errors import Refused
+from lab.core.settings import Stack
+from lab.stack import iac
+from lab.watch import cost
 
 
 def test_cfn_lint_finds_nothing():

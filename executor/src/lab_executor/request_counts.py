@@ -23,7 +23,7 @@ from localstack.aws.chain import HandlerChain
 from localstack.http import Request, Response, route
 
 SQS_CHUNK_BYTES = 64 * 1024
-OBSERVER_AGENT = "lab-observer"  # lab/aws.py's observer_client
+OBSERVER_AGENT = "lab-observer"  # lab/core/aws.py's observer_client
 COUNTED_SERVICES = {"sqs", "s3", "lambda", "ses"}
 
 requests: Counter[tuple[str, str, str]] = Counter()  # (service, operation, resource) -> requests

@@ -22,14 +22,16 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
-from lab import aws, observe, scenarios, settings
-from lab.aws_facts import fact
-from lab.console import console, duration
-from lab.errors import LabError
-from lab.processes import hand_over
-from lab.provision import Deployed, provision, set_mapping_enabled, teardown
-from lab.settings import SettingsError, Stack
-from lab.waiting import wait_for
+from lab.core import aws, settings
+from lab.core.aws_facts import fact
+from lab.core.console import console, duration
+from lab.core.errors import LabError
+from lab.core.processes import hand_over
+from lab.core.settings import SettingsError, Stack
+from lab.core.waiting import wait_for
+from lab.stack.provision import Deployed, provision, set_mapping_enabled, teardown
+from lab.teach import scenarios
+from lab.watch import observe
 
 SIX_TIMES = fact("six_times_rule")  # AWS's advised visibility timeout, with its source
 
@@ -413,7 +415,7 @@ def seed_shop(deployed: Deployed) -> None:
 
 
 def redrive_after_fix(deployed: Deployed) -> None:
-    from lab.operations import redrive
+    from lab.stack.operations import redrive
 
     redrive(deployed.stack)
 
@@ -821,7 +823,7 @@ def listing(root: Path = ROOT) -> None:
 def report(root: Path = ROOT) -> Path:
     """One JSON file per student, for an instructor to collect: every exercise's last
     check and the quiz's score."""
-    from lab import quiz as quiz_module
+    from lab.teach import quiz as quiz_module
 
     path = results_file(root)
     results = json.loads(path.read_text()) if path.exists() else {}

@@ -10,9 +10,9 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lab import settings
-from lab.errors import LabError
-from lab.settings import Stack
+from lab.core import settings
+from lab.core.errors import LabError
+from lab.core.settings import Stack
 
 # Fail fast when LocalStack is not there, instead of botocore's long retries.
 CLIENT_CONFIG = Config(connect_timeout=3, read_timeout=60, retries={"max_attempts": 3})

@@ -14,9 +14,9 @@ import time
 from collections import deque
 from pathlib import Path
 
-from lab import aws, processes, settings
-from lab.console import console
-from lab.errors import LifecycleError
+from lab.core import aws, processes, settings
+from lab.core.console import console
+from lab.core.errors import LifecycleError
 
 NAME = "host"  # LAB_MODE's word for it
 POLL_SECONDS = 0.5

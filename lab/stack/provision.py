@@ -5,7 +5,7 @@ function, the function before the mapping, and the mapping last, once the
 function is Active, so that no message is polled before it can be processed.
 The API in front (``POST /orders``) comes after the queue it sends to.
 
-Run as ``python -m lab.provision`` (what LocalStack's ready hook does) or
+Run as ``python -m lab.stack.provision`` (what LocalStack's ready hook does) or
 through ``make up``; tests call ``provision(stack)`` with stacks of their own.
 """
 
@@ -19,12 +19,12 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError, WaiterError
 
-from lab import aws, settings
-from lab.console import duration
-from lab.errors import LabError
-from lab.function_zip import build_zip, code_sha256
-from lab.settings import SettingsError, Stack
-from lab.waiting import wait_for
+from lab.core import aws, settings
+from lab.core.console import duration
+from lab.core.errors import LabError
+from lab.core.settings import SettingsError, Stack
+from lab.core.waiting import wait_for
+from lab.stack.function_zip import build_zip, code_sha256
 
 MAPPING_ENABLED_TIMEOUT_SECONDS = 60
 

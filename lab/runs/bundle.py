@@ -11,9 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lab import settings
-from lab.console import console
-from lab.errors import LifecycleError
+from lab.core import settings
+from lab.core.console import console
+from lab.core.errors import LifecycleError
 
 # The Python versions Lambda runs besides the venv's own, as in scripts/prepare-runtimes.
 OTHER_RUNTIME_VERSIONS = [

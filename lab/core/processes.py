@@ -14,9 +14,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from lab import settings
-from lab.errors import LifecycleError
-from lab.waiting import POLL_SECONDS
+from lab.core import settings
+from lab.core.errors import LifecycleError
+from lab.core.waiting import POLL_SECONDS
 
 LOCALSTACK_MARKER = b"localstack.runtime.main"  # in LocalStack's command line
 

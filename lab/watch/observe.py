@@ -18,9 +18,9 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from lab import aws
-from lab.console import console
-from lab.settings import Stack
+from lab.core import aws
+from lab.core.console import console
+from lab.core.settings import Stack
 
 REFRESH_SECONDS = 1.0
 RECENT_LOG_SECONDS = 300  # how far back status and logs look

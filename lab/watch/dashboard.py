@@ -13,9 +13,10 @@ from collections import deque
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
-from lab import aws, observe, settings
-from lab.console import console
-from lab.settings import Stack
+from lab.core import aws, settings
+from lab.core.console import console
+from lab.core.settings import Stack
+from lab.watch import observe
 
 STATIC_DIR = settings.PROJECT_ROOT / "dashboard" / "static"
 SAMPLE_SECONDS = 1.0

@@ -18,10 +18,10 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
-from lab import aws, settings
-from lab.console import console, duration
-from lab.provision import provision, set_mapping_enabled, temporary_stack, worker_policy
-from lab.waiting import wait_for
+from lab.core import aws, settings
+from lab.core.console import console, duration
+from lab.core.waiting import wait_for
+from lab.stack.provision import provision, set_mapping_enabled, temporary_stack, worker_policy
 
 NAIVE_WORKER_DIR = settings.PROJECT_ROOT / "functions" / "naive_worker"
 WAIT_SECONDS = 90
@@ -42,21 +42,21 @@ def stored_orders(deployed) -> int:
 
 
 def count_timeouts(function_name: str) -> int:
-    from lab.observe import log_events
+    from lab.watch.observe import log_events
 
     return sum("Task timed out" in event["message"] for event in log_events(function_name, 0))
 
 
 def function_log(function_name: str) -> str:
     """The function's whole log, for a failure to show what happened."""
-    from lab.observe import log_events
+    from lab.watch.observe import log_events
 
     return "".join(event["message"] for event in log_events(function_name, 0)) or "(the function's log is empty)"
 
 
 def worker_records(function_name: str) -> list[dict]:
     """The worker's one-line-per-record log entries, oldest first."""
-    from lab.observe import log_events, parse_record
+    from lab.watch.observe import log_events, parse_record
 
     records = (parse_record(event["message"].rstrip("\n")) for event in log_events(function_name, 0))
     return [record for record in records if record]
@@ -354,7 +354,7 @@ def scaling() -> dict:
     settings: how many batches ran at once, how many invocations, how long.
     Each setting gets a stack of its own, created with the mapping disabled, so
     that nothing is polled before the whole load is waiting."""
-    from lab.observe import now_ms, recent_invocations
+    from lab.watch.observe import now_ms, recent_invocations
 
     results = {}
     console.print(
@@ -431,7 +431,7 @@ def missing_permission() -> dict:
     a worker whose role lost s3:PutObject fails every order into the DLQ until
     the role is fixed and the DLQ redriven; a mapping whose function may not
     receive is refused."""
-    from lab.operations import redrive
+    from lab.stack.operations import redrive
 
     results = {}
     with temporary_stack("scn-iam", enabled=False, function_timeout=3, visibility_timeout=3) as deployed:

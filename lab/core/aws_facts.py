@@ -1,5 +1,5 @@
 """AWS's numbers as the lab states them, each with the AWS page that says it
-(lab/aws_facts.json). Settings, the quiz and the exercises' hints read them
+(lab/core/aws_facts.json). Settings, the quiz and the exercises' hints read them
 here, so that a number said in several places is kept in one."""
 
 import json

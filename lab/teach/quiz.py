@@ -21,11 +21,11 @@ import sys
 import time
 from dataclasses import dataclass
 
-from lab import settings
-from lab.aws_facts import fact
-from lab.console import console
-from lab.errors import LabError
-from lab.processes import hand_over
+from lab.core import settings
+from lab.core.aws_facts import fact
+from lab.core.console import console
+from lab.core.errors import LabError
+from lab.core.processes import hand_over
 
 RESULT_FILE = settings.PROJECT_ROOT / "exercises" / "quiz.json"
 RETENTION = fact("retention")
@@ -43,7 +43,7 @@ class Question:
     answer: int  # index into choices
     why: str
     step: str  # where docs/LAB.md shows it
-    source: str = ""  # the AWS page for a number or rule the answer states (lab/aws_facts.json)
+    source: str = ""  # the AWS page for a number or rule the answer states (lab/core/aws_facts.json)
 
 
 QUESTIONS = (

@@ -15,11 +15,11 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from lab import aws, settings
-from lab.console import console
-from lab.errors import LabError
-from lab.provision import find_mapping, queue_arn, set_mapping_enabled
-from lab.settings import Stack
+from lab.core import aws, settings
+from lab.core.console import console
+from lab.core.errors import LabError
+from lab.core.settings import Stack
+from lab.stack.provision import find_mapping, queue_arn, set_mapping_enabled
 
 REDRIVE_TIMEOUT_SECONDS = 120
 POLL_SECONDS = 0.5

@@ -5,7 +5,7 @@ queues, bucket and function, counted as AWS bills them (the lab's plugin,
 executor/request_counts.py: the mapping's empty long polls included, each
 64 KB of an SQS payload one request); the invocations and their billed
 duration from the function's REPORT lines; the emails from the worker's
-receipts. The prices come from lab/prices.json, each with its source. The
+receipts. The prices come from lab/watch/prices.json, each with its source. The
 what-if rows are computed from the same counts.
 """
 
@@ -14,14 +14,15 @@ import math
 import urllib.error
 import urllib.parse
 from dataclasses import dataclass
+from pathlib import Path
 
 from rich.table import Table
 
-from lab import aws, settings
-from lab.console import console
-from lab.settings import Stack
+from lab.core import aws
+from lab.core.console import console
+from lab.core.settings import Stack
 
-PRICES_FILE = settings.PROJECT_ROOT / "lab" / "prices.json"
+PRICES_FILE = Path(__file__).with_name("prices.json")
 # S3 bills PUT, COPY, POST and LIST at one price, GET and the rest at another;
 # DELETE requests are free.
 S3_PUT_CLASS = {
@@ -79,7 +80,7 @@ class Usage:
 
 
 def usage(stack: Stack) -> Usage:
-    from lab.observe import recent_invocations
+    from lab.watch.observe import recent_invocations
 
     query = urllib.parse.urlencode([("resource", name) for name in counted_resources(stack)])
     answer = aws.get_json(f"/_lab/requests?{query}")
@@ -215,7 +216,7 @@ def show(stack: Stack) -> Usage:
     price, seen = prices(), usage(stack)
     table = Table(
         title=f"What {stack.queue_name} -> {stack.function_name} did since `make up`, at AWS's prices "
-        f"({price['region']}, read {price['read']}; lab/prices.json)",
+        f"({price['region']}, read {price['read']}; lab/watch/prices.json)",
         title_justify="left",
     )
     for column in ("what", "count", "unit", "USD"):

@@ -12,10 +12,10 @@ the same services with ``scripts/lab-in-docker`` instead.
 import os
 import subprocess
 
-from lab import settings
-from lab.console import console
-from lab.errors import LifecycleError
-from lab.hostmode import require_free_port, start_dashboard_unless_running
+from lab.core import settings
+from lab.core.console import console
+from lab.core.errors import LifecycleError
+from lab.runs.hostmode import require_free_port, start_dashboard_unless_running
 
 NAME = "docker"  # LAB_MODE's word for it
 ENGINE_CHECK_SECONDS = 10

@@ -18,7 +18,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from lab.errors import LabError
+from lab.core.errors import LabError
 
 FIXED_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
 # events/: sample events to try the handler with, not part of the function.
@@ -100,10 +100,10 @@ def code_sha256(zip_bytes: bytes) -> str:
 
 
 def main(argv: list[str]) -> int:
-    """``python -m lab.function_zip SOURCE_DIR OUTPUT.zip``: how the lab's
+    """``python -m lab.stack.function_zip SOURCE_DIR OUTPUT.zip``: how the lab's
     LocalStack image builds the worker's zip (its packages on PYTHONPATH)."""
     if len(argv) != 2:
-        print("usage: python -m lab.function_zip SOURCE_DIR OUTPUT.zip", file=sys.stderr)
+        print("usage: python -m lab.stack.function_zip SOURCE_DIR OUTPUT.zip", file=sys.stderr)
         return 2
     try:
         Path(argv[1]).write_bytes(build_zip(Path(argv[0])))

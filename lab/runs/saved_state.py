@@ -8,7 +8,7 @@ SNAPSHOT_INTERVAL_SECONDS and at a clean stop, and tells at
 
 import time
 
-from lab import aws
+from lab.core import aws
 
 
 def _clock(epoch_seconds: float) -> str:

@@ -6,8 +6,8 @@ There, docker compose runs LocalStack and the dashboard from outside
 stops anything.
 """
 
-from lab import aws, settings
-from lab.console import console
+from lab.core import aws, settings
+from lab.core.console import console
 
 NAME = "tools"  # LAB_MODE's word for it
 

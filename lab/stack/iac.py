@@ -2,7 +2,7 @@
 with CloudFormation to the running lab (`make deploy-iac`, a stack of its own)
 or to a real AWS account (`make deploy-aws`, `make destroy-aws`).
 
-The worker's zip is the lab's own (lab.function_zip), uploaded to an artifacts
+The worker's zip is the lab's own (lab.stack.function_zip), uploaded to an artifacts
 bucket; the template's CodeUri (a folder, for `sam build`) is pointed at it
 before the template is sent, which is what `sam package` does.
 """
@@ -16,11 +16,12 @@ import time
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, WaiterError
 
-from lab import aws, cost, settings
-from lab.console import console
-from lab.errors import LabError, Refused
-from lab.provision import empty_bucket, function_code, ignore_missing
-from lab.settings import Stack
+from lab.core import aws, settings
+from lab.core.console import console
+from lab.core.errors import LabError, Refused
+from lab.core.settings import Stack
+from lab.stack.provision import empty_bucket, function_code, ignore_missing
+from lab.watch import cost
 
 TEMPLATE = settings.PROJECT_ROOT / "template.yaml"
 AWS_STACK_NAME = "sqs-lambda-lab"
@@ -195,7 +196,7 @@ def destroy_in_lab(stack: Stack) -> None:
 
 
 def monthly_estimate(stack: Stack) -> tuple[list, float]:
-    """The bill of a month of the default workload at lab/prices.json's prices."""
+    """The bill of a month of the default workload at lab/watch/prices.json's prices."""
     batches = ORDERS_PER_MONTH // stack.batch_size
     idle_polls = stack.maximum_concurrency * cost.MONTH_SECONDS // cost.LONG_POLL_SECONDS
     month = cost.Usage(
@@ -278,7 +279,7 @@ def deploy_to_aws(sender: str, yes: bool) -> dict[str, str]:
     lines, total, always_free = monthly_estimate(stack)
     console.print(
         f"A month of {ORDERS_PER_MONTH:,} orders (batches of {stack.batch_size}, the mapping's idle "
-        "long polls included) at the prices of lab/prices.json:"
+        "long polls included) at the prices of lab/watch/prices.json:"
     )
     for what, count, unit, usd in lines:
         if count:

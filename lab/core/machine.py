@@ -6,7 +6,7 @@ override the figures."""
 
 import os
 
-from lab import settings
+from lab.core import settings
 
 # Integration tests mostly wait (a visibility timeout, a retry, a cold start):
 # four workers a core keep two cores busy without queueing for them.

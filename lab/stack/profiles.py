@@ -19,8 +19,8 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lab import aws, settings
-from lab.settings import Stack
+from lab.core import aws, settings
+from lab.core.settings import Stack
 
 BEGIN, END = "# >>> sqs-lambda-lab profiles (written by make up) >>>", "# <<< sqs-lambda-lab profiles <<<"
 BLOCK = re.compile(rf"\n*{re.escape(BEGIN)}.*?{re.escape(END)}\n?", re.DOTALL)
@@ -32,7 +32,7 @@ def config_file() -> Path:
 
 
 def role_names(stack: Stack) -> dict[str, str]:
-    from lab.operations import ROLES
+    from lab.stack.operations import ROLES
 
     return {role: getattr(stack, attribute) for role, attribute in ROLES.items()}
 

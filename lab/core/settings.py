@@ -21,10 +21,10 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-from lab.aws_facts import fact
-from lab.errors import Refused
+from lab.core.aws_facts import fact
+from lab.core.errors import Refused
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # lab/core/settings.py
 # The file docker compose reads for its variables; absent inside the lab's
 # images, where compose passes its values as environment variables instead.
 DOTENV_FILE = PROJECT_ROOT / ".env"
@@ -200,7 +200,7 @@ LOCALSTACK_IMAGE = _env(
     "localstack/localstack:4.14.0@sha256:3ebc37595918b8accb852f8048fef2aff047d465167edd655528065b07bc364a",
 )
 
-# --- The test suite's parallelism (lab/machine.py sizes it from the machine) ----
+# --- The test suite's parallelism (lab/core/machine.py sizes it from the machine) ----
 # 0: from the cores and free memory. A number: that many, on any machine.
 TEST_WORKERS = _env("TEST_WORKERS", 0, int)
 LABS_AT_ONCE = _env("LABS_AT_ONCE", 0, int)
@@ -222,7 +222,7 @@ PREBUILT_FUNCTION_ZIPS = _env("FUNCTION_ZIPS", "")
 SENDER_EMAIL = _env("SENDER_EMAIL", "orders@lab.example.com")
 
 # AWS's limits, used to refuse settings before anything is created (each with
-# its source in lab/aws_facts.json).
+# its source in lab/core/aws_facts.json).
 MAX_RECEIVE_COUNT_RANGE = fact("max_receive_count").range
 VISIBILITY_TIMEOUT_RANGE = fact("visibility_timeout").range
 FUNCTION_TIMEOUT_RANGE = fact("function_timeout").range

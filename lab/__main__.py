@@ -301,7 +301,7 @@ def check_exercises(args) -> int:
     numbers = (
         [args.number]
         if args.number
-        else [n for n, item in exercises.EXERCISES.items() if exercises.workspace_of(item).exists()]
+        else [n for n, item in exercises.catalogue().items() if exercises.workspace_of(item).exists()]
     )
     if not numbers:
         raise Refused("no exercise started yet: make exercise lists them, make exercise N=<n> starts one")

@@ -1,6 +1,7 @@
 """`make quiz`: an offline self-check on what the lab showed. Multiple choice;
 each answer is explained, with the guide step (docs/LAB.md) where the lab
-shows it, and the score is kept for `make report` (exercises/quiz.json).
+shows it, and the score is kept for `make report` (exercises/quiz.json). The
+questions are data: exercises/catalogue/quiz-questions.json.
 
 Interactive in a terminal; `make quiz ANSWERS=bacd...` answers in one go (one
 letter per question, in order), as a script or a test does.
@@ -28,12 +29,7 @@ from lab.core.errors import LabError
 from lab.core.processes import hand_over
 
 RESULT_FILE = settings.PROJECT_ROOT / "exercises" / "quiz.json"
-RETENTION = fact("retention")
-MAXIMUM_CONCURRENCY = fact("maximum_concurrency")
-SCALING = fact("mapping_scaling")
-SIX_TIMES = fact("six_times_rule")
-FIFO_DEDUPLICATION = fact("fifo_deduplication")
-DLQ_CLOCK = fact("dlq_keeps_enqueue_time")
+QUESTIONS_FILE = settings.PROJECT_ROOT / "exercises" / "catalogue" / "quiz-questions.json"
 
 
 @dataclass(frozen=True)
@@ -46,182 +42,30 @@ class Question:
     source: str = ""  # the AWS page for a number or rule the answer states (lab/core/aws_facts.json)
 
 
-QUESTIONS = (
-    Question(
-        "How does an SQS message reach a Lambda function?",
-        (
-            "SQS pushes each message to the function",
-            "The event source mapping polls the queue and invokes the function with a batch",
-            "The function must call ReceiveMessage in its code",
-        ),
-        1,
-        "Lambda's event source mapping long-polls the queue for you and invokes the function with "
-        "what it received; nothing is pushed, and the function contains no polling code.",
-        "step 2",
-    ),
-    Question(
-        "The function raises an exception for a batch. What happens to its messages?",
-        (
-            "Lambda invokes the function again at once",
-            "They are deleted",
-            "They stay in the queue and become visible again when the visibility timeout ends, then are received again",
-        ),
-        2,
-        "The mapping does not re-invoke on an error: it simply does not delete the messages, and they "
-        "reappear after the visibility timeout.",
-        "step 4",
-    ),
-    Question(
-        "What does the visibility timeout guarantee?",
-        (
-            "That each message is processed exactly once",
-            "That a received message is hidden from other consumers for that long; duplicates can still happen",
-            "That failed messages go to the DLQ",
-        ),
-        1,
-        "It only hides a message while one consumer works on it. A timeout, a crash or work longer than "
-        "the timeout brings it back: at-least-once delivery remains.",
-        "step 3, scenario short-visibility",
-    ),
-    Question(
-        "A standard queue delivers a message twice. What keeps the customer from getting two emails?",
-        (
-            "Nothing: standard queues never deliver twice",
-            "A FIFO queue",
-            "An idempotent worker: effects keyed by the order id, done at most once",
-        ),
-        2,
-        "Delivery is at least once, so the effects must be idempotent; the lab's worker writes each "
-        "order once and claims the email before sending it.",
-        "scenario exactly-once",
-    ),
-    Question(
-        "Without a dead-letter queue, how long is a poison message retried?",
-        ("For ever", "Until the queue's retention period ends and it is deleted", "Three times"),
-        1,
-        f"Every receive fails and the message comes back until the retention period "
-        f"({RETENTION['default_short']} by default) deletes it: thousands of wasted invocations, then the "
-        "message is gone.",
-        "step 12, scenario no-dlq",
-        RETENTION.source,
-    ),
-    Question(
-        "When does a message move to the DLQ?",
-        ("After its receive count passes maxReceiveCount", "After the first failure", "When the function times out"),
-        0,
-        "The queue's redrive policy moves it once it has been received maxReceiveCount times without being deleted.",
-        "step 5",
-    ),
-    Question(
-        "With ReportBatchItemFailures and one bad record in a batch of ten, what comes back?",
-        ("All ten", "Only the record the function reported as failed", "Nothing"),
-        1,
-        "The partial batch response names the failed records; the mapping deletes the rest.",
-        "exercise 2 (make exercise N=2), Partial batch responses",
-    ),
-    Question(
-        "100 orders wait in the queue, batch size 10. About how many invocations?",
-        ("100", "About 10", "Exactly 1"),
-        1,
-        "A batch of ten is one execution: ten messages are not ten executions.",
-        "step 7, scenario scaling",
-        fact("batch_size").source,
-    ),
-    Question(
-        "On AWS, a mapping without MaximumConcurrency facing a growing queue...",
-        (
-            "runs one batch at a time",
-            "starts with a few concurrent batches and adds more as the queue grows, up to the account's limits",
-            "runs exactly five batches at once, always",
-        ),
-        1,
-        f"It scales up from {SCALING['start']}; MaximumConcurrency ({MAXIMUM_CONCURRENCY['min']} to "
-        f"{MAXIMUM_CONCURRENCY['max']}) caps it, and setting it to 5 keeps it at 5.",
-        "step 7",
-        SCALING.source,
-    ),
-    Question(
-        "The worker is slow. What happens to the producer?",
-        ("It slows down too", "Nothing: its sends return at once and the orders wait in the queue", "Its sends fail"),
-        1,
-        "The queue is the buffer: sending takes milliseconds whatever the consumer does; with a direct "
-        "call the producer would wait for, and fail with, the consumer.",
-        "step 8, scenario no-queue",
-    ),
-    Question(
-        "Which permissions does the worker's role need on the queue?",
-        ("sqs:SendMessage", "sqs:ReceiveMessage, sqs:DeleteMessage and sqs:GetQueueAttributes", "sqs:* on every queue"),
-        1,
-        "The mapping uses the function's role to read the queue; without them AWS refuses the mapping.",
-        "step 9, scenario missing-permission",
-        fact("mapping_permissions").source,
-    ),
-    Question(
-        "Is polling free?",
-        (
-            "Yes, Lambda polls for nothing",
-            "No: the mapping's receives are SQS requests, the empty ones too",
-            "Only FIFO queues charge for it",
-        ),
-        1,
-        "You pay per SQS request, and the mapping's long polls are requests even when they return "
-        "nothing; long polling keeps their number down.",
-        "step 10",
-    ),
-    Question(
-        "What should the visibility timeout be, compared with the function timeout?",
-        (
-            "Shorter",
-            f"Equal or longer (AWS advises {SIX_TIMES['factor_text']} times, with room for the batching window)",
-            "It does not matter",
-        ),
-        1,
-        "A shorter one brings a message back while it is still being processed: AWS refuses such a "
-        "mapping, and the lab does too.",
-        "scenario short-visibility, The lab's numbers",
-        SIX_TIMES.source,
-    ),
-    Question(
-        "A FIFO queue...",
-        (
-            "delivers exactly once whatever the consumer does",
-            "keeps order within a message group and drops "
-            f"duplicate sends within {FIFO_DEDUPLICATION['minutes_text']} minutes; a failed message still comes "
-            "back",
-            "has no visibility timeout",
-        ),
-        1,
-        "Deduplication applies to sends; processing is still at least once, and a failing message "
-        "holds its group back until it succeeds or moves to the DLQ.",
-        "step 14",
-        FIFO_DEDUPLICATION.source,
-    ),
-    Question(
-        "A message from a standard queue has been in the DLQ for a while. On AWS, what counts against "
-        "the DLQ's retention?",
-        (
-            "The time since it moved to the DLQ",
-            "The time since it was first sent to the source queue",
-            "Nothing: DLQs keep messages for ever",
-        ),
-        1,
-        "On a standard queue the enqueue time is kept, so the DLQ's retention must be longer than the "
-        "source's (LocalStack differs: it restarts the clock).",
-        "step 12",
-        DLQ_CLOCK.source,
-    ),
-    Question(
-        "The queue is 'a waiting room'. What are Lambda functions?",
-        (
-            "Permanent servers that read the queue",
-            "Workers that come and go: invoked when there is work, as many at once as the mapping allows",
-            "A part of the queue",
-        ),
-        1,
-        "Execution environments start when batches arrive and go away when idle; the messages wait safely meanwhile.",
-        "step 15",
-    ),
-)
+class Facts(dict):
+    """The AWS facts by name, as a question's text names them: {retention[default_short]}."""
+
+    def __missing__(self, name: str):
+        return fact(name)
+
+
+def load_questions(path=QUESTIONS_FILE) -> tuple[Question, ...]:
+    """The questions of the file, each fact's value in its texts and its source beside."""
+    facts = Facts()
+    return tuple(
+        Question(
+            text=entry["question"].format_map(facts),
+            choices=tuple(choice.format_map(facts) for choice in entry["choices"]),
+            answer=entry["answer"],
+            why=entry["why"].format_map(facts),
+            step=entry["step"],
+            source=fact(entry["fact"]).source if entry.get("fact") else "",
+        )
+        for entry in json.loads(path.read_text())["questions"]
+    )
+
+
+QUESTIONS = load_questions()
 
 
 LETTERS = "abcdefg"

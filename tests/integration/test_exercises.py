@@ -1,6 +1,6 @@
 """Every exercise as `make check` judges it: it fails on the starter files, with
 the hint that says what to change, passes on the reference solution, and fails
-on each wrong answer kept in exercises/wrong/ with the hint that says why. Slow
+on each wrong answer kept in each exercise's wrong/ with the hint that says why. Slow
 (a 20 s job, retries into a DLQ), so opt-in: TEST_ARGS="-m exercises"; CI runs it."""
 
 import json
@@ -23,7 +23,7 @@ STARTER_HINTS = {
 
 
 @pytest.mark.exercises
-@pytest.mark.parametrize("number", sorted(exercises.EXERCISES))
+@pytest.mark.parametrize("number", sorted(exercises.catalogue()))
 def test_check_fails_on_the_starter_files_with_a_hint_and_passes_on_the_solution(number, tmp_path):
     item, suffix = exercises.exercise(number), f"ex{number}{unique_suffix()}"
     try:
@@ -42,7 +42,7 @@ def test_check_fails_on_the_starter_files_with_a_hint_and_passes_on_the_solution
 
 
 WRONG_ANSWERS = [
-    (number, answer) for number in sorted(exercises.EXERCISES) for answer in exercises.wrong_answers(number)
+    (number, answer) for number in sorted(exercises.catalogue()) for answer in exercises.wrong_answers(number)
 ]
 
 

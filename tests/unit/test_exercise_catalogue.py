@@ -11,9 +11,9 @@ from lab.teach import exercises, quiz
 
 
 def test_there_are_at_least_six_exercises_each_with_starter_files_and_a_solution_that_differs():
-    assert len(exercises.EXERCISES) >= 6
-    for item in exercises.EXERCISES.values():
-        starter, solution = exercises.STARTERS / item.name, exercises.SOLUTIONS / item.name
+    assert len(exercises.catalogue()) >= 6
+    for item in exercises.catalogue().values():
+        starter, solution = item.starter, item.solution
         names = sorted(path.name for path in starter.iterdir())
         assert names and names == sorted(path.name for path in solution.iterdir()), item.name
         assert any((starter / name).read_text() != (solution / name).read_text() for name in names), item.name
@@ -37,7 +37,7 @@ def test_a_workspace_stack_json_sets_the_named_settings_and_nothing_else(tmp_pat
 
 
 def test_a_solution_names_the_exercise_s_own_queue(tmp_path):
-    exercises.copy_files(exercises.SOLUTIONS / exercises.exercise(6).name, tmp_path, "arn:aws:sqs:r:1:orders-ex6")
+    exercises.copy_files(exercises.exercise(6).solution, tmp_path, "arn:aws:sqs:r:1:orders-ex6")
     policy = json.loads((tmp_path / "producer-policy.json").read_text())
     assert policy["Statement"][0]["Resource"] == "arn:aws:sqs:r:1:orders-ex6"
 
@@ -53,7 +53,7 @@ def test_the_report_holds_each_exercise_s_last_check_and_the_quiz(tmp_path, monk
     exercises.record(exercises.exercise(1), [exercises.Criterion("moves", True)], tmp_path)
     exercises.record(exercises.exercise(2), [exercises.Criterion("names one", False, "hint")], tmp_path)
     report = json.loads(exercises.report(tmp_path).read_text())
-    assert (report["passed"], report["of"]) == (1, len(exercises.EXERCISES))
+    assert (report["passed"], report["of"]) == (1, len(exercises.catalogue()))
     assert report["exercises"]["2"]["criteria"] == [{"name": "names one", "passed": False, "hint": "hint"}]
     assert report["exercises"]["3"]["passed"] is None
     assert report["quiz"]["score"] == json.loads((tmp_path / "quiz.json").read_text())["score"]
@@ -66,14 +66,14 @@ def test_the_report_holds_each_exercise_s_last_check_and_the_quiz(tmp_path, monk
 
 
 def test_each_wrong_answer_is_a_student_s_files_with_what_check_must_say():
-    """exercises/wrong/<exercise>/<mistake>/: the files a student edits (those of the
+    """exercises/catalogue/<exercise>/wrong/<mistake>/: the files a student edits (those of the
     starter), unlike the starter and the solution, and expect.txt (the integration
     tests, -m exercises, check that `make check` fails on it saying that)."""
-    found = {number: exercises.wrong_answers(number) for number in exercises.EXERCISES}
+    found = {number: exercises.wrong_answers(number) for number in exercises.catalogue()}
     assert sum(len(answers) for answers in found.values()) >= 6
     for number, answers in found.items():
         item = exercises.exercise(number)
-        starter, solution = exercises.STARTERS / item.name, exercises.SOLUTIONS / item.name
+        starter, solution = item.starter, item.solution
         for answer in answers:
             files = {path.name for path in answer.iterdir()} - {exercises.EXPECTED}
             assert files and files <= {path.name for path in starter.iterdir()}, answer
@@ -82,3 +82,33 @@ def test_each_wrong_answer_is_a_student_s_files_with_what_check_must_say():
                 text = (answer / name).read_text()
                 assert text != (starter / name).read_text(), f"{answer.name}/{name} is the starter"
                 assert not (solution / name).exists() or text != (solution / name).read_text(), answer
+
+
+def test_a_new_exercise_is_a_folder_the_engine_finds(tmp_path):
+    """Adding an exercise touches no engine code: a folder with its task, its check,
+    its starter and its solution is found, numbered and described by its files."""
+    folder = tmp_path / "7-throw-away"
+    for kind, text in (("starter", "{}"), ("solution", '{"max_receive_count": 3}')):
+        (folder / kind).mkdir(parents=True)
+        (folder / kind / "stack.json").write_text(text)
+    (folder / "task.md").write_text("# A throw-away exercise\n\nSend {ORDERS} orders,\nthen look.\n")
+    (folder / "check.py").write_text(
+        "from lab.teach.judging import QUICK, Criterion\n\n"
+        "ORDERS = 3\nSTACK = QUICK\n\n\n"
+        "def check(run):\n    return [Criterion('judged', True)]\n"
+    )
+    (tmp_path / "notes").mkdir()  # a folder that is not an exercise's is left alone
+    found = exercises.catalogue(tmp_path)
+    assert list(found) == [7]
+    item = found[7]
+    assert (item.name, item.title, item.task) == ("7-throw-away", "A throw-away exercise", "Send 3 orders, then look.")
+    assert item.stack == exercises.catalogue()[2].stack  # QUICK, from the helpers every check uses
+    assert item.check(None) == [exercises.Criterion("judged", True)]
+    assert (item.seed, item.solve, item.starter) == (None, None, folder / "starter")
+
+
+def test_an_exercise_folder_without_its_check_says_what_it_needs(tmp_path):
+    (tmp_path / "8-half-done" / "starter").mkdir(parents=True)
+    (tmp_path / "8-half-done" / "task.md").write_text("# Half done\n")
+    with pytest.raises(exercises.ExerciseError, match="needs check.py, solution"):
+        exercises.catalogue(tmp_path)

@@ -16,7 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from lab.core import aws, machine, processes, settings
 from lab.core.console import console
-from lab.core.errors import LabError, LifecycleError, Refused
+from lab.core.errors import LabError, Refused
 from lab.core.settings import SettingsError
 from lab.runs import dockermode, hostmode, saved_state, toolsmode
 from lab.runs.bundle import write_bundle
@@ -44,7 +44,7 @@ def chosen_mode():
     engine = dockermode.engine_answers()
     if settings.MODE == "docker":
         if not engine:
-            raise LifecycleError(
+            raise LabError(
                 "LAB_MODE=docker, but no Docker engine answers (`docker info` failed): "
                 "start Docker, or run without it with LAB_MODE=host"
             )

@@ -23,10 +23,6 @@ OBSERVER_AGENT = "lab-observer"
 OBSERVER_CONFIG = CLIENT_CONFIG.merge(Config(user_agent_extra=OBSERVER_AGENT))
 
 
-class LabNotUp(LabError):
-    """LocalStack does not answer at the lab's endpoint."""
-
-
 def client(service: str, endpoint_url: str | None = None, config: Config = CLIENT_CONFIG):
     return _client(service, endpoint_url or settings.ENDPOINT_URL, config)
 
@@ -178,7 +174,7 @@ def is_up(endpoint_url: str | None = None) -> bool:
 
 def require_up(endpoint_url: str | None = None) -> None:
     if not is_up(endpoint_url):
-        raise LabNotUp(
+        raise LabError(
             f"LocalStack does not answer at {endpoint_url or settings.ENDPOINT_URL}: start the lab with `make up`"
         )
 
@@ -191,13 +187,9 @@ PEEK_PATH = "/_aws/sqs/messages"
 SQS_BATCH_LIMIT = 10  # entries of one SendMessageBatch (the producer sends this many)
 
 
-class SendRefused(LabError):
-    """SQS refused entries of a SendMessageBatch."""
-
-
 def send_batch(queue_url: str, bodies: list[str], **entry_fields) -> list[str]:
     """SendMessageBatch, ten at a time; the message ids in the bodies' order, or
-    SendRefused naming the entries SQS refused."""
+    LabError naming the entries SQS refused."""
     sqs, message_ids = client("sqs"), []
     for first in range(0, len(bodies), SQS_BATCH_LIMIT):
         chunk = bodies[first : first + SQS_BATCH_LIMIT]
@@ -206,7 +198,7 @@ def send_batch(queue_url: str, bodies: list[str], **entry_fields) -> list[str]:
             Entries=[{"Id": str(i), "MessageBody": body, **entry_fields} for i, body in enumerate(chunk)],
         )
         if response.get("Failed"):
-            raise SendRefused(f"SQS refused {len(response['Failed'])} of {len(chunk)} messages: {response['Failed']}")
+            raise LabError(f"SQS refused {len(response['Failed'])} of {len(chunk)} messages: {response['Failed']}")
         by_id = {entry["Id"]: entry["MessageId"] for entry in response["Successful"]}
         message_ids += [by_id[str(i)] for i in range(len(chunk))]
     return message_ids

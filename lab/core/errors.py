@@ -1,5 +1,7 @@
 """The one error type of the lab's commands: ``lab`` prints it as one line that
-says what to do, and exits with its code (never a traceback)."""
+says what to do, and exits with its code (never a traceback). A subclass is
+made only where a caller catches it by type (Refused and the settings' error,
+which the exercises turn into a criterion; the zip's, which its command prints)."""
 
 
 class LabError(Exception):
@@ -14,7 +16,3 @@ class Refused(LabError, ValueError):
 
     exit_code = 2
     label = "refused: "
-
-
-class LifecycleError(LabError):
-    """LocalStack (or a process the lab runs) could not be started or stopped."""

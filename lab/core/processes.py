@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 from lab.core import settings
-from lab.core.errors import LifecycleError
+from lab.core.errors import LabError
 from lab.core.waiting import POLL_SECONDS
 
 LOCALSTACK_MARKER = b"localstack.runtime.main"  # in LocalStack's command line
@@ -146,7 +146,7 @@ def stop_process_group(pgid: int) -> None:
                 return
             time.sleep(POLL_SECONDS / 5)
     if group_alive(pgid):
-        raise LifecycleError(f"Processes of group {pgid} survived SIGKILL; see `ps -g {pgid}`")
+        raise LabError(f"Processes of group {pgid} survived SIGKILL; see `ps -g {pgid}`")
 
 
 def free_port() -> int:
@@ -164,7 +164,7 @@ def port_in_use(host: str, port: int) -> bool:
         except OSError as error:
             if error.errno == errno.EADDRINUSE:
                 return True
-            raise LifecycleError(
+            raise LabError(
                 f"Cannot listen on {host}:{port} ({error.strerror or error}): "
                 "LAB_HOST must be an address of this machine, normally 127.0.0.1"
             ) from None

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from lab.core import settings
 from lab.core.console import console
-from lab.core.errors import LifecycleError
+from lab.core.errors import LabError
 
 # The Python versions Lambda runs besides the venv's own, as in scripts/prepare-runtimes.
 OTHER_RUNTIME_VERSIONS = [
@@ -34,7 +34,7 @@ def run(command: list[str], what: str) -> None:
     with console.status(what):
         result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
-        raise LifecycleError(f"{what} failed: {(result.stderr.strip().splitlines() or ['?'])[-1]}")
+        raise LabError(f"{what} failed: {(result.stderr.strip().splitlines() or ['?'])[-1]}")
     console.print(f"  [green]✓[/] {what}")
 
 

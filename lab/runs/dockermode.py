@@ -14,7 +14,7 @@ import subprocess
 
 from lab.core import settings
 from lab.core.console import console
-from lab.core.errors import LifecycleError
+from lab.core.errors import LabError
 from lab.runs.hostmode import require_free_port, start_dashboard_unless_running
 
 NAME = "docker"  # LAB_MODE's word for it
@@ -74,24 +74,22 @@ def ensure_images() -> None:
     (scripts/lab-in-docker knows how to tell), showing docker's own progress."""
     result = subprocess.run([str(IN_DOCKER_SCRIPT), "ensure-images"], env=compose_environment())
     if result.returncode != 0:
-        raise LifecycleError(
+        raise LabError(
             "Building the lab's images failed (see the lines above). The first build needs "
             "the LocalStack image and PyPI; offline, load the images with `make load`."
         )
 
 
-def explain_failure(service: str, result: subprocess.CompletedProcess) -> LifecycleError:
+def explain_failure(service: str, result: subprocess.CompletedProcess) -> LabError:
     last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
     if any(word in last for word in ("registry", "pull access", "no such host", "manifest")):
-        return LifecycleError(
+        return LabError(
             f"An image the lab needs is not on this machine and cannot be pulled ({last}): "
             "load the offline bundle with `make load`, set LAB_LOCALSTACK_IMAGE to a local image of 4.14.0, "
             "or run without Docker: LAB_MODE=host make up"
         )
     logs = compose("logs", "--no-color", "--tail", str(LOG_LINES_ON_ERROR), service, capture=True)
-    return LifecycleError(
-        f"The {service} container did not become healthy ({last}). Last lines of its log:\n{logs.stdout}"
-    )
+    return LabError(f"The {service} container did not become healthy ({last}). Last lines of its log:\n{logs.stdout}")
 
 
 def runs_current_configuration() -> bool:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from lab.core import aws, processes, settings
 from lab.core.console import console
-from lab.core.errors import LifecycleError
+from lab.core.errors import LabError
 
 NAME = "host"  # LAB_MODE's word for it
 POLL_SECONDS = 0.5
@@ -57,7 +57,7 @@ def running_pid() -> int | None:
 def require_free_port() -> None:
     """Refuse to start when something else holds the lab's port (both modes)."""
     if processes.port_in_use(settings.HOST, settings.PORT):
-        raise LifecycleError(
+        raise LabError(
             f"Port {settings.PORT} on {settings.HOST} is already in use by another program "
             f"(another LocalStack? see `ss -ltnp 'sport = :{settings.PORT}'`): stop it, "
             f"or run the lab on another port with LAB_PORT=<port>."
@@ -127,7 +127,7 @@ def wait_until_ready(process: subprocess.Popen) -> None:
         while time.monotonic() < deadline:
             if (code := process.poll()) is not None:
                 settings.LOCALSTACK_PID_FILE.unlink(missing_ok=True)
-                raise LifecycleError(
+                raise LabError(
                     f"LocalStack exited during start (exit code {code}). "
                     f"Last lines of {settings.LOCALSTACK_LOG}:\n{log_tail()}"
                 )
@@ -136,7 +136,7 @@ def wait_until_ready(process: subprocess.Popen) -> None:
             time.sleep(POLL_SECONDS)
         else:
             processes.stop_process_group(process.pid)
-            raise LifecycleError(
+            raise LabError(
                 f"LocalStack did not become ready within {settings.START_TIMEOUT_SECONDS} s "
                 f"(raise LAB_START_TIMEOUT_SECONDS on a slow machine). "
                 f"Last lines of {settings.LOCALSTACK_LOG}:\n{log_tail()}"

@@ -31,17 +31,13 @@ ORDERS_PER_MONTH = 30_000
 BILLED_MS_PER_BATCH = 400  # ten orders' three S3 writes and an email each, warm
 
 
-class DeployError(LabError):
-    """CloudFormation could not create or update the stack."""
-
-
 def load_template() -> dict:
     """template.yaml as plain data, its short-form tags (!Ref, !Sub...) as their long forms."""
     from cfnlint.decode import decode_str
 
     template, problems = decode_str(TEMPLATE.read_text())
     if problems:
-        raise DeployError(f"{TEMPLATE.name} does not parse: {problems[0]}")
+        raise LabError(f"{TEMPLATE.name} does not parse: {problems[0]}")
     return json.loads(json.dumps(template))
 
 
@@ -125,14 +121,14 @@ def deploy(session, stack_name: str, values: dict[str, str], artifacts_bucket: s
             cfn.create_stack(**arguments)
     except ClientError as error:
         if "No updates are to be performed" not in str(error):
-            raise DeployError(f"CloudFormation refused {stack_name}: {error}") from None
+            raise LabError(f"CloudFormation refused {stack_name}: {error}") from None
     else:
         waiter = "stack_update_complete" if exists else "stack_create_complete"
         with console.status(f"Waiting for CloudFormation to {'update' if exists else 'create'} {stack_name}"):
             try:
                 cfn.get_waiter(waiter).wait(StackName=stack_name, WaiterConfig={"Delay": 2, "MaxAttempts": 450})
             except WaiterError:
-                raise DeployError(f"{stack_name} failed: {first_failure(cfn, stack_name)}") from None
+                raise LabError(f"{stack_name} failed: {first_failure(cfn, stack_name)}") from None
         console.print(f"{stack_name}: {'updated' if exists else 'created'} in {time.monotonic() - started:.0f} s")
     stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
     return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
@@ -157,7 +153,7 @@ def destroy(session, stack_name: str, artifacts_bucket: str) -> None:
                     StackName=stack_name, WaiterConfig={"Delay": 2, "MaxAttempts": 450}
                 )
             except WaiterError:
-                raise DeployError(f"deleting {stack_name} failed: {first_failure(cfn, stack_name)}") from None
+                raise LabError(f"deleting {stack_name} failed: {first_failure(cfn, stack_name)}") from None
     empty_bucket(s3, artifacts_bucket)
     ignore_missing(s3.delete_bucket, Bucket=artifacts_bucket)
 

@@ -30,16 +30,12 @@ BROKEN_RULE_VALUE = "1"
 TERMINAL_MOVE_STATES = {"COMPLETED", "FAILED", "CANCELLED"}
 
 
-class QueueMissing(LabError):
-    """The queue a command works on does not exist: `make up` creates it."""
-
-
 def queue_url(name: str) -> str:
     sqs = aws.client("sqs")
     try:
         return sqs.get_queue_url(QueueName=name)["QueueUrl"]
     except sqs.exceptions.QueueDoesNotExist:
-        raise QueueMissing(f"queue {name!r} does not exist at {settings.ENDPOINT_URL}: run `make up`") from None
+        raise LabError(f"queue {name!r} does not exist at {settings.ENDPOINT_URL}: run `make up`") from None
 
 
 def visible_messages(url: str) -> int:
@@ -123,7 +119,7 @@ def set_mapping(stack: Stack, enabled: bool) -> str:
     lambda_ = aws.client("lambda")
     mapping = find_mapping(lambda_, stack.function_name, queue_arn(aws.client("sqs"), queue_url(stack.queue_name)))
     if mapping is None:
-        raise QueueMissing(f"no event source mapping for {stack.function_name}: run `make up`")
+        raise LabError(f"no event source mapping for {stack.function_name}: run `make up`")
     state = "Enabled" if enabled else "Disabled"
     with console.status(f"Waiting for the mapping {mapping['UUID']} to be {state}"):
         set_mapping_enabled(lambda_, mapping["UUID"], enabled)

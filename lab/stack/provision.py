@@ -269,10 +269,6 @@ def function_code(source_dir: Path) -> bytes:
     return build_zip(source_dir)
 
 
-class FunctionBroken(LabError):
-    """A function LocalStack restored in the Failed state."""
-
-
 def ensure_function(
     lambda_, name: str, role_arn: str, source_dir: Path, timeout: int, memory_size: int, environment: dict[str, str]
 ) -> str:
@@ -310,7 +306,7 @@ def ensure_function(
     if current["State"] == "Failed":
         # One LocalStack could not start again from a saved state. LocalStack 4.14.0 then
         # refuses to update or delete it (it has no running version to replace).
-        raise FunctionBroken(
+        raise LabError(
             f"LocalStack could not start the function {name} again from the lab's saved state "
             f"({current.get('StateReason') or 'no reason given'}): `make down`, then `make up`, "
             "starts the lab clean"

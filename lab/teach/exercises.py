@@ -31,11 +31,12 @@ from botocore.exceptions import ClientError
 
 from lab.core import aws, settings
 from lab.core.console import console
+from lab.core.errors import LabError
 from lab.core.processes import hand_over
 from lab.core.settings import SettingsError, Stack
 from lab.stack.provision import Deployed, provision, set_mapping_enabled, teardown
 from lab.teach import quiz as quiz_module
-from lab.teach.judging import Criterion, ExerciseError, Run, queue_arn
+from lab.teach.judging import Criterion, Run, queue_arn
 
 ROOT = settings.PROJECT_ROOT / "exercises"  # the workspaces, results and report
 CATALOGUE = ROOT / "catalogue"  # one folder an exercise
@@ -43,7 +44,7 @@ FOLDER_NAME = re.compile(r"(\d+)-([a-z0-9]+(?:-[a-z0-9]+)*)")
 EXPECTED = "expect.txt"  # in a wrong answer's folder: what `make check` must say of it
 QUEUE_ARN_PLACEHOLDER = "{{QUEUE_ARN}}"  # a solution file names the exercise's own queue
 
-__all__ = ["Criterion", "ExerciseError", "Run"]  # what a test of an exercise uses beside the engine
+__all__ = ["Criterion", "Run"]  # what a test of an exercise uses beside the engine
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ def load(folder: Path) -> Exercise:
     number, slug = FOLDER_NAME.fullmatch(folder.name).groups()
     missing = [name for name in ("task.md", "check.py", "starter", "solution") if not (folder / name).exists()]
     if missing:
-        raise ExerciseError(f"{folder}: an exercise's folder needs {', '.join(missing)} (docs/DEVELOPING.md)")
+        raise LabError(f"{folder}: an exercise's folder needs {', '.join(missing)} (docs/DEVELOPING.md)")
     spec = importlib.util.spec_from_file_location(f"lab_exercise_{number}", folder / "check.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -112,7 +113,7 @@ def exercise(number) -> Exercise:
         return exercises[int(number)]
     except (KeyError, ValueError):
         numbers = ", ".join(map(str, exercises))
-        raise ExerciseError(f"no exercise {number!r}: make exercise lists them ({numbers})") from None
+        raise LabError(f"no exercise {number!r}: make exercise lists them ({numbers})") from None
 
 
 def workspace_of(item: Exercise, root: Path = ROOT) -> Path:
@@ -196,7 +197,7 @@ def check(number, root: Path = ROOT, suffix: str | None = None) -> list[Criterio
     item = exercise(number)
     workspace = workspace_of(item, root)
     if not workspace.exists():
-        raise ExerciseError(f"exercise {item.number} is not started: make exercise N={item.number}")
+        raise LabError(f"exercise {item.number} is not started: make exercise N={item.number}")
     try:
         run = Run(deploy(item, workspace, suffix, enabled=False), workspace)
     except (SettingsError, ClientError) as error:

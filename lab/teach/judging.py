@@ -12,7 +12,6 @@ from pathlib import Path
 from lab.core import aws, settings
 from lab.core.aws_facts import fact
 from lab.core.console import console
-from lab.core.errors import LabError
 from lab.core.settings import Stack
 from lab.core.waiting import wait_for
 from lab.stack.provision import Deployed, set_mapping_enabled
@@ -33,10 +32,6 @@ AS_AWS_ADVISES = {
     "visibility_timeout": SIX_TIMES["factor"] * 3,
     "max_receive_count": fact("max_receive_count_advised")["advised"],
 }
-
-
-class ExerciseError(LabError):
-    """An exercise that does not exist, a workspace that is not there, a lab that cannot judge."""
 
 
 @dataclass

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from lab.core.errors import LabError
 from lab.core.settings import SettingsError
 from lab.teach import exercises, quiz
 
@@ -43,7 +44,7 @@ def test_a_solution_names_the_exercise_s_own_queue(tmp_path):
 
 
 def test_an_unknown_exercise_is_one_clear_error():
-    with pytest.raises(exercises.ExerciseError, match="make exercise lists them"):
+    with pytest.raises(LabError, match="make exercise lists them"):
         exercises.exercise("9")
 
 
@@ -110,5 +111,5 @@ def test_a_new_exercise_is_a_folder_the_engine_finds(tmp_path):
 def test_an_exercise_folder_without_its_check_says_what_it_needs(tmp_path):
     (tmp_path / "8-half-done" / "starter").mkdir(parents=True)
     (tmp_path / "8-half-done" / "task.md").write_text("# Half done\n")
-    with pytest.raises(exercises.ExerciseError, match="needs check.py, solution"):
+    with pytest.raises(LabError, match="needs check.py, solution"):
         exercises.catalogue(tmp_path)

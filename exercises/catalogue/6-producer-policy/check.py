@@ -6,7 +6,8 @@ import json
 from botocore.exceptions import ClientError
 
 from lab.core import aws, settings
-from lab.teach.judging import QUICK, Criterion, ExerciseError, Run, denied, order_body, queue_arn
+from lab.core.errors import LabError
+from lab.teach.judging import QUICK, Criterion, Run, denied, order_body, queue_arn
 
 STACK = QUICK
 
@@ -46,7 +47,7 @@ def extra_permissions(document: dict, run: Run) -> list[str]:
         f"{settings.ENDPOINT_URL}/_lab/iam/decide", json.dumps({"policy": document, "requests": asked})
     )
     if status != 200:
-        raise ExerciseError(f"the lab's IAM evaluator did not answer ({status}: {answer}): make up, then make check")
+        raise LabError(f"the lab's IAM evaluator did not answer ({status}: {answer}): make up, then make check")
     return [f"{action} on {resource}" for action, resource in answer["allowed"]]
 
 

@@ -1,7 +1,7 @@
 """`lab test -- <pytest arguments>`: named tests run alone; options alone run both
 tiers. A marker's name is never taken for a folder of that name."""
 
-from lab.__main__ import names_tests
+from lab.cli.testing import names_tests
 from lab.core import settings
 
 

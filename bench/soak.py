@@ -22,7 +22,8 @@ from lab.core.console import console
 from lab.core.processes import MemorySampler
 from lab.core.waiting import wait_for
 from lab.stack.provision import Deployed, temporary_stack
-from lab.watch.observe import log_events, object_ids, trace
+from lab.watch.facts import log_events, object_ids
+from lab.watch.observe import trace
 from producer import Options, send
 
 POISON_SHARE = 0.05

@@ -1,5 +1,5 @@
 """The SQS -> Lambda lab: the commands behind `make`, by concern, each layer
-importing only the ones below it (scripts/import-graph --lab checks it):
+importing only the ones below it (scripts/import-graph checks it):
 
     cli/     the commands' handlers: up and down, the test tiers, the ones that ask
     teach/   scenarios, the quiz, the exercise engine (exercises/catalogue/ holds the content)

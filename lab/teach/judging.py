@@ -16,7 +16,7 @@ from lab.core.settings import Stack
 from lab.core.waiting import wait_for
 from lab.stack.provision import Deployed, set_mapping_enabled
 from lab.teach import scenarios
-from lab.watch import observe
+from lab.watch import facts
 
 SIX_TIMES = fact("six_times_rule")  # AWS's advised visibility timeout, with its source
 # A check waits this long beyond what the stack's own timeouts explain (a cold
@@ -63,7 +63,7 @@ class Run:
         set_mapping_enabled(aws.client("lambda"), self.deployed.mapping_uuid, True)
 
     def stored(self, order_id: str) -> bool:
-        return order_id in observe.object_ids(self.deployed.bucket, "orders/")
+        return order_id in facts.object_ids(self.deployed.bucket, "orders/")
 
     def in_dlq(self, order_id: str) -> bool:
         return any(order_id in message["Body"] for message in aws.peek_messages(self.deployed.dlq_url))
@@ -73,7 +73,7 @@ class Run:
         return aws.queue_is_empty(self.deployed.queue_url)
 
     def receive_counts(self, order_id: str) -> list[int]:
-        return scenarios.worker_receive_counts(self.stack.function_name, order_id)
+        return facts.receive_counts(self.stack.function_name, order_id)
 
     def redelivered(self, order_id: str) -> bool:
         """Whether the queue holds the order after a receive already: a delivery failed or outlasted its time."""
@@ -114,9 +114,9 @@ def sqs_event(run: Run, bodies: dict[str, str]) -> dict:
                 "body": body,
                 "attributes": {
                     "ApproximateReceiveCount": "1",
-                    "SentTimestamp": str(observe.now_ms()),
+                    "SentTimestamp": str(facts.now_ms()),
                     "SenderId": settings.ACCOUNT_ID,
-                    "ApproximateFirstReceiveTimestamp": str(observe.now_ms()),
+                    "ApproximateFirstReceiveTimestamp": str(facts.now_ms()),
                 },
                 "messageAttributes": {},
                 "md5OfBody": "",

@@ -22,6 +22,16 @@ from lab.core import aws, settings
 from lab.core.console import console, duration
 from lab.core.waiting import wait_for
 from lab.stack.provision import provision, set_mapping_enabled, temporary_stack, worker_policy
+from lab.watch.facts import (
+    count_timeouts,
+    deliveries,
+    emails_about,
+    function_log,
+    now_ms,
+    receive_counts,
+    stored_orders,
+)
+from lab.watch.observe import recent_invocations
 
 NAIVE_WORKER_DIR = settings.PROJECT_ROOT / "functions" / "naive_worker"
 WAIT_SECONDS = 90
@@ -31,43 +41,6 @@ RECEIVE_WAIT_SECONDS = 1
 def say(kind: str, text: str) -> None:
     colour = {"mistake": "red", "effect": "yellow", "fix": "green", "after": "green"}.get(kind, "white")
     console.print(f"[bold {colour}]{kind.upper():>8}[/]  {text}")
-
-
-def emails_about(order_id: str) -> int:
-    return sum(1 for m in aws.sent_emails() if aws.emailed_order_id(m) == order_id)
-
-
-def stored_orders(deployed) -> int:
-    return aws.client("s3").list_objects_v2(Bucket=deployed.bucket, Prefix="orders/").get("KeyCount", 0)
-
-
-def count_timeouts(function_name: str) -> int:
-    from lab.watch.observe import log_events
-
-    return sum("Task timed out" in event["message"] for event in log_events(function_name, 0))
-
-
-def function_log(function_name: str) -> str:
-    """The function's whole log, for a failure to show what happened."""
-    from lab.watch.observe import log_events
-
-    return "".join(event["message"] for event in log_events(function_name, 0)) or "(the function's log is empty)"
-
-
-def worker_records(function_name: str) -> list[dict]:
-    """The worker's one-line-per-record log entries, oldest first."""
-    from lab.watch.observe import log_events, parse_record
-
-    records = (parse_record(event["message"].rstrip("\n")) for event in log_events(function_name, 0))
-    return [record for record in records if record]
-
-
-def worker_receive_counts(function_name: str, order_id: str | None = None) -> list[int]:
-    return [
-        record["receive_count"]
-        for record in worker_records(function_name)
-        if order_id is None or record.get("order_id") == order_id
-    ]
 
 
 def new_order(label: str, **fields) -> tuple[str, str]:
@@ -149,7 +122,7 @@ def no_dlq() -> dict:
         aws.client("sqs").send_message(QueueUrl=deployed.queue_url, MessageBody=json.dumps({"orderId": order_id}))
         limit = deployed.stack.max_receive_count
         counts = wait_for(
-            lambda: (c := worker_receive_counts(deployed.stack.function_name, order_id)) and max(c) > limit + 1 and c,
+            lambda: (c := receive_counts(deployed.stack.function_name, order_id)) and max(c) > limit + 1 and c,
             WAIT_SECONDS,
             f"more than {limit + 1} receives",
         )
@@ -179,7 +152,7 @@ def exactly_once() -> dict:
             for _ in range(2):  # a producer that retried a send it thought had failed
                 sqs.send_message(QueueUrl=deployed.queue_url, MessageBody=body)
             wait_for(
-                lambda: len(worker_receive_counts(deployed.stack.function_name, order_id)) >= 2,  # noqa: B023 -- waited on in this iteration
+                lambda: len(receive_counts(deployed.stack.function_name, order_id)) >= 2,  # noqa: B023 -- waited on in this iteration
                 WAIT_SECONDS,
                 "both deliveries",
             )
@@ -215,15 +188,15 @@ def heavy_work() -> dict:
                     "the timeouts in the log",
                     describe=lambda: function_log(deployed.stack.function_name),
                 )
-                results[phase] = {"timeouts": timeouts, "in_dlq": len(dlq), "stored": stored_orders(deployed)}
+                results[phase] = {"timeouts": timeouts, "in_dlq": len(dlq), "stored": stored_orders(deployed.bucket)}
                 say("effect", f"{timeouts} timeouts, each retried after the visibility timeout, then the DLQ")
             else:
                 counts = wait_for(
-                    lambda: worker_receive_counts(deployed.stack.function_name, order_id),  # noqa: B023 -- waited on in this iteration
+                    lambda: receive_counts(deployed.stack.function_name, order_id),  # noqa: B023 -- waited on in this iteration
                     WAIT_SECONDS,
                     "the order processed",
                 )
-                results[phase] = {"deliveries": len(counts), "stored": stored_orders(deployed)}
+                results[phase] = {"deliveries": len(counts), "stored": stored_orders(deployed.bucket)}
                 say("after", f"stored on delivery {counts[-1]}; keep heavy work short or give it the time it needs")
     return results
 
@@ -314,7 +287,7 @@ def no_queue() -> dict:
             WAIT_SECONDS,
             "every accepted order waiting in the queue",
         )
-        stored_while_down = stored_orders(deployed) - len(slow)  # the slow ones were stored by the direct calls
+        stored_while_down = stored_orders(deployed.bucket) - len(slow)  # the slow ones were stored by the direct calls
         say(
             "after",
             f"{accepted} of {len(answers)} answered 202 Accepted in {sum(sends):.2f} s "
@@ -324,7 +297,7 @@ def no_queue() -> dict:
         started = time.monotonic()
         deployed = provision(deployed.stack.with_changes(function_environment={}, enabled=True))
         wait_for(
-            lambda: stored_orders(deployed) == len(rejected) + len(slow),
+            lambda: stored_orders(deployed.bucket) == len(rejected) + len(slow),
             WAIT_SECONDS,
             "every order stored once the worker is fixed and started",
         )
@@ -340,7 +313,7 @@ def no_queue() -> dict:
             "queued": accepted,
             "waiting": waiting,
             "stored_while_down": stored_while_down,
-            "stored_after_fix": stored_orders(deployed),
+            "stored_after_fix": stored_orders(deployed.bucket),
         }
 
 
@@ -354,8 +327,6 @@ def scaling() -> dict:
     settings: how many batches ran at once, how many invocations, how long.
     Each setting gets a stack of its own, created with the mapping disabled, so
     that nothing is polled before the whole load is waiting."""
-    from lab.watch.observe import now_ms, recent_invocations
-
     results = {}
     console.print(
         f"{SCALING_ORDERS} orders of {SCALING_WORK_MS} ms each wait in the queue; then the mapping "
@@ -370,7 +341,7 @@ def scaling() -> dict:
             since_ms, started = now_ms(), time.monotonic()
             set_mapping_enabled(aws.client("lambda"), deployed.mapping_uuid, True)
             wait_for(
-                lambda: stored_orders(deployed) == SCALING_ORDERS,
+                lambda: stored_orders(deployed.bucket) == SCALING_ORDERS,
                 WAIT_SECONDS,
                 f"the {SCALING_ORDERS} orders stored with MaximumConcurrency {cap}",
             )
@@ -423,7 +394,7 @@ def role_without(deployed, action: str) -> None:
 
 
 def failure_reasons(function_name: str) -> list[str]:
-    return [record.get("reason", "") for record in worker_records(function_name) if record.get("outcome") == "failed"]
+    return [record.get("reason", "") for record in deliveries(function_name, outcome="failed")]
 
 
 def missing_permission() -> dict:
@@ -460,17 +431,19 @@ def missing_permission() -> dict:
         say(
             "effect",
             f"{len(reasons)} deliveries failed, {denied} of them AccessDenied on s3:PutObject; "
-            f"{stored_orders(deployed)} stored, {len(orders)} in the DLQ",
+            f"{stored_orders(deployed.bucket)} stored, {len(orders)} in the DLQ",
         )
         stack = provision(stack.with_changes(enabled=True)).stack  # the role as provisioning writes it
         say("fix", f"the role as `make up` writes it, then a redrive of {stack.dlq_name}")
         redrive(stack)
-        wait_for(lambda: stored_orders(deployed) == len(orders), WAIT_SECONDS, "every order stored after the fix")
-        say("after", f"{stored_orders(deployed)} of {len(orders)} orders stored")
+        wait_for(
+            lambda: stored_orders(deployed.bucket) == len(orders), WAIT_SECONDS, "every order stored after the fix"
+        )
+        say("after", f"{stored_orders(deployed.bucket)} of {len(orders)} orders stored")
         results["worker"] = {
             "failed": len(reasons),
             "access_denied": denied,
-            "stored_after_fix": stored_orders(deployed),
+            "stored_after_fix": stored_orders(deployed.bucket),
         }
 
         lambda_ = aws.client("lambda")
@@ -541,15 +514,15 @@ def unpackaged_import() -> dict:
                         "the delivery's failure in the log",
                         describe=lambda: function_log(function),  # noqa: B023 -- waited on in this iteration
                     )
-                    results[phase] = {"error": errors[0], "stored": stored_orders(deployed)}
+                    results[phase] = {"error": errors[0], "stored": stored_orders(deployed.bucket)}
                     say(
                         "effect",
-                        f"{errors[0]}; {stored_orders(deployed)} stored: the order waits for a retry, "
+                        f"{errors[0]}; {stored_orders(deployed.bucket)} stored: the order waits for a retry, "
                         "then the DLQ, as every order would",
                     )
                 else:
-                    wait_for(lambda: stored_orders(deployed) == 1, WAIT_SECONDS, "the order stored")
-                    results[phase] = {"errors": len(import_errors(function)), "stored": stored_orders(deployed)}
+                    wait_for(lambda: stored_orders(deployed.bucket) == 1, WAIT_SECONDS, "the order stored")
+                    results[phase] = {"errors": len(import_errors(function)), "stored": stored_orders(deployed.bucket)}
                     say("after", f"the order stored, {len(import_errors(function))} import errors")
     return results
 

@@ -17,6 +17,7 @@ from lab.core import aws, settings
 from lab.core.console import console
 from lab.core.settings import Stack
 from lab.watch import observe
+from lab.watch.facts import now_ms
 
 STATIC_DIR = settings.PROJECT_ROOT / "dashboard" / "static"
 SAMPLE_SECONDS = 1.0
@@ -37,7 +38,7 @@ class Sampler(threading.Thread):
         self.follow = follow  # the lab's own stack: after `LAB_FIFO=1 make up`, show the FIFO queue
         # request id -> (ok / partial / failed, records that failed), since the dashboard started
         self.outcomes: dict[str, tuple[str, int]] = {}
-        self.started_ms = observe.now_ms()
+        self.started_ms = now_ms()
         self.samples: deque[dict] = deque(maxlen=HISTORY_SAMPLES)
         self.latest: dict = {}
         self.lock = threading.Lock()
@@ -71,7 +72,7 @@ class Sampler(threading.Thread):
             "concurrency": (snapshot.concurrency or {}).get("peak", 0),
             "denied": (snapshot.denied or {}).get("count", 0),  # requests of the stack's roles IAM denied
         }
-        now = observe.now_ms()
+        now = now_ms()
         poison = [
             {
                 "id": message["MessageId"],

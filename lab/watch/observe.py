@@ -8,7 +8,6 @@ disturbs visibility timeouts or receive counts.
 import json
 import re
 import time
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +20,7 @@ from rich.text import Text
 from lab.core import aws
 from lab.core.console import console
 from lab.core.settings import Stack
+from lab.watch.facts import count_objects, log_events, now_ms, parse_record
 
 REFRESH_SECONDS = 1.0
 RECENT_LOG_SECONDS = 300  # how far back status and logs look
@@ -29,25 +29,8 @@ CONCURRENCY_WINDOW_SECONDS = 60
 REPORT_LINE = re.compile(r"^REPORT RequestId: (?P<id>\S+)\s+Duration: (?P<ms>[\d.]+) ms")
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 def clock(timestamp_ms: float) -> str:
     return datetime.fromtimestamp(timestamp_ms / 1000, UTC).strftime("%H:%M:%S.%f")[:-3]
-
-
-def log_events(function_name: str, since_ms: int) -> list[dict]:
-    """The function's CloudWatch log events since a time, oldest first ([] before its first run)."""
-    logs = aws.observer_client("logs")
-    pages = logs.get_paginator("filter_log_events").paginate(
-        logGroupName=f"/aws/lambda/{function_name}", startTime=since_ms
-    )
-    try:
-        events = [event for page in pages for event in page["events"]]
-    except logs.exceptions.ResourceNotFoundException:
-        return []
-    return sorted(events, key=lambda event: (event["timestamp"], event.get("ingestionTime", 0)))
 
 
 def record_time_ms(record: dict, fallback_ms: int) -> int:
@@ -58,17 +41,6 @@ def record_time_ms(record: dict, fallback_ms: int) -> int:
     except (KeyError, ValueError):
         return fallback_ms
     return int(moment.timestamp() * 1000)
-
-
-def parse_record(message: str) -> dict | None:
-    """The worker's one JSON line per record, or None for any other line."""
-    if not message.startswith("{"):
-        return None
-    try:
-        record = json.loads(message)
-    except ValueError:
-        return None
-    return record if "outcome" in record else None
 
 
 @dataclass
@@ -134,21 +106,6 @@ def queue_state(name: str) -> dict:
         "oldest_age_s": None if oldest is None else (now_ms() - oldest) / 1000,
         "arn": attributes["QueueArn"],
     }
-
-
-def object_ids(bucket: str, prefix: str, endpoint_url: str | None = None) -> Counter:
-    """The keys under a prefix, without the prefix and .json: the order ids of orders/ or emails/."""
-    pages = (
-        aws.observer_client("s3", endpoint_url).get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-    )
-    return Counter(
-        item["Key"].removeprefix(prefix).removesuffix(".json") for page in pages for item in page.get("Contents", [])
-    )
-
-
-def count_objects(bucket: str, prefix: str) -> int:
-    pages = aws.observer_client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-    return sum(page.get("KeyCount", 0) for page in pages)
 
 
 def take_snapshot(

@@ -8,18 +8,24 @@ import subprocess
 import sys
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable
 
 import pytest
 
-from lab.core import aws, machine, settings
+from lab.core import machine, settings
 from lab.core.aws import queue_depth, queue_is_empty, send_batch  # noqa: F401 -- the tests' names for them
 from lab.core.aws_facts import fact
 from lab.core.waiting import POLL_SECONDS
 from lab.core.waiting import wait_for as _wait_for
 from lab.runs import dockermode
-from lab.watch.observe import log_events, object_ids
+from lab.watch.facts import (  # noqa: F401 -- the tests' names for the facts every caller uses
+    deliveries,
+    emails_for,
+    emails_per_order,
+    log_lines,
+    stored_order_ids,
+)
+from lab.watch.facts import json_records as log_records  # noqa: F401
 
 # `make test` on a machine with only Docker runs the suite in the tools container
 # (LAB_MODE=tools): there is no host to check there, no docker CLI, no git and no browser.
@@ -83,21 +89,6 @@ def wait_for[T](
         raise AssertionError(str(error)) from None
 
 
-def stored_order_ids(bucket: str, endpoint_url: str | None = None) -> set[str]:
-    return set(object_ids(bucket, "orders/", endpoint_url))
-
-
-def emails_per_order(endpoint_url: str | None = None) -> Counter:
-    """How many emails the SES outbox holds for each order."""
-    return Counter(aws.emailed_order_id(message) for message in aws.sent_emails(endpoint_url))
-
-
-def emails_for(order_ids) -> list[dict]:
-    """Emails in LocalStack's SES outbox about these orders (subject names the order)."""
-    wanted = set(order_ids)
-    return [message for message in aws.sent_emails() if aws.emailed_order_id(message) in wanted]
-
-
 def assert_stays(condition: Callable[[], bool], seconds: float, what: str) -> None:
     """Check a condition again and again for a while; fail as soon as it is false.
 
@@ -108,34 +99,6 @@ def assert_stays(condition: Callable[[], bool], seconds: float, what: str) -> No
     while time.monotonic() < deadline:
         assert condition(), f"{what} stopped being true"
         time.sleep(POLL_SECONDS)  # look again until the window closes (a wait with a deadline)
-
-
-def log_lines(function_name: str, containing: str = "") -> list[str]:
-    """The lines a function logged to CloudWatch Logs, oldest first, read as
-    `make logs` reads them; none before its first invocation."""
-    lines = [event["message"].rstrip("\n") for event in log_events(function_name, since_ms=0)]
-    return [line for line in lines if containing in line]  # LocalStack 4.14.0 ignores filterPattern
-
-
-def log_records(function_name: str) -> list[dict]:
-    """The JSON lines a function logged (the worker's, the probes'), oldest first."""
-    records = []
-    for line in log_lines(function_name):
-        if line.startswith("{"):
-            try:
-                records.append(json.loads(line))
-            except ValueError:
-                continue  # a line that only looks like JSON
-    return records
-
-
-def deliveries(function_name: str, **match) -> list[dict]:
-    """The worker's one-line-per-delivery records that match, e.g. order_id="42"."""
-    return [
-        record
-        for record in log_records(function_name)
-        if "outcome" in record and all(record.get(key) == value for key, value in match.items())
-    ]
 
 
 def order(order_id: str, **fields) -> str:

@@ -11,8 +11,7 @@ import pytest
 from helpers import order, send_batch, stored_order_ids, wait_for
 from lab.core import aws, settings
 from lab.stack.provision import set_mapping_enabled
-from lab.teach import scenarios
-from lab.watch import cost, observe
+from lab.watch import cost, facts, observe
 
 TIMEOUT_SECONDS = 120
 ORDERS, POISON = 100, 10
@@ -65,9 +64,7 @@ def test_the_counts_are_what_the_workload_did_and_the_bill_is_counts_times_price
     # that got past validation tries the order and the email claim (both conditional),
     # and the one that sent the email writes the receipt. On a busy machine a batch can
     # outlast its visibility timeout and be delivered again: at-least-once costs writes.
-    reached_the_store = [
-        r for r in scenarios.worker_records(stack.stack.function_name) if r.get("stored_now") is not None
-    ]
+    reached_the_store = [r for r in facts.deliveries(stack.stack.function_name) if r.get("stored_now") is not None]
     assert sum(r.get("email_sent_now") is True for r in reached_the_store) == ORDERS - POISON
     assert seen.s3["PutObject"] == 2 * len(reached_the_store) + (ORDERS - POISON) >= 3 * (ORDERS - POISON)
     assert seen.emails == ORDERS - POISON

@@ -5,8 +5,8 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from lab.core import aws
-from lab.teach import scenarios
 from lab.teach.judging import AS_AWS_ADVISES, Criterion, Run, order_body, settle, sqs_event
+from lab.watch import facts
 
 STACK = AS_AWS_ADVISES
 
@@ -62,7 +62,7 @@ def check(run: Run) -> list[Criterion]:
     answers = invoke_at_once(run, [sqs_event(run, {f"{run.run_id}-copy-{n}": order_body(together)}) for n in (1, 2)])
     raised = [answer for answer in answers if "FunctionError" in answer]
 
-    emails = {order_id: scenarios.emails_about(order_id) for order_id in (twice, once, later, together)}
+    emails = {order_id: facts.emails_about(order_id) for order_id in (twice, once, later, together)}
     failed = [order_id for order_id in (twice, once, later) if run.in_dlq(order_id)]
     return [
         Criterion(

@@ -7,8 +7,8 @@ from lab.core import aws
 from lab.core.settings import Stack
 from lab.stack.operations import redrive
 from lab.stack.provision import Deployed
-from lab.teach import scenarios
 from lab.teach.judging import QUICK, SLACK_SECONDS, Criterion, Run, order_body, settle
+from lab.watch import facts
 
 SHOP_ORDERS = 10
 STACK = QUICK
@@ -74,7 +74,7 @@ def check(run: Run) -> list[Criterion]:
         )
     )
     missing = [order_id for order_id in orders if not run.stored(order_id)]
-    emails = {order_id: scenarios.emails_about(order_id) for order_id in orders}
+    emails = {order_id: facts.emails_about(order_id) for order_id in orders}
     criteria.append(
         Criterion(
             f"every one of the shop's {SHOP_ORDERS} orders is stored, and emailed once",

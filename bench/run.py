@@ -29,7 +29,8 @@ from lab.core import aws, settings
 from lab.core.processes import MemorySampler
 from lab.core.settings import Stack
 from lab.core.waiting import wait_for
-from lab.stack.provision import set_mapping_enabled, temporary_stack
+from lab.stack.mapping import set_mapping_enabled
+from lab.stack.teardown import temporary_stack
 from lab.watch import cost
 from producer import Options, Summary, send
 

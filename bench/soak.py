@@ -21,7 +21,8 @@ from lab.core import aws, settings
 from lab.core.console import console
 from lab.core.processes import MemorySampler
 from lab.core.waiting import wait_for
-from lab.stack.provision import Deployed, temporary_stack
+from lab.stack.provision import Deployed
+from lab.stack.teardown import temporary_stack
 from lab.watch.facts import log_events, object_ids
 from lab.watch.observe import trace
 from producer import Options, send

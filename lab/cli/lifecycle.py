@@ -5,12 +5,13 @@ needs it (the tests, the soak)."""
 import contextlib
 
 from lab.core import processes, settings
-from lab.core.console import console
+from lab.core.console import console, step
 from lab.core.errors import LabError
 from lab.core.settings import SettingsError
 from lab.runs import dockermode, hostmode, saved_state, toolsmode
 from lab.stack import operations, profiles
-from lab.stack.provision import api_url, provision
+from lab.stack.api import api_url
+from lab.stack.provision import provision
 from lab.watch import cost
 
 
@@ -116,10 +117,6 @@ def print_summary(deployed, mode, profile_file=None) -> None:
     )
 
 
-def show_step(message: str, waiting: bool = False) -> None:
-    console.print(f"  {'[dim]...[/]' if waiting else '[green]✓[/]'} {message}")
-
-
 def say_what_was_restored() -> None:
     if line := saved_state.restored_line():
         console.print(line)
@@ -130,7 +127,7 @@ def up(_args) -> int:
     mode.start()
     say_what_was_restored()
     console.print("Provisioning the lab (create or update; safe to repeat):")
-    deployed = provision(report=show_step)
+    deployed = provision(report=step)
     cost.reset(deployed.stack)  # `make cost` counts from here
     # The tools image carries its own (docker/tools.Dockerfile): what `make up`
     # wrote in this container would be gone when it exits.

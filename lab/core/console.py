@@ -1,8 +1,25 @@
-"""The lab's console: everything its commands print goes through this one."""
+"""The lab's console: everything its commands print goes through this one
+(errors of a hook whose stdout is a log go through its stderr twin)."""
+
+from collections.abc import Callable
 
 from rich.console import Console
 
 console = Console(highlight=False, soft_wrap=True)
+error_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+# A long operation's progress: called with each finished step, and with
+# waiting=True before each wait (provisioning reports through one).
+Report = Callable[..., None]
+
+
+def step(message: str, waiting: bool = False) -> None:
+    """A step of a long operation, as `make up` shows it."""
+    console.print(f"  {'[dim]...[/]' if waiting else '[green]✓[/]'} {message}")
+
+
+def quiet(_message: str, waiting: bool = False) -> None:
+    """A Report that says nothing (tests and scenarios provision quietly)."""
 
 
 def duration(seconds: int) -> str:

@@ -20,7 +20,9 @@ from lab.core import aws, settings
 from lab.core.console import console
 from lab.core.errors import LabError, Refused
 from lab.core.settings import Stack
-from lab.stack.provision import empty_bucket, function_code, ignore_missing
+from lab.stack.functions import function_code
+from lab.stack.order_store import empty_bucket
+from lab.stack.teardown import ignore_missing
 from lab.watch import cost
 
 TEMPLATE = settings.PROJECT_ROOT / "template.yaml"

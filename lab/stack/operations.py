@@ -19,7 +19,8 @@ from lab.core import aws, settings
 from lab.core.console import console
 from lab.core.errors import LabError
 from lab.core.settings import Stack
-from lab.stack.provision import find_mapping, queue_arn, set_mapping_enabled
+from lab.stack.mapping import find_mapping, set_mapping_enabled
+from lab.stack.queues import queue_arn
 
 REDRIVE_TIMEOUT_SECONDS = 120
 POLL_SECONDS = 0.5

@@ -34,7 +34,9 @@ from lab.core.console import console
 from lab.core.errors import LabError
 from lab.core.processes import hand_over
 from lab.core.settings import SettingsError, Stack
-from lab.stack.provision import Deployed, provision, set_mapping_enabled, teardown
+from lab.stack.mapping import set_mapping_enabled
+from lab.stack.provision import Deployed, provision
+from lab.stack.teardown import teardown
 from lab.teach import quiz as quiz_module
 from lab.teach.judging import Criterion, Run, queue_arn
 

@@ -14,7 +14,8 @@ from lab.core.aws_facts import fact
 from lab.core.console import console
 from lab.core.settings import Stack
 from lab.core.waiting import wait_for
-from lab.stack.provision import Deployed, set_mapping_enabled
+from lab.stack.mapping import set_mapping_enabled
+from lab.stack.provision import Deployed
 from lab.teach import scenarios
 from lab.watch import facts
 

@@ -21,7 +21,10 @@ from botocore.exceptions import ClientError
 from lab.core import aws, settings
 from lab.core.console import console, duration
 from lab.core.waiting import wait_for
-from lab.stack.provision import provision, set_mapping_enabled, temporary_stack, worker_policy
+from lab.stack.mapping import set_mapping_enabled
+from lab.stack.policies import worker_policy
+from lab.stack.provision import provision
+from lab.stack.teardown import temporary_stack
 from lab.watch.facts import (
     count_timeouts,
     deliveries,

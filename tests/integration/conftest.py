@@ -11,7 +11,8 @@ from helpers import TEST_STACK, lab_slot, localstack_warnings, log_lines, one_at
 from lab.core import aws, settings
 from lab.core.processes import free_port
 from lab.core.settings import Stack
-from lab.stack.provision import provision, temporary_stack
+from lab.stack.provision import provision
+from lab.stack.teardown import temporary_stack
 
 # `make up` writes the lab-* AWS CLI profiles; a test's `make up` writes them here,
 # not into the AWS CLI config of whoever runs the tests.

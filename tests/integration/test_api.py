@@ -7,7 +7,7 @@ import uuid
 
 from helpers import order, queue_depth, stored_order_ids, wait_for
 from lab.core import aws
-from lab.stack.provision import set_mapping_enabled
+from lab.stack.mapping import set_mapping_enabled
 
 TIMEOUT_SECONDS = 90
 

@@ -10,7 +10,7 @@ import pytest
 
 from helpers import order, send_batch, stored_order_ids, wait_for
 from lab.core import aws, settings
-from lab.stack.provision import set_mapping_enabled
+from lab.stack.mapping import set_mapping_enabled
 from lab.watch import cost, facts, observe
 
 TIMEOUT_SECONDS = 120

@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from helpers import LOG_NOT_READABLE, localstack_warnings, log_lines, unique_suffix, wait_for
 from lab.core import aws, settings
 from lab.stack.function_zip import build_zip
-from lab.stack.provision import LAMBDA_TRUST_POLICY
+from lab.stack.policies import LAMBDA_TRUST_POLICY
 from lab.teach import scenarios
 
 PROBE_SOURCE = Path(__file__).parent / "functions" / "executor_probe"

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from helpers import unique_suffix
-from lab.stack.provision import teardown
+from lab.stack.teardown import teardown
 from lab.teach import exercises
 
 # What the first failing criterion's hint says about the starter files.

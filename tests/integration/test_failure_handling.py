@@ -27,7 +27,7 @@ from helpers import (
 )
 from lab.core import aws, settings
 from lab.stack import operations
-from lab.stack.provision import set_mapping_enabled
+from lab.stack.mapping import set_mapping_enabled
 from producer import Options, send
 
 RETRIES_TIMEOUT_SECONDS = 90  # a few visibility periods, plus the poller's back-off

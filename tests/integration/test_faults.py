@@ -18,7 +18,7 @@ from helpers import (
 )
 from lab.core import aws, settings
 from lab.core.processes import command_line, pids, runs_function
-from lab.stack.provision import set_mapping_enabled
+from lab.stack.mapping import set_mapping_enabled
 
 TIMEOUT_SECONDS = 90
 

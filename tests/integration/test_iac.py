@@ -13,7 +13,8 @@ from helpers import TEST_STACK, deliveries, order, send_batch, stored_order_ids,
 from lab.core import aws
 from lab.core.settings import Stack
 from lab.stack import iac, operations
-from lab.stack.provision import provision, teardown
+from lab.stack.provision import provision
+from lab.stack.teardown import teardown
 
 TIMEOUT_SECONDS = 120
 

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from helpers import order, stored_order_ids
 from lab.core import aws, settings
 from lab.core.waiting import wait_for
-from lab.stack import provision
+from lab.stack import policies
 from lab.watch import observe
 
 
@@ -88,7 +88,7 @@ def test_the_mapping_receives_with_its_function_s_role_and_is_denied_when_the_ro
     iam, role = aws.client("iam"), stack.stack.role_name
 
     def put_worker_policy(without: str | None = None) -> None:
-        policy = provision.worker_policy(stack.stack, stack.queue_arn)
+        policy = policies.worker_policy(stack.stack, stack.queue_arn)
         for statement in policy["Statement"]:
             statement["Action"] = [a for a in always_list(statement["Action"]) if a != without]
         iam.put_role_policy(RoleName=role, PolicyName=stack.stack.policy_name, PolicyDocument=json.dumps(policy))

@@ -5,7 +5,7 @@ import uuid
 
 from helpers import order, queue_is_empty, send_batch, stored_order_ids, wait_for
 from lab.core import aws
-from lab.stack.provision import set_mapping_enabled
+from lab.stack.mapping import set_mapping_enabled
 from lab.watch import observe
 
 TIMEOUT_SECONDS = 90

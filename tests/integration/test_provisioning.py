@@ -7,7 +7,8 @@ import pytest
 from helpers import TEST_STACK, unique_suffix
 from lab.core import aws
 from lab.core.settings import SettingsError, Stack
-from lab.stack.provision import provision, worker_policy
+from lab.stack.policies import worker_policy
+from lab.stack.provision import provision
 
 
 def snapshot(deployed) -> dict:

@@ -10,7 +10,7 @@ import pytest
 
 from helpers import log_records, send_batch, wait_for
 from lab.core import aws
-from lab.stack.provision import set_mapping_enabled
+from lab.stack.mapping import set_mapping_enabled
 from lab.watch import observe
 
 CONCURRENCY_PROBE = Path(__file__).parent / "functions" / "concurrency_probe"

@@ -12,7 +12,7 @@ from botocore.stub import Stubber
 from lab.core import aws, settings
 from lab.core.console import duration
 from lab.core.settings import SettingsError, Stack
-from lab.stack.provision import function_environment
+from lab.stack.functions import function_environment
 from unit_support import PROJECT_ROOT
 
 

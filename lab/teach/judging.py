@@ -16,7 +16,7 @@ from lab.core.settings import Stack
 from lab.core.waiting import wait_for
 from lab.stack.mapping import set_mapping_enabled
 from lab.stack.provision import Deployed
-from lab.teach import scenarios
+from lab.teach.scenarios.deploys import denial
 from lab.watch import facts
 
 SIX_TIMES = fact("six_times_rule")  # AWS's advised visibility timeout, with its source
@@ -102,7 +102,7 @@ def settle(condition: Callable[[], object], seconds: float, what: str):
 
 def denied(call, **arguments) -> bool:
     """Whether IAM refused the call (any other answer, success or not, means it was allowed)."""
-    return scenarios.denial(call, **arguments).startswith("AccessDenied")
+    return denial(call, **arguments).startswith("AccessDenied")
 
 
 def sqs_event(run: Run, bodies: dict[str, str]) -> dict:

@@ -19,7 +19,7 @@ from helpers import LOG_NOT_READABLE, localstack_warnings, log_lines, unique_suf
 from lab.core import aws, settings
 from lab.stack.function_zip import build_zip
 from lab.stack.policies import LAMBDA_TRUST_POLICY
-from lab.teach import scenarios
+from lab.teach.scenarios import deploys
 
 PROBE_SOURCE = Path(__file__).parent / "functions" / "executor_probe"
 PROBE_TIMEOUT_SECONDS = 2
@@ -216,7 +216,7 @@ def test_a_package_the_zip_does_not_carry_fails_to_import_until_it_is_packaged(l
     assert error["errorMessage"] == "Unable to import module 'app': No module named 'requests'"
 
     (tmp_path / "requirements.txt").write_text(
-        "".join(f"{p}=={importlib.metadata.version(p)}\n" for p in scenarios.REQUESTS_AND_ITS_DEPENDENCIES)
+        "".join(f"{p}=={importlib.metadata.version(p)}\n" for p in deploys.REQUESTS_AND_ITS_DEPENDENCIES)
     )
     with deployed_probe(code=build_zip(tmp_path)) as name:
         response, version = invoke(name, {})

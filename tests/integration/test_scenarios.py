@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 from lab.teach import scenarios
+from lab.teach.scenarios import deploys, pressure
 
 
 def test_a_visibility_timeout_shorter_than_the_work_processes_an_order_twice(localstack):
@@ -54,10 +55,10 @@ def test_an_unknown_scenario_lists_the_names():
 
 def test_without_a_queue_the_producer_fails_and_waits_with_its_consumer_and_with_one_it_does_neither(localstack):
     seen = scenarios.no_queue()
-    orders = scenarios.NO_QUEUE_ORDERS
+    orders = pressure.NO_QUEUE_ORDERS
     assert seen["direct_failed"] == seen["direct_calls"] == orders, "every direct call to the broken worker failed"
     # A synchronous call cannot return before the work is done: the producer waits it out.
-    assert min(seen["direct_slow_waits"]) >= scenarios.NO_QUEUE_WORK_MS / 1000
+    assert min(seen["direct_slow_waits"]) >= pressure.NO_QUEUE_WORK_MS / 1000
     assert seen["queued"] == seen["waiting"] == 2 * orders, "with a queue, every send succeeded with no consumer"
     assert seen["stored_while_down"] == 0
     assert seen["stored_after_fix"] == 2 * orders, "and once fixed, the worker processed all, the lost ones too"
@@ -69,7 +70,7 @@ def test_a_role_that_may_not_is_denied_an_order_fails_into_the_dlq_and_a_mapping
     assert seen["producer"]["receive"].startswith("AccessDenied: User: arn:aws:sts::000000000000:assumed-role/")
     assert "is not authorized to perform: sqs:ReceiveMessage on resource: arn:aws:sqs:" in seen["producer"]["receive"]
     assert seen["producer"]["purge"].startswith("AccessDenied:")
-    orders = scenarios.MISSING_PERMISSION_ORDERS
+    orders = deploys.MISSING_PERMISSION_ORDERS
     # The orders failed for the permission until the DLQ took them (the scenario
     # waits for all three there, none stored). Not "three AccessDenied an order": on
     # a loaded machine a delivery can also time out (no reason logged) or return a

@@ -1,19 +1,16 @@
 """order-worker: stores each order that SQS delivers in S3 and emails its customer, once.
 
-SQS delivers at least once, so both effects are keyed by the order's id: the
-order is written with a conditional put, and the email is claimed (a
-conditional put of a receipt) before it is sent. Only the records that fail
-return to the queue (a partial batch response). docs/LAB.md explains each part.
-``lab_faults.py`` is the lab's failure injection, not part of the pattern.
-Settings come from environment variables only, so this deploys to AWS unchanged.
+SQS delivers at least once, so both effects (effects.py) are keyed by the
+order's id. Only the records that fail return to the queue (a partial batch
+response). docs/LAB.md explains each part. ``lab_faults.py`` is the lab's
+failure injection, not part of the pattern. Settings come from environment
+variables only, so this deploys to AWS unchanged.
 """
 
 import json
 import os
 import time
-from datetime import UTC, datetime
 
-import boto3
 import lab_faults
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import (
@@ -25,37 +22,26 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from aws_lambda_powertools.utilities.validation import SchemaValidationError, validate
-from botocore.exceptions import ClientError
+from effects import send_confirmation_once, store_order
 from schemas import ORDER_SCHEMA
 
-ORDER_BUCKET = os.environ["ORDER_BUCKET"]
-SENDER_EMAIL = os.environ["SENDER_EMAIL"]
 MAX_QUANTITY_PER_ORDER = int(os.environ.get("MAX_QUANTITY_PER_ORDER", "100"))
 # "false" when the mapping has no ReportBatchItemFailures: then a failed record fails the whole batch.
 PARTIAL_BATCH_RESPONSE = os.environ.get("PARTIAL_BATCH_RESPONSE", "true").lower() == "true"
 # The least time a record is started with (see require_time_for_a_record).
 TIME_MARGIN_MS = int(os.environ.get("TIME_MARGIN_MS", "1000"))
-ALREADY_EXISTS = {"PreconditionFailed", "ConditionalRequestConflict"}  # S3's answers to IfNoneMatch
 
 logger = Logger()
-s3 = boto3.client("s3")
-ses = boto3.client("ses")
 standard_processor = BatchProcessor(event_type=EventType.SQS)
+# A FIFO group stops at its first failure: the rest come back with it, in order.
 fifo_processor = SqsFifoPartialProcessor(skip_group_on_error=True)
-# LocalStack 4.14.0 invokes a FIFO batch once per message group and abandons the
-# other groups after an invocation error, so when every record fails, report
-# them all rather than raise (on AWS the effect is the same: all are retried).
-fifo_processor.raise_on_entire_batch_failure = False
 
 
-# Each failure is one of these, named in the worker's log line ("error").
+# Each failure is one of these (or effects.EmailInProgress), named in the worker's log line ("error").
 class PoisonMessage(Exception): ...  # the body can never be an order: retrying will not help
 
 
 class OrderRejected(Exception): ...  # a business rule refused it (until the rule changes: make break/fix)
-
-
-class EmailInProgress(Exception): ...  # a concurrent delivery of the order holds the email claim
 
 
 class NotEnoughTime(Exception): ...  # too little of the invocation is left to start it: back untried
@@ -103,53 +89,6 @@ def check_rules(order: dict) -> None:
     quantity = sum(item["quantity"] for item in order.get("items", []))
     if quantity > MAX_QUANTITY_PER_ORDER:
         raise OrderRejected(f"{quantity} items is more than MAX_QUANTITY_PER_ORDER={MAX_QUANTITY_PER_ORDER}")
-
-
-def put_once(key: str, document: dict) -> bool:
-    """Write the document unless the key exists. True if this call wrote it."""
-    try:
-        s3.put_object(
-            Bucket=ORDER_BUCKET,
-            Key=key,
-            Body=json.dumps(document).encode(),
-            ContentType="application/json",
-            IfNoneMatch="*",
-        )
-        return True
-    except ClientError as error:
-        if error.response["Error"]["Code"] in ALREADY_EXISTS:
-            return False
-        raise
-
-
-def store_order(order: dict, record: SQSRecord) -> bool:
-    stored = {"order": order, "messageId": record.message_id, "storedAt": datetime.now(UTC).isoformat()}
-    return put_once(f"orders/{order['orderId']}.json", stored)
-
-
-def send_confirmation_once(order: dict, context: LambdaContext) -> bool:
-    """Claim the email, send it, record SES's message id. True if this call sent it.
-    If the function dies between the send and the record, the claim expires and a
-    retry sends again: SES has no idempotency key, and a lost email is worse."""
-    receipt_key = f"emails/{order['orderId']}.json"
-    deadline = time.time() + context.get_remaining_time_in_millis() / 1000
-    if not put_once(receipt_key, {"state": "sending", "claimedUntil": deadline}):
-        receipt = json.loads(s3.get_object(Bucket=ORDER_BUCKET, Key=receipt_key)["Body"].read())
-        if "sesMessageId" in receipt:
-            return False  # a duplicate delivery: the email went out already
-        if time.time() < receipt["claimedUntil"]:
-            raise EmailInProgress("another delivery of this order is sending its email; retrying later")
-    response = ses.send_email(
-        Source=SENDER_EMAIL,
-        Destination={"ToAddresses": [order["email"]]},
-        Message={
-            "Subject": {"Data": f"Order {order['orderId']} received"},
-            "Body": {"Text": {"Data": f"Thank you! We have received your order {order['orderId']}."}},
-        },
-    )
-    sent = {"state": "sent", "sesMessageId": response["MessageId"], "to": order["email"]}
-    s3.put_object(Bucket=ORDER_BUCKET, Key=receipt_key, Body=json.dumps(sent).encode(), ContentType="application/json")
-    return True
 
 
 def order_id_hint(body: str):

@@ -19,6 +19,9 @@ WORKER_ENVIRONMENT = {
 }
 
 
+WORKER_MODULES = ("app", "effects", "lab_faults", "schemas")  # the worker's folder, as Lambda imports it
+
+
 @pytest.fixture(scope="session")
 def worker():
     """functions/order_worker/app.py, imported as Lambda imports it (its folder on the path)."""
@@ -26,10 +29,10 @@ def worker():
         for name, value in WORKER_ENVIRONMENT.items():
             patch.setenv(name, value)
         patch.syspath_prepend(str(WORKER_DIR))
-        for name in ("app", "lab_faults", "schemas"):
+        for name in WORKER_MODULES:
             sys.modules.pop(name, None)
         yield importlib.import_module("app")
-        for name in ("app", "lab_faults", "schemas"):
+        for name in WORKER_MODULES:
             sys.modules.pop(name, None)
 
 

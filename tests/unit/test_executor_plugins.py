@@ -321,3 +321,26 @@ def test_the_collector_freezes_start_up_s_objects_and_collects_less_often(monkey
     finally:
         gc.unfreeze()
         gc.set_threshold(*thresholds)
+
+
+def test_a_failed_fifo_group_is_logged_and_the_next_group_still_handled(caplog):
+    """LocalStack's loop over a FIFO batch's groups calls handle_messages once a
+    group; one that raises no longer ends the loop. A standard batch's failure
+    still reaches LocalStack's own handler, as before."""
+    from lab_executor import sqs_fifo_groups
+
+    handled = []
+
+    def handle_messages(poller, messages):
+        handled.append(messages[0]["MessageId"])
+        if messages[0]["MessageId"].startswith("bad"):
+            raise RuntimeError("the function failed")
+
+    poller = type("Poller", (), {"source_arn": "arn:aws:sqs:us-east-1:000000000000:orders.fifo"})()
+    group = lambda message_id, group_id: [{"MessageId": message_id, "Attributes": {"MessageGroupId": group_id}}]  # noqa: E731
+    for messages in (group("bad-a1", "A"), group("b1", "B")):  # LocalStack's loop, one call a group
+        sqs_fifo_groups._each_group_on_its_own(handle_messages, poller, messages)
+    assert handled == ["bad-a1", "b1"]
+    assert "message group A" in caplog.text and "the function failed" in caplog.text
+    with pytest.raises(RuntimeError):
+        sqs_fifo_groups._each_group_on_its_own(handle_messages, poller, [{"MessageId": "bad-1", "Attributes": {}}])

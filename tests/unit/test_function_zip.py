@@ -23,6 +23,7 @@ def test_the_zip_holds_the_handler_its_packages_and_nothing_else(worker_zip):
     names = zipfile.ZipFile(io.BytesIO(worker_zip)).namelist()
     assert {
         "app.py",
+        "effects.py",
         "lab_faults.py",
         "schemas.py",
         "aws_lambda_powertools/__init__.py",

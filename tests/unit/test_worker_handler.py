@@ -22,8 +22,9 @@ POISON_ORDER = {"orderId": "../../etc/passwd", "email": "x@example.com"}
 
 @pytest.fixture
 def aws(worker):
-    """Stubbers for the worker's S3 and SES clients; every expected call must be made."""
-    with Stubber(worker.s3) as s3, Stubber(worker.ses) as ses:
+    """Stubbers for the worker's S3 and SES clients (effects.py's); every expected call must be made."""
+    effects = sys.modules["effects"]  # imported by the worker, beside it
+    with Stubber(effects.s3) as s3, Stubber(effects.ses) as ses:
         yield s3, ses
         s3.assert_no_pending_responses()
         ses.assert_no_pending_responses()

@@ -34,7 +34,8 @@ def lab_sqs_like_aws():
     logs stored a batch at a time (see log_batches); IAM enforced
     for the lab's roles (see iam_enforcement); requests counted as AWS bills
     them (see request_counts); a service's first requests served together
-    (see service_loading)."""
+    (see service_loading); a FIFO batch's failed message group holding back
+    only its own messages (see sqs_fifo_groups)."""
     import logging
 
     from localstack.runtime.current import get_current_runtime
@@ -48,6 +49,7 @@ def lab_sqs_like_aws():
         request_counts,
         service_loading,
         ses_outbox,
+        sqs_fifo_groups,
         sqs_visibility,
         sqs_window,
         version,
@@ -60,6 +62,7 @@ def lab_sqs_like_aws():
     esm_concurrency.apply()
     log_batches.apply()
     sqs_visibility.apply()
+    sqs_fifo_groups.apply()
     sqs_window.apply()
     ses_outbox.apply()
     iam_enforcement.apply()

@@ -3,7 +3,8 @@
 # Where the lab's commands run: this machine's .venv when it has Python 3.12 or
 # newer (or the venv exists already), otherwise the `tools` container of
 # docker-compose.yml, so that a machine with only Docker (and make) has every
-# target too. LAB_RUNNER=venv or LAB_RUNNER=docker chooses.
+# target too. LAB_RUNNER=venv or LAB_RUNNER=tools chooses (LAB_MODE, a different
+# thing, says where LocalStack runs: host, docker, or tools inside that container).
 SHELL := /bin/bash
 VENV  ?= .venv
 PY    := $(VENV)/bin/python
@@ -21,7 +22,7 @@ PIP_SOURCE ?=
 TEST_ARGS ?=
 
 ifndef LAB_RUNNER
-  LAB_RUNNER := $(if $(or $(wildcard $(PY)),$(shell scripts/find-python 2>/dev/null)),venv,docker)
+  LAB_RUNNER := $(if $(or $(wildcard $(PY)),$(shell scripts/find-python 2>/dev/null)),venv,tools)
 endif
 ifeq ($(LAB_RUNNER),venv)
   SETUP    := venv

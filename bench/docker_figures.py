@@ -17,13 +17,11 @@ import subprocess
 import sys
 import time
 
-from rich.console import Console
-
 from lab.core import settings
+from lab.core.console import console
 from lab.core.processes import free_port
 from lab.runs import dockermode
 
-console = Console(highlight=False, soft_wrap=True)
 RESULTS_JSON = settings.PROJECT_ROOT / "bench" / "docker-results.json"
 PROJECT = "lab-bench-docker"
 UP_RUNS = 3

@@ -22,10 +22,10 @@ from datetime import datetime
 from io import BytesIO
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
 from lab.core import aws, settings
+from lab.core.console import console
 from lab.core.processes import MemorySampler
 from lab.core.settings import Stack
 from lab.core.waiting import wait_for
@@ -34,7 +34,6 @@ from lab.stack.teardown import temporary_stack
 from lab.watch import cost
 from producer import Options, Summary, send
 
-console = Console(highlight=False, soft_wrap=True)
 BENCH_DIR = settings.PROJECT_ROOT / "bench"
 RESULTS_JSON = BENCH_DIR / "results.json"
 RESULTS_PNG = BENCH_DIR / "results.png"

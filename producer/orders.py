@@ -19,12 +19,10 @@ from botocore.exceptions import (
     EndpointConnectionError,
     ReadTimeoutError,
 )
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from lab.core import aws, settings
-
-console = Console(stderr=True, highlight=False, soft_wrap=True)
+from lab.core.console import error_console as console  # stdout carries --json's result
 
 
 @dataclass(frozen=True)

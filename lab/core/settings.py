@@ -22,6 +22,7 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 from lab.core.aws_facts import fact
+from lab.core.console import console
 from lab.core.errors import Refused
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # lab/core/settings.py
@@ -167,7 +168,7 @@ def print_localstack_exports() -> None:
     """``export NAME=value`` lines of localstack_config(), for the lab image's
     entrypoint: the container's LocalStack gets the same settings as host mode's."""
     for name, value in localstack_config().items():
-        print(f"export {name}={shlex.quote(value)}")
+        console.out(f"export {name}={shlex.quote(value)}", highlight=False)
 
 
 # --- The dashboard (started by `make up` unless LAB_DASHBOARD=0) ---------------

@@ -20,6 +20,7 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lab.core import aws, settings
+from lab.core.console import console, error_console
 from lab.core.settings import Stack
 
 BEGIN, END = "# >>> sqs-lambda-lab profiles (written by make up) >>>", "# <<< sqs-lambda-lab profiles <<<"
@@ -65,26 +66,23 @@ def credentials(role: str, endpoint_url: str | None) -> int:
     Its stdout is the CLI's, so an error is one line on stderr, which the CLI shows."""
     names = role_names(Stack())
     if role not in names:
-        print(f"lab credentials: no role {role!r}: one of {', '.join(names)}", file=sys.stderr)
+        error_console.print(f"lab credentials: no role {role!r}: one of {', '.join(names)}", markup=False)
         return 2
     try:
         issued = aws.role_credentials(names[role], SESSION_NAME, endpoint_url)
     except (BotoCoreError, ClientError) as error:
-        print(
+        error_console.print(
             f"lab credentials: no credentials for {names[role]} from {endpoint_url or settings.ENDPOINT_URL}: "
             f"{error} (is the lab up? make up)",
-            file=sys.stderr,
+            markup=False,
         )
         return 1
-    print(
-        json.dumps(
-            {
-                "Version": 1,
-                "AccessKeyId": issued["AccessKeyId"],
-                "SecretAccessKey": issued["SecretAccessKey"],
-                "SessionToken": issued["SessionToken"],
-                "Expiration": issued["Expiration"].isoformat(),
-            }
-        )
-    )
+    document = {
+        "Version": 1,
+        "AccessKeyId": issued["AccessKeyId"],
+        "SecretAccessKey": issued["SecretAccessKey"],
+        "SessionToken": issued["SessionToken"],
+        "Expiration": issued["Expiration"].isoformat(),
+    }
+    console.out(json.dumps(document), highlight=False)  # the CLI reads it as it is
     return 0

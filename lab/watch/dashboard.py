@@ -1,7 +1,7 @@
 """The live dashboard: a page on 127.0.0.1 that draws the lab, updated every second.
 
-A sampler thread takes a snapshot of the stack each second while the page is
-open, every thirty seconds while nobody looks (the same snapshot `make status`
+A sampler thread reads the stack's status each second while the page is
+open, every thirty seconds while nobody looks (the same reading `make status`
 shows), and keeps the last ten minutes; the page (dashboard/static)
 polls ``/api/state`` and draws it with uPlot, vendored so that it works offline.
 """
@@ -53,24 +53,24 @@ class Sampler(threading.Thread):
         if self.follow:
             self.stack = aws.lab_stack()
         # The most in flight at once since the previous sample.
-        snapshot = observe.take_snapshot(self.stack, LOG_WINDOW_SECONDS, self.interval)
-        for invocation in snapshot.invocations:
+        reading = observe.read_status(self.stack, LOG_WINDOW_SECONDS, self.interval)
+        for invocation in reading.invocations:
             if (invocation.ended_ms or 0) >= self.started_ms:  # complete (its REPORT is in), and ours
                 self.outcomes[invocation.request_id] = (invocation.outcome, invocation.failed)
-        queue, dlq = snapshot.queues[self.stack.queue_name], snapshot.queues[self.stack.dlq_name]
+        queue, dlq = reading.queues[self.stack.queue_name], reading.queues[self.stack.dlq_name]
         point = {
-            "t": snapshot.taken_ms / 1000,
+            "t": reading.taken_ms / 1000,
             "visible": queue["visible"],
             "in_flight": queue["in_flight"],
             "dlq": dlq["visible"] + dlq["in_flight"],
-            "stored": snapshot.orders_stored,
-            "emails": snapshot.emails_sent,
+            "stored": reading.orders_stored,
+            "emails": reading.emails_sent,
             "invocations": len(self.outcomes),
             "errors": sum(1 for outcome, _ in self.outcomes.values() if outcome != "ok"),
             "failed_records": sum(failed for _, failed in self.outcomes.values()),
             # The most in flight at once since the previous sample.
-            "concurrency": (snapshot.concurrency or {}).get("peak", 0),
-            "denied": (snapshot.denied or {}).get("count", 0),  # requests of the stack's roles IAM denied
+            "concurrency": (reading.concurrency or {}).get("peak", 0),
+            "denied": (reading.denied or {}).get("count", 0),  # requests of the stack's roles IAM denied
         }
         now = now_ms()
         poison = [
@@ -82,7 +82,7 @@ class Sampler(threading.Thread):
             }
             for message in aws.peek_messages(dlq["url"])
         ]
-        mapping = snapshot.mapping or {}
+        mapping = reading.mapping or {}
         with self.lock:
             self.samples.append(point)
             self.latest = {

@@ -81,7 +81,7 @@ def recent_invocations(function_name: str, since_ms: int) -> list[Invocation]:
 
 
 @dataclass
-class Snapshot:
+class StatusReading:
     queues: dict[str, dict]
     mapping: dict | None
     orders_stored: int
@@ -108,9 +108,9 @@ def queue_state(name: str) -> dict:
     }
 
 
-def take_snapshot(
+def read_status(
     stack: Stack, log_seconds: float = RECENT_LOG_SECONDS, concurrency_seconds: float = CONCURRENCY_WINDOW_SECONDS
-) -> Snapshot:
+) -> StatusReading:
     """Queues, mapping, effects, the invocations of the last log_seconds, and
     the most concurrent executions within the last concurrency_seconds."""
     queues = {name: queue_state(name) for name in (stack.queue_name, stack.dlq_name)}
@@ -124,21 +124,21 @@ def take_snapshot(
     invocations = recent_invocations(stack.function_name, now_ms() - int(log_seconds * 1000))
     concurrency = aws.concurrent_executions(stack.function_name, concurrency_seconds)
     denied = aws.denied_requests(stack.role_names)
-    return Snapshot(
+    return StatusReading(
         queues, mappings[0] if mappings else None, stored, emails, invocations, now_ms(), concurrency, denied
     )
 
 
-def render(stack: Stack, snapshot: Snapshot) -> Group:
-    queues = Table(title=f"Queues at {clock(snapshot.taken_ms)}", title_justify="left")
+def render(stack: Stack, reading: StatusReading) -> Group:
+    queues = Table(title=f"Queues at {clock(reading.taken_ms)}", title_justify="left")
     for column in ("queue", "visible", "in flight", "delayed", "oldest"):
         queues.add_column(column, justify="left" if column == "queue" else "right")
-    for name, state in snapshot.queues.items():
+    for name, state in reading.queues.items():
         oldest = "-" if state["oldest_age_s"] is None else f"{state['oldest_age_s']:.0f} s"
         style = "bold red" if name == stack.dlq_name and state["visible"] else ""
         queues.add_row(name, str(state["visible"]), str(state["in_flight"]), str(state["delayed"]), oldest, style=style)
 
-    mapping = snapshot.mapping
+    mapping = reading.mapping
     if mapping:
         mapping_line = (
             f"Mapping {stack.queue_name} -> {stack.function_name}: [bold]{mapping['State']}[/], "
@@ -146,20 +146,20 @@ def render(stack: Stack, snapshot: Snapshot) -> Group:
             f"{'ReportBatchItemFailures' if mapping.get('FunctionResponseTypes') else 'whole-batch failures'}"
         )
         limit = (mapping.get("ScalingConfig") or {}).get("MaximumConcurrency", "-")
-        if snapshot.concurrency is not None:
+        if reading.concurrency is not None:
             mapping_line += (
-                f"\nConcurrent executions: {snapshot.concurrency['running']} now, "
-                f"[bold]{snapshot.concurrency['peak']}[/] "
+                f"\nConcurrent executions: {reading.concurrency['running']} now, "
+                f"[bold]{reading.concurrency['peak']}[/] "
                 f"at most in the last {CONCURRENCY_WINDOW_SECONDS} s (MaximumConcurrency {limit})"
             )
     else:
         mapping_line = "Mapping: [red]none[/] (run `make up`)"
-    effects = f"Orders stored: [bold]{snapshot.orders_stored}[/]   Emails sent: [bold]{snapshot.emails_sent}[/]"
+    effects = f"Orders stored: [bold]{reading.orders_stored}[/]   Emails sent: [bold]{reading.emails_sent}[/]"
 
     invocations = Table(title="Last invocations", title_justify="left")
     for column in ("time", "request", "records ok", "failed", "duration", "outcome"):
         invocations.add_column(column)
-    for invocation in snapshot.invocations[-RECENT_INVOCATIONS:]:
+    for invocation in reading.invocations[-RECENT_INVOCATIONS:]:
         colour = {"ok": "green", "partial": "yellow", "failed": "red"}[invocation.outcome]
         duration = "-" if invocation.duration_ms is None else f"{invocation.duration_ms:.0f} ms"
         invocations.add_row(
@@ -171,32 +171,32 @@ def render(stack: Stack, snapshot: Snapshot) -> Group:
             Text(invocation.outcome, style=colour),
         )
     lines = [queues, Text.from_markup(mapping_line), Text.from_markup(effects)]
-    if snapshot.denied and snapshot.denied["count"]:
-        latest = snapshot.denied["latest"] or {}
+    if reading.denied and reading.denied["count"]:
+        latest = reading.denied["latest"] or {}
         lines.append(
             Text.from_markup(
-                f"[bold red]Denied by IAM: {snapshot.denied['count']}[/] (the latest: {latest.get('role')} may not "
+                f"[bold red]Denied by IAM: {reading.denied['count']}[/] (the latest: {latest.get('role')} may not "
                 f"{latest.get('action')} on {latest.get('resource')})"
             )
         )
     return Group(*lines, invocations)
 
 
-def status(stack: Stack, once: bool) -> Snapshot:
+def status(stack: Stack, once: bool) -> StatusReading:
     aws.require_up()
-    snapshot = take_snapshot(stack)
+    reading = read_status(stack)
     if once:
-        console.print(render(stack, snapshot))
-        return snapshot
-    with Live(render(stack, snapshot), console=console, refresh_per_second=4) as live:
+        console.print(render(stack, reading))
+        return reading
+    with Live(render(stack, reading), console=console, refresh_per_second=4) as live:
         try:
             while True:
                 time.sleep(REFRESH_SECONDS)
-                snapshot = take_snapshot(stack)
-                live.update(render(stack, snapshot))
+                reading = read_status(stack)
+                live.update(render(stack, reading))
         except KeyboardInterrupt:
             pass
-    return snapshot
+    return reading
 
 
 def format_log_line(event: dict) -> Text | None:

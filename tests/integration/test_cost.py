@@ -45,7 +45,7 @@ def test_the_counts_are_what_the_workload_did_and_the_bill_is_counts_times_price
         "every delivery's REPORT line",
     )
     before = cost.usage(stack.stack)
-    observe.take_snapshot(stack.stack)  # what make status and the dashboard do: looking, not the stack's work
+    observe.read_status(stack.stack)  # what make status and the dashboard do: looking, not the stack's work
     seen = cost.usage(stack.stack)
     for operation in ("GetQueueAttributes", "GetQueueUrl"):
         assert seen.sqs_requests.get(operation) == before.sqs_requests.get(operation), operation

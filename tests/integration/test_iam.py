@@ -43,7 +43,7 @@ def test_the_producer_s_role_sends_and_is_denied_everything_else(make_stack):
     # Denied means not done: the one message sent is all the queue holds.
     assert aws.queue_depth(stack.queue_url)["visible"] == 1
     # make status (and the dashboard, from the same snapshot) counts what was denied.
-    snapshot = observe.take_snapshot(stack.stack)
+    snapshot = observe.read_status(stack.stack)
     assert snapshot.denied["count"] == 4
     assert snapshot.denied["latest"]["role"] == stack.stack.producer_role_name
     assert snapshot.denied["latest"]["action"] == "s3:ListBucket"

@@ -23,7 +23,7 @@ def test_status_logs_and_trace_show_a_poison_message_and_a_processed_order(make_
     wait_for(lambda: queue_is_empty(stack.queue_url), TIMEOUT_SECONDS, "the queue empty")
 
     snapshot = wait_for(
-        lambda: (s := observe.take_snapshot(stack.stack)) and sum(i.failed for i in s.invocations) >= 3 and s,
+        lambda: (s := observe.read_status(stack.stack)) and sum(i.failed for i in s.invocations) >= 3 and s,
         TIMEOUT_SECONDS,
         "three failed deliveries in the status",
     )

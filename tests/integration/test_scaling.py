@@ -48,7 +48,7 @@ def run_probe(make_stack, maximum_concurrency: int) -> tuple[int, float, int, in
         f"{MESSAGES} invocations of {function}",
     )
     elapsed = max(i["ended"] for i in invocations) - min(i["started"] for i in invocations)
-    status = observe.take_snapshot(deployed.stack).concurrency
+    status = observe.read_status(deployed.stack).concurrency
     return most_in_flight(invocations), MESSAGES / elapsed, len({i["pid"] for i in invocations}), status["peak"]
 
 

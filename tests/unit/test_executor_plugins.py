@@ -323,24 +323,70 @@ def test_the_collector_freezes_start_up_s_objects_and_collects_less_often(monkey
         gc.set_threshold(*thresholds)
 
 
-def test_a_failed_fifo_group_is_logged_and_the_next_group_still_handled(caplog):
-    """LocalStack's loop over a FIFO batch's groups calls handle_messages once a
-    group; one that raises no longer ends the loop. A standard batch's failure
-    still reaches LocalStack's own handler, as before."""
-    from lab_executor import sqs_fifo_groups
+class FifoQueueForThePoller:
+    """The SQS client LocalStack's SqsPoller polls: one receive answers with two
+    message groups, A before B; deletes are recorded."""
 
-    handled = []
+    def __init__(self):
+        self.meta = type("Meta", (), {"events": type("Events", (), {"register": lambda *_a, **_k: None})()})()
+        self.deleted = []
 
-    def handle_messages(poller, messages):
-        handled.append(messages[0]["MessageId"])
-        if messages[0]["MessageId"].startswith("bad"):
+    def receive_message(self, **_parameters):
+        return {
+            "Messages": [
+                {
+                    "MessageId": f"{group}{n}",
+                    "ReceiptHandle": f"r-{group}{n}",
+                    "Body": "{}",
+                    "MD5OfBody": "",
+                    "Attributes": {"MessageGroupId": group},
+                }
+                for group in "AB"
+                for n in (1, 2)
+            ]
+        }
+
+    def delete_message_batch(self, Entries, **_parameters):
+        self.deleted += [entry["ReceiptHandle"].removeprefix("r-") for entry in Entries]
+
+
+class FunctionFailingGroupA:
+    def __init__(self):
+        self.invoked = []
+
+    def process_events_batch(self, events):
+        group = events[0]["attributes"]["MessageGroupId"]
+        self.invoked.append(group)
+        if group == "A":
             raise RuntimeError("the function failed")
 
-    poller = type("Poller", (), {"source_arn": "arn:aws:sqs:us-east-1:000000000000:orders.fifo"})()
-    group = lambda message_id, group_id: [{"MessageId": message_id, "Attributes": {"MessageGroupId": group_id}}]  # noqa: E731
-    for messages in (group("bad-a1", "A"), group("b1", "B")):  # LocalStack's loop, one call a group
-        sqs_fifo_groups._each_group_on_its_own(handle_messages, poller, messages)
-    assert handled == ["bad-a1", "b1"]
-    assert "message group A" in caplog.text and "the function failed" in caplog.text
-    with pytest.raises(RuntimeError):
-        sqs_fifo_groups._each_group_on_its_own(handle_messages, poller, [{"MessageId": "bad-1", "Attributes": {}}])
+
+def test_a_failed_fifo_group_holds_back_only_its_own_messages(monkeypatch):
+    """LocalStack's own SqsPoller.poll_events invokes the function once a message
+    group; when group A's invocation fails, group B, received in the same batch,
+    is never invoked (its messages stay in flight until their visibility timeout).
+    With the plugin, B is invoked and deleted; A's messages stay for their retry."""
+    from localstack.services.lambda_.event_source_mapping.pollers import sqs_poller
+
+    from lab_executor import sqs_fifo_groups
+
+    monkeypatch.setattr(sqs_poller, "get_queue_url", lambda _arn: "http://sqs/000000000000/orders.fifo")
+
+    def one_poll() -> tuple[list[str], list[str]]:
+        client, function = FifoQueueForThePoller(), FunctionFailingGroupA()
+        poller = sqs_poller.SqsPoller(
+            "arn:aws:sqs:us-east-1:000000000000:orders.fifo",
+            {"SqsQueueParameters": {"BatchSize": 10}},
+            client,
+            function,
+        )
+        poller.__dict__["is_fifo_queue"] = True  # its cached answer, without asking SQS
+        poller.poll_events()
+        return function.invoked, client.deleted
+
+    assert one_poll() == (["A"], [])  # LocalStack 4.14.0: B abandoned with A
+    patch = sqs_fifo_groups.apply()
+    try:
+        assert one_poll() == (["A", "B"], ["B1", "B2"])
+    finally:
+        patch.undo()

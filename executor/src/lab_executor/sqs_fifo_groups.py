@@ -36,5 +36,7 @@ def _each_group_on_its_own(handle_messages, self: SqsPoller, messages: list[dict
     return None
 
 
-def apply() -> None:
-    Patch.function(SqsPoller.handle_messages, _each_group_on_its_own).apply()
+def apply() -> Patch:
+    patch = Patch.function(SqsPoller.handle_messages, _each_group_on_its_own)
+    patch.apply()
+    return patch

@@ -390,3 +390,21 @@ def test_a_failed_fifo_group_holds_back_only_its_own_messages(monkeypatch):
         assert one_poll() == (["A", "B"], ["B1", "B2"])
     finally:
         patch.undo()
+
+
+def test_every_plugin_of_plugins_py_is_an_entry_point_and_every_entry_point_loads():
+    """LocalStack finds the plugins through the entry points in executor/pyproject.toml:
+    a hook written in plugins.py and not listed there would never run."""
+    import importlib
+    import tomllib
+
+    from lab_executor import plugins
+    from unit_support import PROJECT_ROOT
+
+    project = tomllib.loads((PROJECT_ROOT / "executor" / "pyproject.toml").read_text())["project"]
+    listed = {name: target for group in project["entry-points"].values() for name, target in group.items()}
+    for target in listed.values():
+        module, _, attribute = target.partition(":")
+        assert hasattr(importlib.import_module(module), attribute), target
+    written = {name for name in vars(plugins) if name.startswith("lab_")}
+    assert written <= {target.partition(":")[2] for target in listed.values()}, written

@@ -24,53 +24,97 @@ class LoopbackTwistedServerPlugin(RuntimeServerPlugin):
         return LoopbackTwistedRuntimeServer()
 
 
-@hooks.on_infra_start()
-def lab_sqs_like_aws():
-    """ScalingConfig.MaximumConcurrency and long polling for SQS mappings (see
-    esm_concurrency); visibility timeouts that end on time (see sqs_visibility);
-    batching windows that gather for the whole window (see sqs_window);
-    concurrent executions served at /_lab/concurrency (see concurrency); an SES
-    outbox that can be read while emails go out (see ses_outbox); invocation
-    logs stored a batch at a time (see log_batches); IAM enforced
-    for the lab's roles (see iam_enforcement); requests counted as AWS bills
-    them (see request_counts); a service's first requests served together
-    (see service_loading); a FIFO batch's failed message group holding back
-    only its own messages (see sqs_fifo_groups)."""
+# First of the start hooks: every patch below is of a private part of LocalStack
+# 4.14.0, which any other version may have changed.
+@hooks.on_infra_start(priority=100)
+def lab_refuse_other_localstack():
+    """Stop, in one line, on any LocalStack but the one the patches are for (see version)."""
     import logging
 
     from localstack.runtime.current import get_current_runtime
-    from localstack.services.edge import ROUTER
 
-    from lab_executor import (
-        concurrency,
-        esm_concurrency,
-        iam_enforcement,
-        log_batches,
-        request_counts,
-        service_loading,
-        ses_outbox,
-        sqs_fifo_groups,
-        sqs_visibility,
-        sqs_window,
-        version,
-    )
+    from lab_executor import version
 
     if refusal := version.unsupported_localstack():
         logging.getLogger(__name__).error(refusal)
         get_current_runtime().exit(1)
+
+
+def _patchable() -> bool:
+    from lab_executor import version
+
+    return not version.unsupported_localstack()  # the refusal above has said why
+
+
+@hooks.on_infra_start()
+def lab_sqs_like_aws():
+    """SQS mappings as AWS runs them: MaximumConcurrency batches at once and long
+    polls (see esm_concurrency), visibility timeouts that end on time (see
+    sqs_visibility), batching windows that gather for the whole window (see
+    sqs_window), a FIFO batch's failed message group holding back only its own
+    messages (see sqs_fifo_groups)."""
+    if not _patchable():
         return
+    from lab_executor import esm_concurrency, sqs_fifo_groups, sqs_visibility, sqs_window
+
     esm_concurrency.apply()
-    log_batches.apply()
     sqs_visibility.apply()
-    sqs_fifo_groups.apply()
     sqs_window.apply()
-    ses_outbox.apply()
+    sqs_fifo_groups.apply()
+
+
+@hooks.on_infra_start()
+def lab_lambda_observable():
+    """Invocation logs stored a batch at a time (see log_batches), and concurrent
+    executions served at /_lab/concurrency for make status and the dashboard (see
+    concurrency)."""
+    if not _patchable():
+        return
+    from localstack.services.edge import ROUTER
+
+    from lab_executor import concurrency, log_batches
+
+    log_batches.apply()
+    ROUTER.add(concurrency.ConcurrencyEndpoint())
+
+
+@hooks.on_infra_start()
+def lab_iam_enforced():
+    """IAM enforced for the lab's roles, and their denials served at /_lab/iam
+    (see iam_enforcement)."""
+    if not _patchable():
+        return
+    from localstack.services.edge import ROUTER
+
+    from lab_executor import iam_enforcement
+
     iam_enforcement.apply()
-    request_counts.apply()
-    service_loading.apply()
-    ROUTER.add(concurrency.ConcurrencyEndpoint())  # for make status and the dashboard
     ROUTER.add(iam_enforcement.DeniedEndpoint())
-    ROUTER.add(request_counts.RequestCountsEndpoint())  # for make cost
+
+
+@hooks.on_infra_start()
+def lab_requests_counted():
+    """Requests counted as AWS bills them, for make cost (see request_counts)."""
+    if not _patchable():
+        return
+    from localstack.services.edge import ROUTER
+
+    from lab_executor import request_counts
+
+    request_counts.apply()
+    ROUTER.add(request_counts.RequestCountsEndpoint())
+
+
+@hooks.on_infra_start()
+def lab_gateway_reliable():
+    """A service's first requests served together (see service_loading), and an
+    SES outbox that can be read while emails go out (see ses_outbox)."""
+    if not _patchable():
+        return
+    from lab_executor import service_loading, ses_outbox
+
+    service_loading.apply()
+    ses_outbox.apply()
 
 
 @hooks.on_infra_start()

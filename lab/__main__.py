@@ -51,9 +51,11 @@ def with_arguments(function, *given: str, exit_code: bool = False, on_the_lab_st
 
 def on_the_lab_stack(function, *fixed, given: tuple[str, ...] = (), exit_code: bool = False):
     """function(the stack `make up` created, *fixed, *the named arguments)."""
-    return with_arguments(
-        partial(function, *fixed) if fixed else function, *given, exit_code=exit_code, on_the_lab_stack=True
-    )
+
+    def with_the_stack_first(stack, *named):
+        return function(stack, *fixed, *named)
+
+    return with_arguments(with_the_stack_first, *given, exit_code=exit_code, on_the_lab_stack=True)
 
 
 ROLE = argument("role", help=", ".join(operations.ROLES))

@@ -135,11 +135,8 @@ def unpackaged_import() -> dict:
         source = Path(folder) / "order_worker"
         shutil.copytree(settings.FUNCTION_SOURCE_DIR, source, ignore=shutil.ignore_patterns("__pycache__"))
         app = source / "app.py"
-        app.write_text(
-            app.read_text().replace(
-                "import boto3\n", "import boto3\nimport requests  # to call a shipping service, say\n", 1
-            )
-        )
+        # The import goes first, where a student would add it: Lambda loads app.py and fails there.
+        app.write_text("import requests  # to call a shipping service, say\n" + app.read_text())
         for phase in ("mistake", "fix"):
             if phase == "fix":
                 pins = "".join(

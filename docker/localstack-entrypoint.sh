@@ -4,6 +4,7 @@
 # then the image's own entrypoint takes over.
 set -eu
 cd "$LAB_ROOT"
-exports=$("$LAB_HOOK_PYTHON" -m lab localstack-exports)
+# The settings module alone: nothing else of the lab is needed to start.
+exports=$("$LAB_HOOK_PYTHON" -m lab.core.settings --localstack-exports)
 eval "$exports"
 exec docker-entrypoint.sh "$@"

@@ -21,6 +21,7 @@ import socket
 import sys
 import time
 from dataclasses import dataclass
+from functools import cache
 
 from lab.core import settings
 from lab.core.aws_facts import fact
@@ -49,6 +50,7 @@ class Facts(dict):
         return fact(name)
 
 
+@cache
 def load_questions(path=QUESTIONS_FILE) -> tuple[Question, ...]:
     """The questions of the file, each fact's value in its texts and its source beside."""
     facts = Facts()
@@ -65,7 +67,12 @@ def load_questions(path=QUESTIONS_FILE) -> tuple[Question, ...]:
     )
 
 
-QUESTIONS = load_questions()
+def __getattr__(name: str):
+    """quiz.QUESTIONS, read when first asked for: the lab's images import the lab
+    without exercises/ (LocalStack's container has no quiz to ask)."""
+    if name == "QUESTIONS":
+        return load_questions()
+    raise AttributeError(name)
 
 
 LETTERS = "abcdefg"
@@ -92,7 +99,7 @@ def answer_positions(seed: str) -> list[int]:
     in turn, shuffled, so that each letter is the answer about as often as the next
     (with 16 questions of three choices, 5 or 6 times): one letter every time scores
     at most 6."""
-    positions = [index % len(question.choices) for index, question in enumerate(QUESTIONS)]
+    positions = [index % len(question.choices) for index, question in enumerate(load_questions())]
     random.Random(seed).shuffle(positions)
     return positions
 
@@ -107,7 +114,7 @@ def shown_order(number: int, question: Question, seed: str) -> list[int]:
 
 def answer_key(seed: str) -> str:
     """The right letters, in order, as this seed shows the choices (for scripts and tests)."""
-    return "".join(LETTERS[shown_order(n, q, seed).index(q.answer)] for n, q in enumerate(QUESTIONS, start=1))
+    return "".join(LETTERS[shown_order(n, q, seed).index(q.answer)] for n, q in enumerate(load_questions(), start=1))
 
 
 def _read_answer(number: int, question: Question, order: list[int]) -> str:
@@ -121,7 +128,7 @@ def _read_answer(number: int, question: Question, order: list[int]) -> str:
 
 
 def _refuse_letters_that_are_not_choices(answers: str) -> None:
-    for number, (letter, question) in enumerate(zip(answers.lower(), QUESTIONS, strict=True), start=1):
+    for number, (letter, question) in enumerate(zip(answers.lower(), load_questions(), strict=True), start=1):
         if letter not in LETTERS[: len(question.choices)]:
             raise LabError(
                 f"ANSWERS: letter {number} is {letter!r}, and question {number} has only "
@@ -142,16 +149,17 @@ def _kept(result: dict) -> dict:
 def run(answers: str | None = None, seed: str | None = None) -> dict:
     """Ask (or take the answers given), explain each, save and return the score."""
     seed = seed or default_seed()
+    questions = load_questions()
     if answers is None and not sys.stdin.isatty():
         raise LabError(
-            f"make quiz asks in a terminal; or answer in one go: make quiz ANSWERS=abca... ({len(QUESTIONS)} letters)"
+            f"make quiz asks in a terminal; or answer in one go: make quiz ANSWERS=abca... ({len(questions)} letters)"
         )
-    if answers is not None and len(answers) != len(QUESTIONS):
-        raise LabError(f"ANSWERS has {len(answers)} letters; the quiz has {len(QUESTIONS)} questions")
+    if answers is not None and len(answers) != len(questions):
+        raise LabError(f"ANSWERS has {len(answers)} letters; the quiz has {len(questions)} questions")
     if answers is not None:
         _refuse_letters_that_are_not_choices(answers)
     score = 0
-    for number, question in enumerate(QUESTIONS, start=1):
+    for number, question in enumerate(questions, start=1):
         order = shown_order(number, question, seed)
         given = answers[number - 1].lower() if answers is not None else _read_answer(number, question, order)
         right = LETTERS[order.index(question.answer)]
@@ -164,7 +172,7 @@ def run(answers: str | None = None, seed: str | None = None) -> dict:
                 f"{number}. [red]{given} is not it; {right}) {question.choices[question.answer]}[/]: "
                 f"{question.why} {where}"
             )
-    result = {"score": score, "out_of": len(QUESTIONS), "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    result = {"score": score, "out_of": len(load_questions()), "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     RESULT_FILE.parent.mkdir(exist_ok=True)
     kept = _kept(result)
     RESULT_FILE.write_text(json.dumps(kept) + "\n")
@@ -175,7 +183,7 @@ def run(answers: str | None = None, seed: str | None = None) -> dict:
         else RESULT_FILE
     )
     console.print(
-        f"\n[bold]Score: {score} of {len(QUESTIONS)}[/] (kept in {where}; best of "
+        f"\n[bold]Score: {score} of {len(load_questions())}[/] (kept in {where}; best of "
         f"{kept['attempts']} attempt(s): {kept['best']['score']})"
     )
     return result

@@ -60,3 +60,24 @@ def test_every_partial_copy_of_lab_carries_what_its_modules_import_and_read():
             assert not missing, f"{dockerfile.relative_to(PROJECT_ROOT)}: {module} needs {sorted(missing)}"
             checked += 1
     assert checked >= 7  # the producer's core modules and the function-zip stage's
+
+
+def test_the_lab_imports_and_exports_localstack_s_settings_with_only_what_the_localstack_image_copies(tmp_path):
+    """LocalStack's image carries lab/, init/ and functions/, not exercises/: its
+    entrypoint's settings, and the whole command line, import there (ci21 saw the
+    container exit when the quiz read its questions at import)."""
+    import shutil
+    import subprocess
+    import sys
+
+    for folder in ("lab", "init", "functions"):
+        shutil.copytree(PROJECT_ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path), "HOME": str(tmp_path)}
+
+    def python(*arguments: str) -> str:
+        result = subprocess.run([sys.executable, *arguments], cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr[-2000:]
+        return result.stdout
+
+    assert "export LAMBDA_RUNTIME_EXECUTOR=" in python("-m", "lab.core.settings", "--localstack-exports")
+    assert python("-c", "import lab.__main__; print(lab.__file__)").strip() == str(tmp_path / "lab" / "__init__.py")

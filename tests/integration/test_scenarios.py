@@ -21,8 +21,10 @@ def test_without_a_dlq_a_poison_message_comes_back_until_a_redrive_policy_moves_
 
 def test_assuming_exactly_once_sends_duplicate_emails_and_idempotency_does_not(localstack):
     seen = scenarios.exactly_once()
-    assert seen["mistake"]["emails"] == 2
-    assert seen["fix"]["emails"] == 1
+    # At least once: each of the two messages is delivered at least once, and a busy
+    # machine can deliver one again; the naive worker emails on every delivery.
+    assert seen["mistake"]["deliveries"] >= 2 and seen["mistake"]["emails"] >= 2
+    assert seen["fix"]["deliveries"] >= 2 and seen["fix"]["emails"] == 1
 
 
 def test_heavy_work_times_out_into_the_dlq_until_the_timeout_fits_it(localstack):

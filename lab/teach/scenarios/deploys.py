@@ -16,11 +16,7 @@ from lab.stack.policies import worker_policy
 from lab.stack.provision import provision
 from lab.stack.teardown import temporary_stack
 from lab.teach.scenarios.kit import WAIT_SECONDS, new_order, say
-from lab.watch.facts import (
-    deliveries,
-    function_log,
-    stored_orders,
-)
+from lab.watch.facts import count_timeouts, deliveries, function_log, stored_orders
 
 MISSING_PERMISSION_ORDERS = 3
 
@@ -58,7 +54,9 @@ def missing_permission() -> dict:
     from lab.stack.operations import redrive
 
     results = {}
-    with temporary_stack("scn-iam", enabled=False, function_timeout=3, visibility_timeout=3) as deployed:
+    # Six seconds: room for a cold start on a busy laptop, so that a delivery fails
+    # for the permission rather than times out (which logs no reason).
+    with temporary_stack("scn-iam", enabled=False, function_timeout=6, visibility_timeout=6) as deployed:
         stack, producer = deployed.stack, deployed.stack.producer_role_name
         sqs = aws.client_as(producer, "sqs")
         sent = sqs.send_message(QueueUrl=deployed.queue_url, MessageBody=new_order("iam")[1])["MessageId"]
@@ -79,11 +77,19 @@ def missing_permission() -> dict:
             WAIT_SECONDS,
             f"the {len(orders)} orders in the DLQ",
         )
-        reasons = failure_reasons(stack.function_name)
+        # The worker's log can trail the move to the DLQ: wait for a failed delivery
+        # logged per order (one that timed out logs "Task timed out" and no reason).
+        function = stack.function_name
+        wait_for(
+            lambda: len(failure_reasons(function)) + count_timeouts(function) >= len(orders),
+            WAIT_SECONDS,
+            "the failed deliveries in the worker's log",
+        )
+        reasons, timeouts = failure_reasons(function), count_timeouts(function)
         denied = sum("AccessDenied" in reason and "s3:PutObject" in reason for reason in reasons)
         say(
             "effect",
-            f"{len(reasons)} deliveries failed, {denied} of them AccessDenied on s3:PutObject; "
+            f"{len(reasons) + timeouts} deliveries failed, {denied} of them AccessDenied on s3:PutObject; "
             f"{stored_orders(deployed.bucket)} stored, {len(orders)} in the DLQ",
         )
         stack = provision(stack.with_changes(enabled=True)).stack  # the role as provisioning writes it
@@ -94,7 +100,7 @@ def missing_permission() -> dict:
         )
         say("after", f"{stored_orders(deployed.bucket)} of {len(orders)} orders stored")
         results["worker"] = {
-            "failed": len(reasons),
+            "failed": len(reasons) + timeouts,
             "access_denied": denied,
             "stored_after_fix": stored_orders(deployed.bucket),
         }

@@ -37,13 +37,12 @@ class Command:
     arguments: tuple = ()
 
 
-def with_arguments(function, *given: str, exit_code: bool = False, on_the_lab_stack: bool = False):
-    """A command's run: function(*the named arguments), after the stack `make up`
-    created when on_the_lab_stack; its result is the exit code when exit_code, else 0."""
+def with_arguments(function, *given: str, exit_code: bool = False):
+    """A command's run: function(*the named arguments); its result is the exit
+    code when exit_code, else 0."""
 
     def run(args) -> int | None:
-        stack = [aws.lab_stack()] if on_the_lab_stack else []
-        result = function(*stack, *(getattr(args, name) for name in given))
+        result = function(*(getattr(args, name) for name in given))
         return result if exit_code else None
 
     return run
@@ -52,10 +51,10 @@ def with_arguments(function, *given: str, exit_code: bool = False, on_the_lab_st
 def on_the_lab_stack(function, *fixed, given: tuple[str, ...] = (), exit_code: bool = False):
     """function(the stack `make up` created, *fixed, *the named arguments)."""
 
-    def with_the_stack_first(stack, *named):
-        return function(stack, *fixed, *named)
+    def with_the_stack_first(*named):
+        return function(aws.lab_stack(), *fixed, *named)
 
-    return with_arguments(with_the_stack_first, *given, exit_code=exit_code, on_the_lab_stack=True)
+    return with_arguments(with_the_stack_first, *given, exit_code=exit_code)
 
 
 ROLE = argument("role", help=", ".join(operations.ROLES))

@@ -132,6 +132,7 @@ def localstack_config() -> dict[str, str]:
     config = {
         "SERVICES": LOCALSTACK_SERVICES,
         "LAMBDA_RUNTIME_EXECUTOR": "local",  # the lab's plugin (executor/)
+        "PROVIDER_OVERRIDE_CLOUDFORMATION": "lab",  # LocalStack's, SAM transforms fixed (executor/)
         # Queue URLs by path and with the address students use, so they work offline.
         "SQS_ENDPOINT_STRATEGY": "path",
         "LOCALSTACK_HOST": f"{HOST}:{PORT}",

@@ -93,11 +93,14 @@ def template_body(code_bucket: str, code_key: str) -> str:
 
 
 def first_failure(cfn, stack_name: str) -> str:
-    events = cfn.describe_stack_events(StackName=stack_name)["StackEvents"]
-    failed = [e for e in reversed(events) if e["ResourceStatus"].endswith("FAILED")]
+    """The first failure's resource and reason. A stack that fails before any of its
+    resources (a transform, say) gives its reason on its ROLLBACK_IN_PROGRESS event."""
+    events = list(reversed(cfn.describe_stack_events(StackName=stack_name)["StackEvents"]))  # oldest first
+    failed = [e for e in events if e["ResourceStatus"].endswith(("FAILED", "ROLLBACK_IN_PROGRESS"))]
     if not failed:
         return "no failed resource reported"
-    return f"{failed[0]['LogicalResourceId']} ({failed[0]['ResourceType']}): {failed[0].get('ResourceStatusReason')}"
+    first = next((e for e in failed if e.get("ResourceStatusReason")), failed[0])
+    return f"{first['LogicalResourceId']} ({first['ResourceType']}): {first.get('ResourceStatusReason')}"
 
 
 def deploy(session, stack_name: str, values: dict[str, str], artifacts_bucket: str) -> dict[str, str]:

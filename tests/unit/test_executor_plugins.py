@@ -408,3 +408,60 @@ def test_every_plugin_of_plugins_py_is_an_entry_point_and_every_entry_point_load
         assert hasattr(importlib.import_module(module), attribute), target
     written = {name for name in vars(plugins) if name.startswith("lab_")}
     assert written <= {target.partition(":")[2] for target in listed.values()}, written
+
+
+def test_two_sam_transforms_at_once_both_find_the_region(monkeypatch, tmp_path):
+    """LocalStack sets AWS_DEFAULT_REGION for a SAM transform and removes it after;
+    a second transform running meanwhile loses it ("AWS Region cannot be found",
+    a stack CREATE_FAILED in CI). samtranslator is stood in for by what it reads:
+    boto3's default region, read after the other transform has had its chance to end."""
+    import boto3
+
+    transform_module = pytest.importorskip("localstack.services.cloudformation.engine.v2.change_set_model_transform")
+    from lab_executor import sam_transforms
+
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setattr(transform_module, "create_policy_loader", lambda: None)
+
+    def regions_seen(first_alone_seconds: float) -> list:
+        first_inside, second_started, first_done = threading.Event(), threading.Event(), threading.Event()
+        seen = {}
+
+        def transform_sam(template, parameters, loader):
+            if template["who"] == "first":
+                first_inside.set()
+                second_started.wait(first_alone_seconds)  # the second starts meanwhile, if it can
+            else:
+                second_started.set()
+                first_done.wait(30)  # reads its region after the first has ended
+            seen[template["who"]] = boto3.session.Session().region_name
+            return template
+
+        monkeypatch.setattr(transform_module, "transform_sam", transform_sam)
+        run = transform_module.ChangeSetModelTransform._apply_global_serverless_transformation
+
+        def first():
+            run("us-east-1", {"who": "first"}, {})
+            first_done.set()
+
+        second = threading.Thread(target=run, args=("us-east-1", {"who": "second"}, {}))
+        threads = [threading.Thread(target=first), second]
+        threads[0].start()
+        assert first_inside.wait(30), "the first transform never started"
+        threads[1].start()
+        for thread in threads:
+            thread.join(60)
+        return [seen.get("first"), seen.get("second")]
+
+    # LocalStack's own: the first's end removes the region from under the second.
+    assert regions_seen(first_alone_seconds=30) == ["us-east-1", None]
+    patch = sam_transforms.apply()
+    try:
+        # Given time to overlap, the second waits for the first instead.
+        assert regions_seen(first_alone_seconds=0.5) == ["us-east-1", "us-east-1"]
+    finally:
+        patch.undo()
+    undone = vars(transform_module.ChangeSetModelTransform)["_apply_global_serverless_transformation"]
+    assert isinstance(undone, staticmethod)

@@ -4,6 +4,7 @@ discover plugins, and the classes it names are imported only when selected."""
 from localstack.runtime import hooks
 from localstack.runtime.server.core import RuntimeServerPlugin
 from localstack.services.lambda_.invocation.plugins import RuntimeExecutorPlugin
+from localstack.services.plugins import Service, aws_provider
 
 
 class LocalExecutorPlugin(RuntimeExecutorPlugin):
@@ -22,6 +23,20 @@ class LoopbackTwistedServerPlugin(RuntimeServerPlugin):
         from lab_executor.loopback_gateway import LoopbackTwistedRuntimeServer
 
         return LoopbackTwistedRuntimeServer()
+
+
+# Chosen by PROVIDER_OVERRIDE_CLOUDFORMATION=lab (lab/core/settings.py), loaded on
+# CloudFormation's first request.
+@aws_provider(api="cloudformation", name="lab")
+def lab_cloudformation():
+    """LocalStack's own CloudFormation (the v2 engine, its default), with SAM
+    templates deployed at once all transformed (see sam_transforms)."""
+    from localstack.services.cloudformation.v2.provider import CloudformationProviderV2
+
+    from lab_executor import sam_transforms
+
+    sam_transforms.apply()
+    return Service.for_provider(CloudformationProviderV2())
 
 
 # First of the start hooks: every patch below is of a private part of LocalStack

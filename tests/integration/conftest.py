@@ -88,21 +88,24 @@ FAILURE_LOG_LINES = 300
 def pytest_runtest_makereport(item, call):
     """A failed test's report carries its functions' logs (START, REPORT with
     durations and init times, the worker's line per delivery), read before the
-    stacks are torn down: the evidence for a failure seen once under load."""
+    stacks are torn down, and LocalStack's warnings: the evidence for a failure
+    seen once under load. A fixture that failed (a stack that did not deploy)
+    gets LocalStack's warnings too."""
     outcome = yield
     report = outcome.get_result()
-    if report.when != "call" or not report.failed:
+    if report.when not in ("setup", "call") or not report.failed:
         return
-    stacks = getattr(item, "lab_stacks", [])
-    for stack in stacks:
+    for stack in getattr(item, "lab_stacks", []):
         try:
             lines = log_lines(stack.function_name)[-FAILURE_LOG_LINES:]
         except Exception as error:  # noqa: BLE001 -- the report must not hide the failure itself
             lines = [f"(could not read the log: {error})"]
         report.sections.append((f"log of {stack.function_name} (last {FAILURE_LOG_LINES} lines)", "\n".join(lines)))
-    if stacks:
+    try:
         warnings = localstack_warnings()[-FAILURE_LOG_LINES:]
-        report.sections.append(("LocalStack's warnings and errors (last lines)", "\n".join(warnings)))
+    except Exception as error:  # noqa: BLE001 -- as above
+        warnings = [f"(could not read LocalStack's log: {error})"]
+    report.sections.append(("LocalStack's warnings and errors (last lines)", "\n".join(warnings)))
 
 
 @pytest.fixture

@@ -16,6 +16,9 @@ RATE  ?= 0
 ARGS  ?=
 # Where `make bundle` writes and `make load` reads the offline bundle.
 BUNDLE ?= bundle
+# Where `make class-report` reads the reports students handed in (under exercises/,
+# which the tools container sees too).
+DIR ?= exercises/class
 # Extra pip options for `make venv` (`make load` sets them to use the bundle only).
 PIP_SOURCE ?=
 # Extra pytest arguments for `make test` and `make test-docker` (TEST_ARGS="-m offline -n 0").
@@ -40,7 +43,7 @@ else
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help venv build up stop down unit test soak bench bench-snapshot bench-docker test-docker bundle load producer status logs event trace scenario dashboard as quiz cost exercise check solution reset report deploy-iac deploy-aws destroy-aws dlq redrive pause resume break fix purge lock
+.PHONY: help venv build doctor up stop down unit test soak bench bench-snapshot bench-docker test-docker bundle load producer status logs event trace scenario dashboard as quiz cost exercise check solution reset report class-report deploy-iac deploy-aws destroy-aws dlq redrive pause resume break fix purge lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -60,6 +63,9 @@ $(STAMP): requirements/host.lock pyproject.toml executor/pyproject.toml
 
 build: ## (re)build the lab's Docker images from this folder (after changing the code)
 	@scripts/lab-in-docker build
+
+doctor: ## before class: whether `make up` will work here with the network off, one row per need (exit 0 when it will)
+	@scripts/doctor
 
 up: $(SETUP) ## start LocalStack on 127.0.0.1:4566, provision the lab, print where to look
 ifeq ($(LAB_RUNNER),venv)
@@ -185,6 +191,9 @@ reset: $(SETUP) ## put exercise N's starter files back and remove its stack (eve
 
 report: $(SETUP) ## write exercises/report-<you>-<machine>.json: every exercise's last check and the quiz score
 	@$(LAB) report
+
+class-report: $(SETUP) ## for instructors: the reports students handed in (put them in DIR, default exercises/class) as one table, and DIR/class-report.html to print
+	@$(OFFLINE) class-report "$(DIR)"
 
 deploy-iac: $(SETUP) ## deploy template.yaml (AWS SAM: the same stack as code) to the running lab, as the stack orders-iac
 	@$(LAB) deploy-iac

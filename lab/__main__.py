@@ -19,7 +19,7 @@ from lab.core.console import console
 from lab.core.errors import LabError
 from lab.runs.bundle import write_bundle
 from lab.stack import iac, operations, profiles
-from lab.teach import exercises, quiz
+from lab.teach import class_report, exercises, quiz
 from lab.watch import cost, observe
 from lab.watch import dashboard as board
 
@@ -157,6 +157,12 @@ COMMANDS = (
         "report",
         "write exercises/report-<you>-<machine>.json for the instructor",
         with_arguments(exercises.report),
+    ),
+    Command(
+        "class-report",
+        "for instructors: the class's collected reports as one table, and a page to print",
+        with_arguments(class_report.show, "folder"),
+        (argument("folder", help="the folder holding the students' report-*.json files"),),
     ),
     # The template, and AWS itself.
     Command(

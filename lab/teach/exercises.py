@@ -17,6 +17,7 @@ producer's role), runs the check and judges what happened: stored orders,
 emails, the DLQ, receive counts, denied calls; never the files.
 """
 
+import hashlib
 import importlib.util
 import json
 import re
@@ -107,6 +108,20 @@ def catalogue(folder: Path = CATALOGUE) -> dict[int, Exercise]:
     """Every exercise in the folder, by number."""
     found = [load(path) for path in sorted(folder.iterdir()) if path.is_dir() and FOLDER_NAME.fullmatch(path.name)]
     return {item.number: item for item in sorted(found, key=lambda item: item.number)}
+
+
+@cache
+def catalogue_version(folder: Path = CATALOGUE) -> str:
+    """A fingerprint of the exercises and the quiz's questions: two reports with the
+    same one were judged by the same checks and asked the same questions. Line
+    endings do not count (a Windows checkout may turn them into CRLF)."""
+    digest = hashlib.sha256()
+    # What Python and the file manager leave beside the files is not content.
+    files = [p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts and p.name[0] != "."]
+    for path in sorted(files):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes().replace(b"\r\n", b"\n") + b"\0")
+    return digest.hexdigest()[:12]
 
 
 def exercise(number) -> Exercise:
@@ -278,6 +293,7 @@ def report(root: Path = ROOT) -> Path:
         "student": user,
         "machine": host,
         "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "catalogue_version": catalogue_version(),
         "exercises": {
             str(n): results.get(str(n), {"name": item.name, "passed": None}) for n, item in catalogue().items()
         },

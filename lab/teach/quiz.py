@@ -158,7 +158,7 @@ def run(answers: str | None = None, seed: str | None = None) -> dict:
         raise LabError(f"ANSWERS has {len(answers)} letters; the quiz has {len(questions)} questions")
     if answers is not None:
         _refuse_letters_that_are_not_choices(answers)
-    score = 0
+    score, missed = 0, []
     for number, question in enumerate(questions, start=1):
         order = shown_order(number, question, seed)
         given = answers[number - 1].lower() if answers is not None else _read_answer(number, question, order)
@@ -168,11 +168,18 @@ def run(answers: str | None = None, seed: str | None = None) -> dict:
             score += 1
             console.print(f"{number}. [green]right[/] ({right}): {question.why} {where}")
         else:
+            missed.append(number)
             console.print(
                 f"{number}. [red]{given} is not it; {right}) {question.choices[question.answer]}[/]: "
                 f"{question.why} {where}"
             )
-    result = {"score": score, "out_of": len(load_questions()), "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    # The questions missed, by number, for the class's totals (make class-report).
+    result = {
+        "score": score,
+        "out_of": len(load_questions()),
+        "missed": missed,
+        "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
     RESULT_FILE.parent.mkdir(exist_ok=True)
     kept = _kept(result)
     RESULT_FILE.write_text(json.dumps(kept) + "\n")

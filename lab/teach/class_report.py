@@ -212,5 +212,5 @@ def show(folder: str) -> Path:
     target = where / PAGE
     target.write_text(page(students, left_out, where), encoding="utf-8")
     hand_over(target, where)
-    console.print(f"Wrote {target}: open it in a browser to read or print.")
+    console.print(f"Wrote {exercises.shown(target)}: open it in a browser to read or print.")
     return target

@@ -113,6 +113,13 @@ def test_each_missing_need_is_a_row_that_says_what_to_do(machine, change, python
     assert [row for row in failures(result) if row[0] == what and to_do in row[1]], result.stdout
 
 
+def test_docker_s_clock_in_another_time_zone_is_the_same_time(machine):
+    # A POSIX zone (nine hours east of UTC), which needs no tzdata in the tools image.
+    in_tokyo = HEALTHY["docker"].replace("date -u +%Y-%m-%dT%H:%M:%S.000000000Z", "TZ=JST-9 date +%FT%T+09:00")
+    result = machine(docker=in_tokyo)
+    assert (result.returncode, failures(result)) == (0, []), result.stdout
+
+
 def test_a_missing_or_stale_venv_is_a_row(machine):
     (machine.venv / ".installed").unlink()
     to_do = "online: make venv; offline: make load (from the bundle of make bundle)"

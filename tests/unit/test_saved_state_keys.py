@@ -11,11 +11,11 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from lab.runs import dockermode
-from lab_executor import persistence
+from lab_executor import outside_stores
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY_IN_A_NEW_PROCESS = (
-    "from types import SimpleNamespace; from lab_executor.persistence import _stable_storage_key; "
+    "from types import SimpleNamespace; from lab_executor.outside_stores import _stable_storage_key; "
     "print(_stable_storage_key(SimpleNamespace(key='orders/1.json', version_id=None)))"
 )
 
@@ -33,9 +33,9 @@ def test_a_body_s_key_is_the_same_in_every_process_and_names_one_object_version(
     }
     assert len(keys) == 1
     (key,) = keys
-    assert len(key) == persistence.STABLE_KEY_LENGTH
+    assert len(key) == outside_stores.STABLE_KEY_LENGTH
     others = {
-        persistence._stable_storage_key(SimpleNamespace(key=k, version_id=v))
+        outside_stores._stable_storage_key(SimpleNamespace(key=k, version_id=v))
         for k, v in (("orders/2.json", None), ("orders/1.json", "v2"), ("orders/1.json?null", None))
     }
     assert key not in others and len(others) == 3
@@ -44,9 +44,9 @@ def test_a_body_s_key_is_the_same_in_every_process_and_names_one_object_version(
 def test_localstack_s_s3_files_bodies_under_the_stable_key_once_the_hook_ran():
     from localstack.services.s3.storage.ephemeral import EphemeralS3ObjectStore
 
-    persistence.use_stable_s3_keys()
+    outside_stores.use_stable_s3_keys()
     obj = SimpleNamespace(key="a", version_id=None)
-    assert EphemeralS3ObjectStore._key_from_s3_object(obj) == persistence._stable_storage_key(obj)
+    assert EphemeralS3ObjectStore._key_from_s3_object(obj) == outside_stores._stable_storage_key(obj)
 
 
 def test_the_hook_is_registered_as_an_entry_point():

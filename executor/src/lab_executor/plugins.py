@@ -135,10 +135,10 @@ def lab_gateway_reliable():
 @hooks.on_infra_start()
 def lab_stable_s3_keys():
     """S3 files object bodies under keys that are the same in every process, so a
-    saved state's objects read back whole after a restart (see persistence)."""
-    from lab_executor import persistence
+    saved state's objects read back whole after a restart (see outside_stores)."""
+    from lab_executor import outside_stores
 
-    persistence.use_stable_s3_keys()
+    outside_stores.use_stable_s3_keys()
 
 
 # Before LocalStack's own hook that runs the ready.d scripts (priority 0): they

@@ -465,3 +465,18 @@ def test_two_sam_transforms_at_once_both_find_the_region(monkeypatch, tmp_path):
         patch.undo()
     undone = vars(transform_module.ChangeSetModelTransform)["_apply_global_serverless_transformation"]
     assert isinstance(undone, staticmethod)
+
+
+def test_every_module_of_the_extension_imports_in_a_process_of_its_own():
+    """An execution environment runs `python -m lab_executor.environment`: a module
+    that fails at import fails every invocation, and only the integration tier
+    would see it. Every module, in a fresh interpreter."""
+    import subprocess
+    import sys
+
+    from unit_support import PROJECT_ROOT
+
+    modules = sorted(path.stem for path in (PROJECT_ROOT / "executor" / "src" / "lab_executor").glob("*.py"))
+    script = "import importlib, sys\nfor name in sys.argv[1:]:\n    importlib.import_module(f'lab_executor.{name}')"
+    result = subprocess.run([sys.executable, "-c", script, *modules], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]

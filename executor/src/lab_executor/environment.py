@@ -16,33 +16,27 @@ It plays the part that Lambda's init process plays on AWS:
   init again within the first invocation's timeout);
 - it collects the runtime's output per invocation, framed by START, END and
   REPORT lines, which LocalStack stores in CloudWatch Logs.
+
+Here: the environment's state and what ends an invocation; its HTTP server is
+runtime_api.py, the runtime child process runtime_process.py.
 """
 
 import base64
-import contextlib
 import http.client
 import json
 import math
 import os
-import queue
-import select
 import signal
-import subprocess
 import sys
 import threading
 import time
 import urllib.request
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
-RUNTIME_API = "/2018-06-01/runtime"
-MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100  # the figure Lambda's error message names: 6291556
-# How often the runtime's memory is read while it works (init, an invocation); idle, once a second.
-MEMORY_CHECK_SECONDS = 0.05
-PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
-LOOPBACK = "127.0.0.1"
+from lab_executor.runtime_api import MAX_RESPONSE_BYTES, Handler
+from lab_executor.runtime_process import LOOPBACK, Invocation, Runtime, describe_exit, init_report, max_memory_used_mb
+
 # Lambda limits the Init phase to 10 s for on-demand environments; past it, Init runs
 # again within the first invocation, under the function timeout. Provisioned
 # environments get 130 s or the function timeout, whichever is longer
@@ -51,7 +45,6 @@ ON_DEMAND_INIT_LIMIT_SECONDS = 10.0
 PROVISIONED_INIT_LIMIT_SECONDS = 130.0
 # How often to check that LocalStack, our parent, is still alive.
 PARENT_CHECK_SECONDS = 1.0
-OUTPUT_POLL_SECONDS = 0.2
 # Calls home must never use a proxy from the environment.
 NO_PROXY_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 # awslambdaric sends an error's cause in a header (Lambda-Runtime-Function-XRay-Error-Cause),
@@ -60,183 +53,6 @@ NO_PROXY_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 # it. 1 MiB, as the Go server of AWS's runtime interface emulator. The setting
 # is the http module's own, in this process only.
 http.client._MAXLINE = 1024 * 1024
-
-
-@dataclass
-class Invocation:
-    request_id: str
-    function_arn: str
-    payload: bytes
-    trace_id: str
-    deadline_ms: int
-    started: float = field(default_factory=time.monotonic)
-    lines_before_start: list[str] = field(default_factory=list)
-    timer: threading.Timer | None = None
-    done: bool = False
-    # Set by finish(); the /invoke request waiting for it answers with result.
-    finished: threading.Event = field(default_factory=threading.Event)
-    result: dict | None = None
-
-
-def describe_exit(code: int) -> str:
-    """Exit status in the words Lambda uses ("exit status 1", "signal: segmentation fault")."""
-    if code < 0:
-        name = signal.strsignal(-code) or f"signal {-code}"
-        return f"signal: {name.lower()}"
-    return f"exit status {code}"
-
-
-def resident_mb(pid: int) -> float | None:
-    """The process's resident memory now, or None where /proc cannot tell (not Linux)."""
-    try:
-        with open(f"/proc/{pid}/statm") as statm:
-            return int(statm.read().split()[1]) * PAGE_BYTES / (1024 * 1024)
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def run_queue_wait_seconds(pid: int) -> float:
-    """How long the process has waited for a CPU while ready to run (the kernel's
-    run_delay), 0 where /proc cannot tell."""
-    try:
-        with open(f"/proc/{pid}/schedstat") as schedstat:
-            return int(schedstat.read().split()[1]) / 1e9
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
-def max_memory_used_mb(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return math.ceil(int(line.split()[1]) / 1024)
-    except OSError:
-        pass
-    return None
-
-
-def init_report(runtime: "Runtime", status: str) -> str:
-    """Lambda's log line for an Init phase that did not end ready."""
-    duration_ms = (time.monotonic() - runtime.started) * 1000
-    return f"INIT_REPORT Init Duration: {duration_ms:.2f} ms\tPhase: {runtime.init_phase}\tStatus: {status}"
-
-
-class Runtime:
-    """The runtime child process (awslambdaric running the handler) and its output."""
-
-    def __init__(self, environment: "Environment", init_phase: str = "init") -> None:
-        self.environment = environment
-        self.invocations: queue.Queue[Invocation] = queue.Queue()
-        self.started = time.monotonic()
-        self.init_duration_ms: float | None = None
-        self.ready = threading.Event()  # set when it first asks for an invocation
-        # "init": Lambda's Init phase, with its limit; "invoke": Init run again within
-        # an invocation, under the function timeout (after an Init that ran out).
-        self.init_phase = init_phase
-        self.ended_on_purpose = False
-        # Set while it runs code (its init, then each invocation): when its memory is watched.
-        self.working = threading.Event()
-        self.working.set()
-        self.out_of_memory = False
-        self.peak_mb = 0.0
-        self.output_lock = threading.Lock()
-        self.partial_line = b""
-        read_fd, write_fd = os.pipe()
-        # The function's variables as Lambda's runtime has them (function_environment),
-        # none of this process's own; its imports: its code (the working folder,
-        # first on the path as /var/task is on AWS), then PYTHONPATH's runtime
-        # packages, then the standard library. -S: no site-packages of the host's.
-        env = dict(environment.function_env)
-        env["AWS_LAMBDA_RUNTIME_API"] = f"{LOOPBACK}:{environment.port}"
-        self.process = subprocess.Popen(
-            [environment.python, "-S", "-m", "awslambdaric", env["_HANDLER"]],
-            env=env,
-            cwd=environment.task_root,
-            stdin=subprocess.DEVNULL,
-            stdout=write_fd,
-            stderr=write_fd,
-        )
-        os.close(write_fd)
-        os.set_blocking(read_fd, False)
-        self.output_fd: int | None = read_fd
-        threading.Thread(target=self._pump_output, daemon=True, name="output").start()
-        threading.Thread(target=self._watch, daemon=True, name="watch").start()
-        threading.Thread(target=self._enforce_memory, daemon=True, name="memory").start()
-        if init_phase == "init":
-            threading.Thread(target=self._limit_init, daemon=True, name="init-limit").start()
-
-    def drain_output(self) -> None:
-        """Move everything the runtime has written so far into the environment's log."""
-        with self.output_lock:
-            while self.output_fd is not None:
-                try:
-                    chunk = os.read(self.output_fd, 65536)
-                except BlockingIOError:
-                    return
-                if not chunk:
-                    os.close(self.output_fd)
-                    self.output_fd = None
-                    chunk = b"\n" if self.partial_line else b""
-                *lines, self.partial_line = (self.partial_line + chunk).split(b"\n")
-                self.environment.add_output(line.decode(errors="replace") for line in lines)
-
-    def _pump_output(self) -> None:
-        while self.output_fd is not None:
-            try:
-                select.select([self.output_fd], [], [], OUTPUT_POLL_SECONDS)
-            except (OSError, ValueError):  # closed by a concurrent drain
-                return
-            self.drain_output()
-
-    def _watch(self) -> None:
-        code = self.process.wait()
-        self.drain_output()
-        self.environment.runtime_exited(self, code)
-
-    def _enforce_memory(self) -> None:
-        """Lambda ends a function that uses more than its memory size. The host has no
-        cgroup for it here, so its resident memory is read while it works, and the
-        runtime is killed past the size, as the kernel's limit kills it on AWS: with a
-        check every MEMORY_CHECK_SECONDS, an allocation faster than that overshoots
-        for that long before it ends (docs/LAB.md lists the difference)."""
-        limit = self.environment.memory_limit_mb
-        while self.process.poll() is None:
-            if not self.working.wait(timeout=1.0):
-                continue
-            used = resident_mb(self.process.pid)
-            if used is None:
-                return  # no /proc: not enforced (docs/LAB.md says where)
-            self.peak_mb = max(self.peak_mb, used)
-            if used > limit:
-                self.out_of_memory = True
-                self.process.kill()
-                return
-            time.sleep(MEMORY_CHECK_SECONDS)  # the next reading, not a wait for a condition
-
-    @property
-    def initialized(self) -> bool:
-        return self.ready.is_set()
-
-    def init_seconds(self) -> float:
-        """Its Init phase so far, less the time it waited for a CPU: on a laptop busy
-        with other programs a cold start takes longer than on Lambda, where an
-        environment's CPU share is its own, and that is not the function's doing."""
-        return time.monotonic() - self.started - run_queue_wait_seconds(self.process.pid)
-
-    def _limit_init(self) -> None:
-        limit = self.environment.init_limit_seconds
-        while not self.ready.wait(timeout=max(limit - self.init_seconds(), 0.05)):
-            if self.process.poll() is not None:
-                return  # it exited during init: runtime_exited reports that
-            if self.init_seconds() >= limit:
-                self.environment.init_timed_out(self)
-                return
-
-    def end(self) -> None:
-        self.ended_on_purpose = True
-        if self.process.poll() is None:
-            self.process.kill()
 
 
 class Environment:
@@ -493,87 +309,6 @@ class Environment:
         while os.getppid() == parent:
             time.sleep(PARENT_CHECK_SECONDS)
         self.shutdown()
-
-
-class Handler(BaseHTTPRequestHandler):
-    environment: Environment
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in separate writes; without this, Nagle's
-    # algorithm and delayed ACKs add about 40 ms to every invocation.
-    disable_nagle_algorithm = True
-
-    def log_message(self, format, *args):  # keep the function's log free of access lines
-        pass
-
-    def reply(self, status: HTTPStatus, body: bytes = b"", headers: dict | None = None) -> None:
-        self.send_response(status)
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def read_body(self) -> bytes:
-        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
-
-    def do_GET(self) -> None:
-        if self.path != f"{RUNTIME_API}/invocation/next":
-            return self.reply(HTTPStatus.NOT_FOUND)
-        environment = self.environment
-        runtime = environment.runtime
-        environment.runtime_ready(runtime)
-        invocation = runtime.invocations.get()
-        self.reply(
-            HTTPStatus.OK,
-            invocation.payload,
-            {
-                "Content-Type": "application/json",
-                "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
-                "Lambda-Runtime-Deadline-Ms": str(invocation.deadline_ms),
-                "Lambda-Runtime-Invoked-Function-Arn": invocation.function_arn,
-                "Lambda-Runtime-Trace-Id": invocation.trace_id,
-            },
-        )
-
-    def do_POST(self) -> None:
-        environment = self.environment
-        body = self.read_body()
-        parts = self.path.strip("/").split("/")
-        if self.path == "/invoke":
-            request = json.loads(body)
-            invocation = Invocation(
-                request_id=request["invoke-id"],
-                function_arn=request["invoked-function-arn"],
-                payload=request["payload"].encode(),
-                trace_id=request.get("trace-id") or "",
-                deadline_ms=int((time.time() + environment.timeout_seconds) * 1000),
-            )
-            environment.begin(invocation)
-            # Answered when the invocation ends: the function timeout (our
-            # timer) bounds the wait.
-            invocation.finished.wait()
-            return self.reply(
-                HTTPStatus.OK, json.dumps(invocation.result).encode(), {"Content-Type": "application/json"}
-            )
-        if self.path == f"{RUNTIME_API}/init/error":
-            environment.report_init_error(json.loads(body or b"{}"))
-            return self.reply(HTTPStatus.ACCEPTED)
-        # /2018-06-01/runtime/invocation/<request id>/response|error
-        if len(parts) == 5 and parts[2] == "invocation" and parts[4] in ("response", "error"):
-            request_id, kind = parts[3], parts[4]
-            with environment.lock:
-                current = environment.current
-                if current is None or current.request_id != request_id:
-                    # Too late (the invocation timed out) or unknown: as Lambda answers.
-                    return self.reply(HTTPStatus.BAD_REQUEST, b'{"errorType":"InvalidRequestID"}')
-                if kind == "response" and len(body) > environment.max_response_bytes:
-                    environment.response_too_large(current)
-                    with contextlib.suppress(OSError):  # the runtime it answers was just ended
-                        self.reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, b'{"errorType":"RequestEntityTooLarge"}')
-                    return None
-                environment.finish(current, "success" if kind == "response" else "error", body)
-            return self.reply(HTTPStatus.ACCEPTED)
-        self.reply(HTTPStatus.NOT_FOUND)
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ v2 engine, the default). Two stacks created at once share that environment:
 the first transform to finish removes the variable while the second is still
 running, which then fails with "AWS Region cannot be found", and its stack ends
 CREATE_FAILED. CI's two template tests, on two test workers, hit it
-(2026-12-07); a unit test shows it (tests/unit/test_executor_plugins.py).
+(2026-12-07); a unit test shows it (tests/unit/test_localstack_patches.py).
 CloudFormation in AWS creates any number of stacks at once.
 
 The lab runs one transform at a time: each holds a lock from before it sets the

@@ -17,7 +17,7 @@ variable until after it has put it back. A transform takes well under a second
 and only a template deployment runs one.
 
 Applied when CloudFormation is first used, by the lab's CloudFormation provider
-(``cloudformation_lab`` in plugins.py): importing the engine brings in
+(``lab_cloudformation`` in plugins.py): importing the engine brings in
 samtranslator, some 40 MB that a lab which never deploys a template does not need.
 """
 

@@ -60,6 +60,11 @@ def quiz_cell(result: dict | None) -> str:
     return f"{result['score']}/{result['out_of']}" + (f" (best {best})" if best != result["score"] else "")
 
 
+def result_cells(student: Student, numbers: list[str]) -> list[str]:
+    """A student's cells after their name and machine: each exercise's, then the quiz's."""
+    return [*(cell(student.exercises.get(n)) for n in numbers), quiz_cell(student.quiz)]
+
+
 def why_not_a_report(document) -> str:
     """'' for a document `make report` could have written; else what is wrong with it."""
     if not isinstance(document, dict):
@@ -154,8 +159,7 @@ def page(students: list[Student], left_out: list[str], folder: Path) -> str:
         return f"<table>{row(head, header=True)}{''.join(row(r) for r in rows)}</table>"
 
     students_rows = [
-        [s.name, s.machine, *(cell(s.exercises.get(n)) for n in numbers), quiz_cell(s.quiz)]
-        + [s.written_at + ("" if s.current else " (another version)")]
+        [s.name, s.machine, *result_cells(s, numbers)] + [s.written_at + ("" if s.current else " (another version)")]
         for s in students
     ]
     parts = [
@@ -195,7 +199,7 @@ def show(folder: str) -> Path:
         table.add_column(heading)
     for s in students:
         name = s.name if s.current else f"{s.name} (another version)"
-        table.add_row(name, s.machine, *(cell(s.exercises.get(n)) for n in numbers), quiz_cell(s.quiz))
+        table.add_row(name, s.machine, *result_cells(s, numbers))
     console.print(table)
     current = sum(s.current for s in students)
     console.print(

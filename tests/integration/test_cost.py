@@ -8,25 +8,17 @@ import math
 
 import pytest
 
-from helpers import order, send_batch, stored_order_ids, wait_for
-from lab.core import aws, settings
+from helpers import WHOLE_BATCH, order, send_batch, stored_order_ids, wait_for
+from lab.core import aws
 from lab.stack.mapping import set_mapping_enabled
 from lab.watch import cost, facts, observe
 
 TIMEOUT_SECONDS = 120
 ORDERS, POISON = 100, 10
-BATCH_TIMEOUT_SECONDS = 10
 
 
 def test_the_counts_are_what_the_workload_did_and_the_bill_is_counts_times_prices(make_stack):
-    # Ten orders to a batch want more than the tests' 3 s: on two loaded cores a record took
-    # 600 ms, and the worker returned the rest of each batch untried until the DLQ took them.
-    stack = make_stack(
-        enabled=False,
-        batch_size=10,
-        function_timeout=BATCH_TIMEOUT_SECONDS,
-        visibility_timeout=BATCH_TIMEOUT_SECONDS + settings.COLD_START_ALLOWANCE_SECONDS,
-    )
+    stack = make_stack(enabled=False, batch_size=10, **WHOLE_BATCH)
     cost.reset(stack.stack)
     bodies = [order(f"cost-{n}") for n in range(ORDERS - POISON)] + [
         json.dumps({"orderId": f"poison-{n}"}) for n in range(POISON)

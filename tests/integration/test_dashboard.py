@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import IN_TOOLS_CONTAINER, stored_order_ids, wait_for
+from helpers import IN_TOOLS_CONTAINER, WHOLE_BATCH, stored_order_ids, wait_for
 from lab.core import aws
 from lab.core.processes import free_port
 from lab.watch import dashboard
@@ -64,9 +64,10 @@ FLOW_COUNTS = {  # the flow picture's box -> what it counts in the API's latest 
 }
 
 
-def test_the_dashboard_shows_what_the_api_reports(stack, chromium, tmp_path):
+def test_the_dashboard_shows_what_the_api_reports(make_stack, chromium, tmp_path):
     from playwright.sync_api import sync_playwright
 
+    stack = make_stack(**WHOLE_BATCH)  # the eight good orders of the batch must all be stored
     port = free_port()
     server, sampler = dashboard.start(stack.stack, port)
     ARTIFACTS.mkdir(exist_ok=True)

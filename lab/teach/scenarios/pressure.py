@@ -6,6 +6,7 @@ import statistics
 import time
 
 from lab.core import aws
+from lab.core.aws_facts import fact
 from lab.core.console import console
 from lab.core.waiting import wait_for
 from lab.stack.mapping import set_mapping_enabled
@@ -118,6 +119,17 @@ SCALING_ORDERS = 100
 
 SCALING_WORK_MS = 200  # each order; a batch of ten takes two seconds
 
+# Every order must be stored at every setting, so each stack is set as AWS advises
+# for a function behind a queue: a visibility timeout six times the function
+# timeout. Ten environments starting at once on two busy cores took longer than
+# the lab's 10 s visibility timeout, and their batches came back while they still ran.
+SCALING_FUNCTION_TIMEOUT = 10
+SCALING_STACK = dict(
+    function_timeout=SCALING_FUNCTION_TIMEOUT,
+    visibility_timeout=fact("six_times_rule")["factor"] * SCALING_FUNCTION_TIMEOUT,
+    max_receive_count=fact("max_receive_count_advised")["advised"],
+)
+
 
 SCALING_CAPS = (2, 5, 10)
 
@@ -133,7 +145,7 @@ def scaling() -> dict:
         "is enabled and drains them, once per setting:"
     )
     for cap in SCALING_CAPS:
-        with temporary_stack(f"scn-scale{cap}", enabled=False, maximum_concurrency=cap) as deployed:
+        with temporary_stack(f"scn-scale{cap}", enabled=False, maximum_concurrency=cap, **SCALING_STACK) as deployed:
             aws.send_batch(
                 deployed.queue_url,
                 [new_order(f"scale{cap}", sleep_ms=SCALING_WORK_MS)[1] for _ in range(SCALING_ORDERS)],
@@ -144,6 +156,10 @@ def scaling() -> dict:
                 lambda: stored_orders(deployed.bucket) == SCALING_ORDERS,
                 WAIT_SECONDS,
                 f"the {SCALING_ORDERS} orders stored with MaximumConcurrency {cap}",
+                describe=lambda: (
+                    f"{stored_orders(deployed.bucket)} stored, "
+                    f"{aws.queue_depth(deployed.dlq_url)['visible']} in the DLQ"
+                ),
             )
             seconds = time.monotonic() - started
             function = deployed.stack.function_name

@@ -16,7 +16,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from lab.core import aws, settings
 from lab.core.console import console
 from lab.core.settings import Stack
-from lab.watch import observe
+from lab.watch import guide, observe
 from lab.watch.facts import now_ms
 
 STATIC_DIR = settings.PROJECT_ROOT / "dashboard" / "static"
@@ -46,6 +46,12 @@ class Sampler(threading.Thread):
         self.wake = threading.Event()  # a request after an unwatched spell: sample now
         self.last_request = 0.0
         self.interval = SAMPLE_SECONDS
+        # For the guide's checks: what the student did since the dashboard started.
+        self.progress = guide.Progress()
+        self.baseline: dict[str, int] | None = None  # stored and denied at the first sample
+        self.timed_out: set[str] = set()  # request ids
+        self.redelivered: set[str] = set()  # request ids with a record received before
+        self.redrives_before: set | None = None  # the DLQ's finished redrives at the first look
 
     def sample(self) -> None:
         # Only the last minute of logs (invocations are counted once, by request
@@ -83,6 +89,7 @@ class Sampler(threading.Thread):
             for message in aws.peek_messages(dlq["url"])
         ]
         mapping = reading.mapping or {}
+        self.progress.update(self.facts(reading, point, mapping, dlq["arn"]), point["t"])
         with self.lock:
             self.samples.append(point)
             self.latest = {
@@ -97,7 +104,42 @@ class Sampler(threading.Thread):
                     "maximum_concurrency": (mapping.get("ScalingConfig") or {}).get("MaximumConcurrency"),
                 },
                 "poison": poison,
+                "guide": dict(self.progress.done),
             }
+
+    def facts(self, reading: observe.StatusReading, point: dict, mapping: dict, dlq_arn: str) -> guide.Facts:
+        if self.baseline is None:
+            self.baseline = {"stored": point["stored"], "denied": point["denied"]}
+        for invocation in reading.invocations:
+            if invocation.started_ms >= self.started_ms:
+                if invocation.timed_out:
+                    self.timed_out.add(invocation.request_id)
+                if invocation.highest_receive >= 2:
+                    self.redelivered.add(invocation.request_id)
+        return guide.Facts(
+            mapping_state=mapping.get("State", "none"),
+            batch_size=mapping.get("BatchSize"),
+            visible=point["visible"],
+            in_flight=point["in_flight"],
+            dlq=point["dlq"],
+            stored=point["stored"] - self.baseline["stored"],
+            denied=point["denied"] - self.baseline["denied"],
+            timeouts=len(self.timed_out),
+            redelivered=len(self.redelivered),
+            redrives=0 if "redriven" in self.progress.done else self.redrives_since_start(dlq_arn),
+            retention_seconds=reading.queues[self.stack.queue_name]["retention_s"],
+            fifo=self.stack.fifo,
+        )
+
+    def redrives_since_start(self, dlq_arn: str) -> int:
+        # A finished task has no handle; its start time tells it apart. Not compared
+        # with a clock: LocalStack 4.14.0 takes a UTC time for local time here, so
+        # its StartedTimestamp is hours off on a machine whose zone is not UTC.
+        tasks = aws.observer_client("sqs").list_message_move_tasks(SourceArn=dlq_arn, MaxResults=10)["Results"]
+        completed = {task.get("StartedTimestamp") for task in tasks if task["Status"] == "COMPLETED"}
+        if self.redrives_before is None:
+            self.redrives_before = completed
+        return len(completed - self.redrives_before)
 
     def run(self) -> None:
         while not self.stopping.is_set():
@@ -131,8 +173,9 @@ def handler_for(sampler: Sampler):
             pass
 
         def do_GET(self):
-            if self.path.split("?")[0] == "/api/state":
-                body = json.dumps(sampler.state()).encode()
+            path = self.path.split("?")[0]
+            if path in ("/api/state", "/api/guide"):
+                body = json.dumps(sampler.state() if path == "/api/state" else guide.steps()).encode()
                 self.send_response(HTTPStatus.OK)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Cache-Control", "no-store")

@@ -52,6 +52,8 @@ class Invocation:
     duration_ms: float | None = None
     ended_ms: int | None = None  # when LocalStack stored its REPORT line
     errors: list[str] = field(default_factory=list)
+    highest_receive: int = 0  # the largest ApproximateReceiveCount among its records
+    timed_out: bool = False
 
     @property
     def outcome(self) -> str:
@@ -68,10 +70,12 @@ def recent_invocations(function_name: str, since_ms: int) -> list[Invocation]:
             invocation = invocations.setdefault(report["id"], Invocation(report["id"], event["timestamp"]))
             invocation.duration_ms = float(report["ms"])
             invocation.ended_ms = event["timestamp"]
+            invocation.timed_out = "Status: timeout" in message
         elif (record := parse_record(message)) and record.get("function_request_id"):
             invocation = invocations.setdefault(
                 record["function_request_id"], Invocation(record["function_request_id"], event["timestamp"])
             )
+            invocation.highest_receive = max(invocation.highest_receive, int(record.get("receive_count") or 0))
             if record["outcome"] == "processed":
                 invocation.processed += 1
             else:
@@ -104,6 +108,7 @@ def queue_state(name: str) -> dict:
         "in_flight": int(attributes["ApproximateNumberOfMessagesNotVisible"]),
         "delayed": int(attributes["ApproximateNumberOfMessagesDelayed"]),
         "oldest_age_s": None if oldest is None else (now_ms() - oldest) / 1000,
+        "retention_s": int(attributes["MessageRetentionPeriod"]),
         "arn": attributes["QueueArn"],
     }
 

@@ -1,16 +1,21 @@
 // Polls /api/state every second and draws it. Each chart keeps the latest values
 // it drew in data-latest, so a test can check that the drawing shows the API's counts.
 const REFRESH_MS = 1000;
-const WIDTH = () => Math.max(300, Math.floor(document.querySelector(".charts").clientWidth / 3) - 20);
-const HEIGHT = 260;
+const HEIGHT = 240;
+const width = (el) => Math.max(280, el.parentElement.clientWidth - 8);
+// One line per time label (uPlot's default adds the date under the first), and
+// room for each, so that they never overlap however narrow the chart.
+const clockTime = (seconds) => new Date(seconds * 1000).toTimeString().slice(0, 8);
+const TIME_AXIS = { space: 90, values: (plot, ticks) => ticks.map(clockTime) };
 
 function chart(id, series) {
   const el = document.getElementById(id);
   const opts = {
-    width: WIDTH(), height: HEIGHT,
+    width: width(el), height: HEIGHT,
     scales: { x: { time: true } },
-    series: [{}, ...series.map(([label, stroke]) => ({ label, stroke, width: 3 }))],
-    axes: [{}, { size: 60 }],
+    series: [{ value: (plot, t) => (t == null ? "–" : clockTime(t)) },
+      ...series.map(([label, stroke]) => ({ label, stroke, width: 3 }))],
+    axes: [TIME_AXIS, { size: 60 }],
   };
   return { el, plot: new uPlot(opts, [[], ...series.map(() => [])], el) };
 }
@@ -20,6 +25,28 @@ const charts = {
   rate: chart("chart-rate", [["processed/s", "#2e7d32"]]),
   invocations: chart("chart-invocations", [["invocations/s", "#1565c0"], ["errors/s", "#c62828"], ["in flight at once", "#6a1b9a"]]),
 };
+function resizeCharts() {
+  for (const { el, plot } of Object.values(charts)) plot.setSize({ width: width(el), height: HEIGHT });
+}
+window.addEventListener("resize", resizeCharts);
+document.addEventListener("lab-layout", () => { resizeCharts(); fitFlowTexts(); });
+
+// Each text of a box in the flow picture fits inside its box: a long stack name
+// or a count of many digits gets a smaller type, never runs out of its box.
+const BOX_PADDING = 14;
+function fitFlowTexts() {
+  for (const box of document.querySelectorAll("#flow g.box")) {
+    const room = box.querySelector("rect").width.baseVal.value - 2 * BOX_PADDING;
+    for (const text of box.querySelectorAll("text")) {
+      text.style.fontSize = "";
+      let size = parseFloat(getComputedStyle(text).fontSize);
+      while (text.getComputedTextLength() > room && size > 8) {
+        size -= 1;
+        text.style.fontSize = `${size}px`;
+      }
+    }
+  }
+}
 
 // Per-second rates from cumulative counts of consecutive samples.
 function perSecond(samples, key) {
@@ -64,9 +91,10 @@ function drawFlow(state, samples) {
   setText("flow-dlq-name", short(state.stack.dlq));
   setText("flow-function-name", short(state.stack.function));
   setText("flow-queue-detail", `${last.visible} waiting · ${last.in_flight} in flight`);
-  setText("flow-mapping-detail", `${state.mapping.state} · batch ${state.mapping.batch_size ?? "–"} · ` +
-    `up to ${state.mapping.maximum_concurrency ?? "–"} at once`);
-  setText("flow-function-detail", `invocations · ${last.errors} with errors · ${last.concurrency} running`);
+  setText("flow-mapping-state", `${state.mapping.state} · batch ${state.mapping.batch_size ?? "–"}`);
+  setText("flow-mapping-detail", `up to ${state.mapping.maximum_concurrency ?? "–"} at once`);
+  setText("flow-function-detail", `invocations · ${last.errors} with errors`);
+  setText("flow-function-running", `${last.concurrency} running now`);
   const rates = {
     "flow-rate-in": [recentRate(withArrivals, "accounted"), (r) => `${perS(r)} in`],
     "flow-rate-batches": [recentRate(samples, "invocations"), (r) => `${perS(r)} batches`],  // one invocation each
@@ -79,6 +107,7 @@ function drawFlow(state, samples) {
     setText(id, label(rate));
     document.getElementById(id).dataset.rate = rate.toFixed(3);
   }
+  fitFlowTexts();
 }
 
 function render(state) {
@@ -108,6 +137,7 @@ function render(state) {
     return row;
   }));
   document.body.dataset.sampleTime = last.t;
+  document.dispatchEvent(new CustomEvent("lab-state", { detail: state }));  // the guide's checks (guide.js)
 }
 
 async function refresh() {

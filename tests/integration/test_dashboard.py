@@ -1,19 +1,23 @@
 """The dashboard in a real browser: Debian's Chromium, driven by Playwright,
-shows the counts the API reports after a producer run; a screenshot is kept in
+shows the counts the API reports after a producer run, and the lab guide beside
+the flow marks each step done as a student does it; screenshots are kept in
 test-artifacts/ for a person to look at."""
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from helpers import IN_TOOLS_CONTAINER, WHOLE_BATCH, stored_order_ids, wait_for
+from helpers import IN_TOOLS_CONTAINER, WHOLE_BATCH, every_delivery_seconds, stored_order_ids, wait_for
 from lab.core import aws
 from lab.core.processes import free_port
+from lab.stack import operations
 from lab.watch import dashboard
 from producer import Options, send
 
@@ -116,3 +120,93 @@ def test_the_dashboard_shows_what_the_api_reports(make_stack, chromium, tmp_path
     finally:
         sampler.stopping.set()
         server.shutdown()
+
+
+# The texts of the flow picture's boxes and of the tiles that run out of their box (none should).
+TEXTS_OUT_OF_THEIR_BOX = """() => [...document.querySelectorAll("#flow g.box")].flatMap((box) => {
+  const r = box.querySelector("rect").getBBox();
+  return [...box.querySelectorAll("text")].filter((text) => {
+    const b = text.getBBox();
+    return b.x < r.x || b.x + b.width > r.x + r.width || b.y < r.y || b.y + b.height > r.y + r.height;
+  }).map((text) => text.textContent);
+})"""
+
+
+def wait_until_done(page, step: int, timeout_s: float) -> None:
+    """The step's button in the list, and the step itself when it is the one shown, say done."""
+    page.wait_for_selector(f'#guide-step-{step}[data-done="true"]', timeout=timeout_s * 1000)
+
+
+def shown_step(page) -> tuple[str, str]:
+    article = page.locator("#guide-step")
+    return article.get_attribute("data-step"), article.get_attribute("data-check-done")
+
+
+def test_the_guide_beside_the_flow_marks_each_step_done_as_the_student_does_it(make_stack, chromium):
+    stack = make_stack()
+    port = free_port()
+    server, sampler = dashboard.start(stack.stack, port)
+    requested: list[str] = []
+    ARTIFACTS.mkdir(exist_ok=True)
+    try:
+        with sync_playwright_browser(chromium) as browser:
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page.on("request", lambda request: requested.append(request.url))
+            page.goto(f"http://127.0.0.1:{port}/#step-1")
+            page.wait_for_function("document.getElementById('guide-step').dataset.step === '1'")
+            page.wait_for_selector("#guide-step-0[data-done='true']", timeout=TIMEOUT_SECONDS * 1000)  # the lab is up
+            assert shown_step(page) == ("1", "false")
+            assert "make pause" in page.locator("#guide-body .command").first.inner_text()
+            assert "focus" in page.get_attribute("#flow [data-part='queue']", "class")
+
+            # Step 1, as the guide says: pause the mapping, send three orders.
+            operations.set_mapping(stack.stack, False)
+            send(Options(count=3, queue=stack.stack.queue_name, quiet=True, run_id="guide"))
+            wait_until_done(page, 1, TIMEOUT_SECONDS)
+            assert shown_step(page) == ("1", "true")
+
+            # The keyboard moves to step 2; resuming the mapping does it.
+            page.keyboard.press("ArrowRight")
+            page.wait_for_function("document.getElementById('guide-step').dataset.step === '2'")
+            assert shown_step(page) == ("2", "false")
+            assert "focus" in page.get_attribute("#flow [data-part='function']", "class")
+            assert "focus" not in (page.get_attribute("#flow [data-part='producer']", "class") or "")
+            operations.set_mapping(stack.stack, True)
+            wait_until_done(page, 2, TIMEOUT_SECONDS)
+            wait_for(lambda: stored_order_ids(stack.bucket) >= {f"guide-{n:05d}" for n in range(3)}, 30, "3 orders")
+
+            # Step 5 from the list of steps (a button, pressed with the keyboard): a poison order.
+            page.focus("#guide-step-5")
+            page.keyboard.press("Enter")
+            page.wait_for_function("document.getElementById('guide-step').dataset.step === '5'")
+            assert shown_step(page) == ("5", "false")
+            aws.client("sqs").send_message(
+                QueueUrl=stack.queue_url, MessageBody=json.dumps({"orderId": "guide-poison", "email": "not an email"})
+            )
+            wait_until_done(page, 5, every_delivery_seconds(stack.stack) + TIMEOUT_SECONDS)  # a deadline, not a delay
+            assert shown_step(page) == ("5", "true")
+            assert "dead-letter queue" in page.locator("#guide-check").inner_text()
+
+            assert page.evaluate(TEXTS_OUT_OF_THEIR_BOX) == []
+            page.click("#large-text")  # for a projector
+            assert page.get_attribute("#large-text", "aria-pressed") == "true"
+            assert page.evaluate("getComputedStyle(document.querySelector('#guide-body p')).fontSize") == "28px"
+            assert page.evaluate(TEXTS_OUT_OF_THEIR_BOX) == []
+            page.screenshot(path=str(ARTIFACTS / "dashboard-guide.png"), full_page=True)
+        # Offline: the page, its scripts, its styles and its data all came from the dashboard.
+        assert requested and {urllib.parse.urlsplit(url).hostname for url in requested} == {"127.0.0.1"}, requested
+    finally:
+        sampler.stop()
+        server.shutdown()
+
+
+@contextlib.contextmanager
+def sync_playwright_browser(chromium: str):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -143,7 +143,7 @@ def shown_step(page) -> tuple[str, str]:
 
 
 def test_the_guide_beside_the_flow_marks_each_step_done_as_the_student_does_it(make_stack, chromium):
-    stack = make_stack()
+    stack = make_stack(**WHOLE_BATCH)  # the three orders of step 1 come as one batch, and all are stored
     port = free_port()
     server, sampler = dashboard.start(stack.stack, port)
     requested: list[str] = []
@@ -173,7 +173,11 @@ def test_the_guide_beside_the_flow_marks_each_step_done_as_the_student_does_it(m
             assert "focus" not in (page.get_attribute("#flow [data-part='producer']", "class") or "")
             operations.set_mapping(stack.stack, True)
             wait_until_done(page, 2, TIMEOUT_SECONDS)
-            wait_for(lambda: stored_order_ids(stack.bucket) >= {f"guide-{n:05d}" for n in range(3)}, 30, "3 orders")
+            wait_for(
+                lambda: stored_order_ids(stack.bucket) == {f"guide-{n:05d}" for n in range(3)},
+                every_delivery_seconds(stack.stack),
+                "the 3 orders of step 1 stored",
+            )
 
             # Step 5 from the list of steps (a button, pressed with the keyboard): a poison order.
             page.focus("#guide-step-5")

@@ -42,7 +42,7 @@ function drawCheck() {
   const line = document.getElementById("guide-check");
   const article = document.getElementById("guide-step");
   if (!step.check) {
-    line.textContent = "No check for this step: it runs on a stack of its own, or it only reads.";
+    line.textContent = "No check for this step: what it does happens on a stack of its own, or out of the dashboard's sight.";
     line.className = "check none";
     article.dataset.checkDone = "none";
     return;

@@ -68,16 +68,13 @@ FLOW_COUNTS = {  # the flow picture's box -> what it counts in the API's latest 
 }
 
 
-def test_the_dashboard_shows_what_the_api_reports(make_stack, chromium, tmp_path):
-    from playwright.sync_api import sync_playwright
-
+def test_the_dashboard_shows_what_the_api_reports(make_stack, chromium):
     stack = make_stack(**WHOLE_BATCH)  # the eight good orders of the batch must all be stored
     port = free_port()
     server, sampler = dashboard.start(stack.stack, port)
     ARTIFACTS.mkdir(exist_ok=True)
     try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        with sync_playwright_browser(chromium) as browser:
             page = browser.new_page(viewport={"width": 1600, "height": 1200})
             page.goto(f"http://127.0.0.1:{port}/")  # open while the orders flow: the arrows show rates
             summary = send(Options(count=10, poison_share=0.2, queue=stack.stack.queue_name, quiet=True, run_id="dash"))
@@ -115,7 +112,6 @@ def test_the_dashboard_shows_what_the_api_reports(make_stack, chromium, tmp_path
             assert page.locator("#poison tbody tr").count() == 2
             assert "dash-" in page.locator("#poison tbody").inner_text()
             page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
-            browser.close()
         assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000
     finally:
         sampler.stopping.set()

@@ -125,7 +125,8 @@ TEXTS_OUT_OF_THEIR_BOX = """() => [...document.querySelectorAll("#flow g.box")].
     const b = text.getBBox();
     return b.x < r.x || b.x + b.width > r.x + r.width || b.y < r.y || b.y + b.height > r.y + r.height;
   }).map((text) => text.textContent);
-})"""
+}).concat([...document.querySelectorAll(".tile")].filter((tile) => tile.scrollWidth > tile.clientWidth)
+  .map((tile) => tile.textContent))"""
 
 
 def wait_until_done(page, step: int, timeout_s: float) -> None:

@@ -63,6 +63,10 @@ class Sampler(threading.Thread):
         for invocation in reading.invocations:
             if (invocation.ended_ms or 0) >= self.started_ms:  # complete (its REPORT is in), and ours
                 self.outcomes[invocation.request_id] = (invocation.outcome, invocation.failed)
+                if invocation.timed_out:
+                    self.timed_out.add(invocation.request_id)
+                if invocation.highest_receive >= 2:
+                    self.redelivered.add(invocation.request_id)
         queue, dlq = reading.queues[self.stack.queue_name], reading.queues[self.stack.dlq_name]
         point = {
             "t": reading.taken_ms / 1000,
@@ -110,12 +114,6 @@ class Sampler(threading.Thread):
     def facts(self, reading: observe.StatusReading, point: dict, mapping: dict, dlq_arn: str) -> guide.Facts:
         if self.baseline is None:
             self.baseline = {"stored": point["stored"], "denied": point["denied"]}
-        for invocation in reading.invocations:
-            if invocation.started_ms >= self.started_ms:
-                if invocation.timed_out:
-                    self.timed_out.add(invocation.request_id)
-                if invocation.highest_receive >= 2:
-                    self.redelivered.add(invocation.request_id)
         return guide.Facts(
             mapping_state=mapping.get("State", "none"),
             batch_size=mapping.get("BatchSize"),

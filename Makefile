@@ -9,6 +9,7 @@ SHELL := /bin/bash
 VENV  ?= .venv
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+TOOLS_STAMP := $(VENV)/.installed-tools
 # Orders `make producer` sends, how fast (0: as fast as the queue takes them),
 # and more producer options (ARGS="--poison-share 0.1 --fail-share 0.2").
 N     ?= 10
@@ -29,6 +30,8 @@ ifndef LAB_RUNNER
 endif
 ifeq ($(LAB_RUNNER),venv)
   SETUP    := venv
+  # The test and bench tools (requirements/test.lock), installed when first needed.
+  TOOLS    := tools
   LAB      := $(PY) -m lab
   PRODUCER := $(PY) -m producer
   WITH_LAB := $(PY) -m lab
@@ -36,6 +39,7 @@ ifeq ($(LAB_RUNNER),venv)
   OFFLINE  := $(PY) -m lab
 else
   SETUP    :=
+  TOOLS    :=
   LAB      := scripts/lab-in-docker run lab
   PRODUCER := scripts/lab-in-docker run producer
   WITH_LAB := scripts/lab-in-docker with-lab
@@ -43,23 +47,30 @@ else
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help venv build doctor up stop down unit test soak bench bench-snapshot bench-docker test-docker bundle load producer status logs event trace scenario dashboard as quiz cost exercise check solution reset report class-report deploy-iac deploy-aws destroy-aws dlq redrive pause resume break fix purge lock
+.PHONY: help venv tools build doctor up stop down unit test soak bench bench-snapshot bench-docker test-docker bundle load producer status logs event trace scenario dashboard as quiz cost exercise check solution reset report class-report deploy-iac deploy-aws destroy-aws dlq redrive pause resume break fix purge lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 	@echo "  (lab commands run $(if $(filter venv,$(LAB_RUNNER)),from $(VENV),in the tools container: no Python 3.12 here))"
 
-venv: $(STAMP) ## create .venv with Python >= 3.12 and the pinned dependencies
+venv: $(STAMP) ## create .venv with Python >= 3.12 and what the lab needs to run (requirements/lab.lock)
 
-$(STAMP): requirements/host.lock pyproject.toml executor/pyproject.toml
+$(STAMP): requirements/lab.lock pyproject.toml executor/pyproject.toml
 	@python=$$(scripts/find-python) || exit 1; \
 	echo "Creating $(VENV) with $$python ($$("$$python" --version))"; \
 	rm -rf $(VENV) && "$$python" -m venv $(VENV)
-	@echo "Installing the pinned packages of requirements/host.lock with uv (half a minute, ~500 MB; log: $(VENV)/install.log)"
-	@scripts/install-packages $(VENV) $(PIP_SOURCE)
+	@echo "Installing what the lab needs to run, requirements/lab.lock, with uv (half a minute; log: $(VENV)/install.log)"
+	@scripts/install-packages $(VENV) lab $(PIP_SOURCE)
 	@scripts/prepare-runtimes $(VENV) $(PIP_SOURCE)
 	@touch $(STAMP)
-	@echo "$(VENV) is ready."
+	@echo "$(VENV) is ready ($$(du -sm $(VENV) | cut -f1) MB)."
+
+tools: $(TOOLS_STAMP) ## add the test and bench tools to .venv (requirements/test.lock; make test does it when first needed)
+
+$(TOOLS_STAMP): $(STAMP) requirements/test.lock
+	@echo "Adding the test and bench tools, requirements/test.lock (first time only; log: $(VENV)/install.log)"
+	@scripts/install-packages $(VENV) test $(PIP_SOURCE)
+	@touch $(TOOLS_STAMP)
 
 build: ## (re)build the lab's Docker images from this folder (after changing the code)
 	@scripts/lab-in-docker build
@@ -88,17 +99,17 @@ else
 	@scripts/lab-in-docker down
 endif
 
-unit: $(SETUP) ## the unit tests only: seconds, no LocalStack, no network (run before every commit)
+unit: $(TOOLS) ## the unit tests only: seconds, no LocalStack, no network (run before every commit)
 ifeq ($(LAB_RUNNER),venv)
 	@$(LAB) unit
 else
 	@scripts/lab-in-docker unit
 endif
 
-test: $(SETUP) ## the whole suite: the unit tests, then the integration tests (starts LocalStack when it is not running)
+test: $(TOOLS) ## the whole suite: the unit tests, then the integration tests (starts LocalStack when it is not running)
 	@$(WITH_LAB) test -- $(TEST_ARGS)
 
-soak: $(SETUP) ## N orders (default 20000) with 5% poison and 10% retried, then every one accounted for (starts LocalStack if needed)
+soak: $(TOOLS) ## N orders (default 20000) with 5% poison and 10% retried, then every one accounted for (starts LocalStack if needed)
 	@$(WITH_LAB) soak --count $(if $(filter command line environment,$(origin N)),$(N),20000)
 
 bench: venv ## measure latency, throughput, memory, ceilings and a peer emulator; writes bench/results.json and .png (~20 min)
@@ -110,7 +121,7 @@ bench-snapshot: venv ## what keeping the lab's state costs: snapshot size, save 
 bench-docker: venv ## Docker mode's costs: first build, rebuild, compose up to healthy, image sizes; writes bench/docker-results.json
 	@$(PY) -m bench.docker_figures
 
-test-docker: $(SETUP) ## the same suite against the Docker compose stack (needs a Docker engine)
+test-docker: $(TOOLS) ## the same suite against the Docker compose stack (needs a Docker engine)
 ifeq ($(LAB_RUNNER),venv)
 	@scripts/lab-in-docker build
 	@scripts/lab-in-docker require-current '`make test-docker`'
@@ -135,7 +146,7 @@ load: ## offline: install from bundle/ (docker load, packages with --no-index); 
 	  else echo "No Docker engine answers: skipping the images (host mode needs none)."; fi; fi
 ifeq ($(LAB_RUNNER),venv)
 	@test -d $(BUNDLE)/wheels || { echo "No $(BUNDLE)/wheels: this bundle was made without Python; host mode needs \`make bundle\` from a machine with Python 3.12."; exit 1; }
-	@$(MAKE) --no-print-directory venv PIP_SOURCE="--no-index --find-links $(abspath $(BUNDLE))/wheels"
+	@$(MAKE) --no-print-directory venv tools PIP_SOURCE="--no-index --find-links $(abspath $(BUNDLE))/wheels"
 endif
 	@echo "Loaded. \`make up\` now works with no network."
 
@@ -228,6 +239,5 @@ fix: $(SETUP) ## undo `make break`; then `make redrive`
 purge: $(SETUP) ## empty the queue and the DLQ (asks first; YES=1 does not)
 	@$(LAB) purge $(if $(YES),--yes)
 
-lock: venv ## rewrite requirements/host.lock from the venv (after changing dependencies)
-	@{ sed -n '1,3p' requirements/host.lock; $(PY) -m pip freeze --exclude-editable | grep -v '^-e'; } > requirements/host.lock.new
-	@mv requirements/host.lock.new requirements/host.lock && echo "requirements/host.lock rewritten"
+lock: tools ## rewrite requirements/lab.lock and test.lock from the venv (after changing dependencies in pyproject.toml)
+	@$(PY) scripts/lock

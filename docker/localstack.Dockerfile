@@ -2,7 +2,7 @@
 #   - the lab's LocalStack plugins (executor/: the local Lambda executor, SQS
 #     mappings like AWS's, the stop on a failed provisioning) and awslambdaric,
 #   - the code that provisions the lab (lab/; init/ready.d/ runs it) and the functions' zips,
-# all installed here, at build time, from requirements/host.lock's pins.
+# all installed here, at build time, from requirements/lab.lock's pins.
 # Its ready hook provisions the lab, and it turns healthy only once that worked.
 # docker-compose.yml builds it (LAB_LOCALSTACK_IMAGE names another local build
 # of 4.14.0 as the base). Nothing is mounted from the host.
@@ -12,11 +12,11 @@ ARG LOCALSTACK_IMAGE=localstack/localstack:4.14.0@sha256:3ebc37595918b8accb852f8
 FROM ${LOCALSTACK_IMAGE} AS function-zip
 ARG PYTHON=/opt/code/localstack/.venv/bin/python
 WORKDIR /opt/lab
-COPY requirements/host.lock requirements/host.lock
+COPY requirements/lab.lock requirements/lab.lock
 COPY functions/order_worker/requirements.txt functions/order_worker/requirements.txt
 COPY functions/order_api/requirements.txt functions/order_api/requirements.txt
 RUN ${PYTHON} -m pip install --no-cache-dir --progress-bar off --no-deps --target /opt/function-packages \
-      --constraint requirements/host.lock --requirement functions/order_worker/requirements.txt \
+      --constraint requirements/lab.lock --requirement functions/order_worker/requirements.txt \
       --requirement functions/order_api/requirements.txt
 COPY lab/__init__.py lab/
 COPY lab/core/__init__.py lab/core/errors.py lab/core/
@@ -31,9 +31,9 @@ FROM ${LOCALSTACK_IMAGE}
 ARG PYTHON=/opt/code/localstack/.venv/bin/python
 WORKDIR /opt/lab
 # Into LocalStack's own venv, where its plugin loader finds the entry points.
-COPY requirements/host.lock requirements/host.lock
+COPY requirements/lab.lock requirements/lab.lock
 COPY executor/ /tmp/executor/
-RUN ${PYTHON} -m pip install --no-cache-dir --progress-bar off --constraint requirements/host.lock /tmp/executor \
+RUN ${PYTHON} -m pip install --no-cache-dir --progress-bar off --constraint requirements/lab.lock /tmp/executor \
  && rm -rf /tmp/executor
 # LocalStack's service catalog, which it otherwise builds at its first request
 # after every start (10 s here); the official image has it already.

@@ -9,7 +9,7 @@ ARG PYTHON=/opt/code/localstack/.venv/bin/python
 WORKDIR /opt/lab
 COPY requirements/ requirements/
 COPY executor/ /tmp/executor/
-RUN ${PYTHON} -m pip install --no-cache-dir --progress-bar off --constraint requirements/host.lock \
+RUN ${PYTHON} -m pip install --no-cache-dir --progress-bar off --constraint requirements/lab.lock --constraint requirements/test.lock \
       --requirement requirements/tools.txt /tmp/executor \
  && rm -rf /tmp/executor
 COPY . .

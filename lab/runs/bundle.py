@@ -21,7 +21,7 @@ OTHER_RUNTIME_VERSIONS = [
 ]
 README = """This is the offline bundle of the SQS -> Lambda lab, written by `make bundle`.
 
-  wheels/      every Python package of requirements/host.lock (host mode)
+  wheels/      every Python package of requirements/lab.lock and test.lock (host mode)
   images.tar   the lab's Docker images: LocalStack with the lab, the tools, the producer
                (Docker mode; absent when the bundle was made without Docker)
 
@@ -51,9 +51,12 @@ def write_bundle(target: Path) -> None:
             "--dest",
             str(target / "wheels"),
             "--requirement",
-            str(settings.PROJECT_ROOT / "requirements" / "host.lock"),
+            str(settings.PROJECT_ROOT / "requirements" / "lab.lock"),
+            # make test offline needs the tools too (make load installs both)
+            "--requirement",
+            str(settings.PROJECT_ROOT / "requirements" / "test.lock"),
         ],
-        "downloading the wheels of requirements/host.lock (about 150 MB)",
+        "downloading the wheels of requirements/lab.lock and test.lock",
     )
     # awslambdaric for the other Python versions a function may declare
     # (scripts/prepare-runtimes installs it from here when offline).
@@ -74,7 +77,7 @@ def write_bundle(target: Path) -> None:
                 "--python-version",
                 version,
                 "--constraint",
-                str(settings.PROJECT_ROOT / "requirements" / "host.lock"),
+                str(settings.PROJECT_ROOT / "requirements" / "lab.lock"),
                 "awslambdaric",
             ],
             capture_output=True,

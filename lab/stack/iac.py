@@ -34,13 +34,15 @@ BILLED_MS_PER_BATCH = 400  # ten orders' three S3 writes and an email each, warm
 
 
 def load_template() -> dict:
-    """template.yaml as plain data, its short-form tags (!Ref, !Sub...) as their long forms."""
-    from cfnlint.decode import decode_str
+    """template.yaml as plain data, its short-form tags (!Ref, !Sub...) as their long forms,
+    read with LocalStack's own CloudFormation parser (the linter, cfn-lint, is a test tool)."""
+    import yaml
+    from localstack.services.cloudformation.engine.yaml_parser import parse_yaml
 
-    template, problems = decode_str(TEMPLATE.read_text())
-    if problems:
-        raise LabError(f"{TEMPLATE.name} does not parse: {problems[0]}")
-    return json.loads(json.dumps(template))
+    try:
+        return parse_yaml(TEMPLATE.read_text())
+    except yaml.YAMLError as problem:
+        raise LabError(f"{TEMPLATE.name} does not parse: {problem}") from problem
 
 
 def parameters(stack: Stack, names_only: bool = False) -> dict[str, str]:

@@ -48,6 +48,7 @@ def machine(tmp_path):
     (venv / "bin").mkdir(parents=True)
     (venv / "bin" / "python").symlink_to(sys.executable)
     (venv / ".installed").touch()
+    (venv / ".installed-tools").touch()
 
     def run(python=True, **commands) -> subprocess.CompletedProcess:
         stand_ins = tmp_path / "bin"
@@ -125,8 +126,14 @@ def test_a_missing_or_stale_venv_is_a_row(machine):
     to_do = "online: make venv; offline: make load (from the bundle of make bundle)"
     assert failures(machine()) == [("the lab's venv", to_do)]
     (machine.venv / ".installed").touch()
-    os.utime(machine.venv / ".installed", (0, 0))  # older than requirements/host.lock
+    os.utime(machine.venv / ".installed", (0, 0))  # older than requirements/lab.lock
     assert any("make up would install again" in line for line in machine().stdout.splitlines())
+
+
+def test_test_tools_not_installed_are_a_row(machine):
+    (machine.venv / ".installed-tools").unlink()
+    to_do = "online: make tools; offline: make load (from a bundle of this version)"
+    assert failures(machine()) == [("the test tools", to_do)]
 
 
 def test_a_port_another_program_holds_is_a_row(machine):

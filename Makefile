@@ -47,7 +47,7 @@ else
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help venv tools build doctor up stop down unit test soak bench bench-snapshot bench-docker test-docker bundle load producer status logs event trace scenario dashboard as quiz cost exercise check solution reset report class-report deploy-iac deploy-aws destroy-aws dlq redrive pause resume break fix purge lock
+.PHONY: help venv tools build doctor up stop down unit test soak bench bench-memory bench-snapshot bench-docker test-docker bundle load producer status logs event trace scenario dashboard as quiz cost exercise check solution reset report class-report deploy-iac deploy-aws destroy-aws dlq redrive pause resume break fix purge lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -112,8 +112,11 @@ test: $(TOOLS) ## the whole suite: the unit tests, then the integration tests (s
 soak: $(TOOLS) ## N orders (default 20000) with 5% poison and 10% retried, then every one accounted for (starts LocalStack if needed)
 	@$(WITH_LAB) soak --count $(if $(filter command line environment,$(origin N)),$(N),20000)
 
-bench: venv ## measure latency, throughput, memory, ceilings and a peer emulator; writes bench/results.json and .png (~20 min)
+bench: venv ## measure latency, throughput, memory, ceilings and a peer emulator; writes bench/results.json and .html (~20 min)
 	@LAB_MODE=host $(PY) -m bench.run
+
+bench-memory: venv ## what LocalStack's heap holds, by package (tracemalloc), after make up and after 1,000 orders; writes bench/memory-profile.json (~3 min)
+	@$(PY) -m bench.memory_profile
 
 bench-snapshot: venv ## what keeping the lab's state costs: snapshot size, save and load time for 20,000 orders, a crash's loss window (~15 min)
 	@$(PY) -m bench.snapshot_figures

@@ -11,12 +11,13 @@ import sys
 import threading
 import time
 import urllib.parse
+import urllib.request
 import uuid
 from datetime import datetime
 
 from lab.core import aws, settings
 from lab.core.console import console
-from lab.core.processes import MemorySampler
+from lab.core.processes import LOCALSTACK_MARKER, MemorySampler, command_line, pids, process_alive, pss_mb
 from lab.core.settings import Stack
 from lab.core.waiting import wait_for
 from lab.watch import cost
@@ -34,6 +35,10 @@ MEMORY_ORDERS = 1000  # sent right after make up: the lab's memory with some wor
 # its default, 10 minutes, is the lab's). The bench's lab uses 90 s, longer than
 # any pause between the runs that use an environment, to show the release.
 KEEPALIVE_SECONDS = 90
+IDLE_CPU_SECONDS = 60  # the lab up, nothing sent
+# An execution environment is the environment server and the runtime (awslambdaric)
+# (executor/src/lab_executor/environment.py).
+PROCESSES_PER_ENVIRONMENT = 2
 
 
 def step(text: str) -> None:
@@ -45,11 +50,11 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-def time_make_up() -> float:
+def time_make_up(dashboard: bool = False) -> float:
     env = {
         **os.environ,
         "LAB_MODE": "host",
-        "LAB_DASHBOARD": "0",
+        "LAB_DASHBOARD": "1" if dashboard else "0",
         f"{settings.LOCALSTACK_OVERRIDE_PREFIX}LAMBDA_KEEPALIVE_MS": str(KEEPALIVE_SECONDS * 1000),
     }
     started = time.perf_counter()
@@ -184,7 +189,7 @@ def _sample_processed(queue_url: str, started: float, summary: Summary, into: li
 
 
 def memory_now(function_name: str | None = None) -> tuple[float, float, int]:
-    """(LocalStack MB, function processes MB, execution environments) resident now."""
+    """(LocalStack MB, function processes MB, execution environments) now, proportional (PSS)."""
     sampler = MemorySampler(function_name=function_name)
     sampler.sample()
     _, emulator, functions, environments = sampler.rows[-1]
@@ -310,3 +315,80 @@ def summary_ms(latencies: list[float]) -> dict:
         name: round(percentile(latencies, share), 1)
         for name, share in (("p50", 0.50), ("p95", 0.95), ("p99", 0.99), ("max", 1.0))
     }
+
+
+def dashboard_pid() -> int | None:
+    return process_alive(settings.DASHBOARD_PID_FILE, b"dashboard")
+
+
+def dashboard_mb() -> float:
+    """The dashboard's proportional memory once it has sampled the lab (0 when it does not run)."""
+    pid = dashboard_pid()
+    if pid is None:
+        return 0.0
+    url = f"http://{settings.HOST}:{settings.DASHBOARD_PORT}/api/state"
+
+    def answers() -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return response.status == 200
+        except OSError:  # not listening yet
+            return False
+
+    wait_for(answers, 60, "the dashboard to answer /api/state")
+    return pss_mb(pid)
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU the process has used so far (/proc/<pid>/stat)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+
+
+def idle_cpu_percent(seconds: float) -> float:
+    """The CPU LocalStack and the dashboard use with nothing sent, as % of one core."""
+    watched = [pid for pid in pids() if LOCALSTACK_MARKER in command_line(pid)]
+    watched += [pid for pid in [dashboard_pid()] if pid is not None]
+    before = sum(cpu_seconds(pid) for pid in watched)
+    started = time.perf_counter()
+    with console.status(f"the lab idle for {seconds:.0f} s, nothing sent: its CPU"):
+        time.sleep(seconds)  # a measuring interval: nothing is asserted after it
+    used = sum(cpu_seconds(pid) for pid in watched) - before
+    return 100 * used / (time.perf_counter() - started)
+
+
+def installed_mb() -> dict[str, float]:
+    """What `make up` installs, measured: a venv made as `make venv` makes it (packages
+    from uv's cache), then the test and bench tools added as `make test` adds them."""
+    venv = settings.BUILD_DIR / "bench-install-venv"
+    subprocess.run(["rm", "-rf", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+
+    def install(which: str) -> float:
+        subprocess.run(
+            [str(settings.PROJECT_ROOT / "scripts" / "install-packages"), str(venv), which],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        if which == "lab":
+            subprocess.run(
+                [str(settings.PROJECT_ROOT / "scripts" / "prepare-runtimes"), str(venv)],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+        du = subprocess.run(["du", "-sm", str(venv)], capture_output=True, text=True, check=True)
+        return float(du.stdout.split()[0])
+
+    try:
+        lab = install("lab")
+        with_tools = install("test")
+    finally:
+        subprocess.run(["rm", "-rf", str(venv)], check=False)
+    return {"make_up_venv_mb": lab, "test_and_bench_tools_mb": round(with_tools - lab)}

@@ -105,7 +105,12 @@ def run_peer(results: dict) -> None:
             "throughput_msgs_per_s": round(rate, 1),
             "raw_sqs_receive_delete_msgs_per_s": round(raw, 1),
             "throughput_fraction_of_raw": round(rate / raw, 3),
-            "peak_rss_mb": {"emulator": round(memory.peak(1)), "functions": round(memory.peak(2))},
+            # Proportional memory (PSS), as the lab's.
+            "peak_mb": {
+                "emulator": round(memory.peak(1)),
+                "functions": round(memory.peak(2)),
+                "total": round(memory.peak_total()),
+            },
         }
     finally:
         os.killpg(process.pid, 15)

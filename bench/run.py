@@ -2,7 +2,7 @@
 
 It starts a lab of its own (host mode, no dashboard: the dashboard's sampling
 would take CPU from what is measured), measures, writes bench/results.json and
-bench/results.png, prints a table and stops the lab. Every figure that has a
+bench/results.html (charts drawn with the dashboard's uPlot), prints a table and stops the lab. Every figure that has a
 ceiling on this machine is also given as a fraction of it, because absolute
 numbers move from machine to machine.
 """
@@ -14,19 +14,25 @@ import subprocess
 import sys
 import time
 
+from bench import picture
 from bench.measure import (
     CEILING_ORDERS,
     COLD_INVOKES,
+    IDLE_CPU_SECONDS,
     KEEPALIVE_SECONDS,
     LATENCY_MESSAGES,
     MEMORY_ORDERS,
+    PROCESSES_PER_ENVIRONMENT,
     SHARED_HANDLER,
     THROUGHPUT_MESSAGES,
     WARM_INVOKES,
     allow_latency_objects,
     calls_per_order,
     counted_for,
+    dashboard_mb,
+    idle_cpu_percent,
     idle_latency_real_worker,
+    installed_mb,
     invoke_latency,
     memory_now,
     raw_receive_delete,
@@ -43,7 +49,7 @@ from bench.peer import run_peer
 from bench.targets import judge, print_table
 from lab.core import aws, settings
 from lab.core.console import console
-from lab.core.processes import MemorySampler
+from lab.core.processes import MemorySampler, stop_pid_file
 from lab.core.settings import Stack
 from lab.core.waiting import wait_for
 from lab.stack.mapping import set_mapping_enabled
@@ -51,44 +57,7 @@ from lab.stack.teardown import temporary_stack
 
 BENCH_DIR = settings.PROJECT_ROOT / "bench"
 RESULTS_JSON = BENCH_DIR / "results.json"
-RESULTS_PNG = BENCH_DIR / "results.png"
-
-
-def plot(latencies: list[float], progress: dict[str, list], memory: MemorySampler) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, (left, middle, right) = plt.subplots(1, 3, figsize=(17, 5))
-    # Log-spaced bins: the warm bulk and the rare cold start both show.
-    edges = [min(latencies) * (max(latencies) / min(latencies)) ** (n / 40) for n in range(41)]
-    left.hist(latencies, bins=edges, color="#1565c0")
-    left.set_xscale("log")
-    left.set(
-        title=f"Idle end-to-end latency, real worker ({len(latencies)} orders)",
-        xlabel="ms (log scale)",
-        ylabel="orders",
-    )
-    for label, points in progress.items():
-        middle.plot([t for t, _ in points], [n for _, n in points], label=label)
-    middle.set(
-        title=f"Throughput: {THROUGHPUT_MESSAGES} messages processed over time",
-        xlabel="s since the first send",
-        ylabel="processed",
-    )
-    middle.legend()
-    start = memory.rows[0][0] if memory.rows else 0
-    right.plot([row[0] - start for row in memory.rows], [row[1] for row in memory.rows], label="LocalStack")
-    right.plot(
-        [row[0] - start for row in memory.rows],
-        [row[2] for row in memory.rows],
-        label="function processes (all stacks of the run)",
-    )
-    right.set(title="Resident memory during the run", xlabel="s", ylabel="MB")
-    right.legend()
-    figure.tight_layout()
-    figure.savefig(RESULTS_PNG, dpi=90)
+RESULTS_PAGE = BENCH_DIR / "results.html"
 
 
 def main() -> int:
@@ -103,8 +72,10 @@ def main() -> int:
         "localstack": settings.LOCALSTACK_VERSION,
         "figures": {},
     }
-    step(f"make up (everything installed; host mode, dashboard off; keep-alive {KEEPALIVE_SECONDS} s)")
-    up_seconds = time_make_up()
+    step("what make up installs: a venv made from requirements/lab.lock, then the test tools added")
+    installed = installed_mb()
+    step(f"make up (everything installed; host mode, keep-alive {KEEPALIVE_SECONDS} s)")
+    up_seconds = time_make_up(dashboard=True)
     memory = MemorySampler(interval=0.5).start()
     progress: dict[str, list] = {}
     stacks = contextlib.ExitStack()  # the bench's own stacks, removed at the end
@@ -114,10 +85,15 @@ def main() -> int:
         queue_url = sqs.get_queue_url(QueueName=lab_stack.queue_name)["QueueUrl"]
         dlq_url = sqs.get_queue_url(QueueName=lab_stack.dlq_name)["QueueUrl"]
         localstack_idle_mb = memory_now()[0]
+        dashboard_idle_mb = dashboard_mb()
+        idle_cpu = idle_cpu_percent(IDLE_CPU_SECONDS)
         step(f"memory: {MEMORY_ORDERS} orders through the lab right after make up")
         send_and_drain(lab_stack.queue_name, queue_url, MEMORY_ORDERS)
         localstack_mb, functions_mb, environments = memory_now()
+        dashboard_after_mb = dashboard_mb()
         _, worker_mb, worker_environments = memory_now(lab_stack.function_name)
+        step("the dashboard stopped: its sampling would take CPU from what is measured next")
+        stop_pid_file(settings.DASHBOARD_PID_FILE, b"dashboard")
 
         shared = stacks.enter_context(
             temporary_stack(
@@ -205,14 +181,25 @@ def main() -> int:
                 "warm_invoke_ms": round(warm_ms, 1),
                 "cold_invoke_ms": round(cold_ms, 1),
                 "up_warm_s": round(up_seconds, 2),
-                "peak_rss_mb": {"localstack": round(memory.peak(1)), "functions": round(memory.peak(2))},
+                "installed_mb": installed,
+                "idle_cpu_percent_of_a_core": round(idle_cpu, 2),
+                # Proportional memory (PSS): a page shared by several processes counted once.
+                "peak_mb": {
+                    "localstack": round(memory.peak(1)),
+                    "functions": round(memory.peak(2)),
+                    "lab": round(memory.peak_total()),
+                },
                 "memory_mb": {
                     "localstack_idle_after_up": round(localstack_idle_mb),
+                    "dashboard_idle_after_up": round(dashboard_idle_mb),
+                    "lab_after_up": round(localstack_idle_mb + dashboard_idle_mb),
                     f"localstack_after_{MEMORY_ORDERS}_orders": round(localstack_mb),
+                    f"dashboard_after_{MEMORY_ORDERS}_orders": round(dashboard_after_mb),
                     f"functions_after_{MEMORY_ORDERS}_orders": round(functions_mb),
                     f"environments_after_{MEMORY_ORDERS}_orders": environments,
-                    f"lab_after_{MEMORY_ORDERS}_orders": round(localstack_mb + functions_mb),
+                    f"lab_after_{MEMORY_ORDERS}_orders": round(localstack_mb + functions_mb + dashboard_after_mb),
                     "one_worker_environment": round(worker_mb / max(worker_environments, 1), 1),
+                    "processes_per_environment": PROCESSES_PER_ENVIRONMENT,
                     "localstack_before_real_worker_run": round(localstack_before_real_mb),
                     "localstack_after_real_worker_run": round(localstack_after_real_mb),
                     "localstack_growth_kb_per_order": round(
@@ -260,16 +247,21 @@ def main() -> int:
     for name in ("ours_over_peer_throughput", "ours_over_peer_latency_p50", "ours_over_peer_latency_p95"):
         figures[name] = peer[name]
     memory_mb = results["memory_mb"]
-    figures["environment_rss_mb"] = memory_mb["one_worker_environment"]
-    figures["lab_rss_after_1000_orders_mb"] = memory_mb[f"lab_after_{MEMORY_ORDERS}_orders"]
+    figures["installed_make_up_mb"] = results["installed_mb"]["make_up_venv_mb"]
+    figures["environment_mb"] = memory_mb["one_worker_environment"]
+    figures["environment_processes"] = memory_mb["processes_per_environment"]
+    figures["lab_after_up_mb"] = memory_mb["lab_after_up"]
+    figures["lab_after_1000_orders_mb"] = memory_mb[f"lab_after_{MEMORY_ORDERS}_orders"]
+    figures["lab_peak_mb"] = results["peak_mb"]["lab"]
+    figures["idle_cpu_percent_of_a_core"] = results["idle_cpu_percent_of_a_core"]
     figures["localstack_growth_kb_per_order"] = memory_mb["localstack_growth_kb_per_order"]
-    figures["functions_rss_after_keepalive_mb"] = memory_mb["functions_after_idle"]
+    figures["functions_after_keepalive_mb"] = memory_mb["functions_after_idle"]
     results["targets"] = judge(results)
     RESULTS_JSON.write_text(json.dumps(results, indent=2) + "\n")
-    plot(latencies, progress, memory)
+    picture.write(RESULTS_PAGE, "the lab", latencies, progress, memory.rows, THROUGHPUT_MESSAGES)
     print_table(results)
     console.print(
-        f"Wrote {RESULTS_JSON.relative_to(settings.PROJECT_ROOT)} and {RESULTS_PNG.relative_to(settings.PROJECT_ROOT)}"
+        f"Wrote {RESULTS_JSON.relative_to(settings.PROJECT_ROOT)} and {RESULTS_PAGE.relative_to(settings.PROJECT_ROOT)}"
     )
     return 0
 

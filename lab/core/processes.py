@@ -53,19 +53,30 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def pss_mb(pid: int) -> float:
+    """The process's proportional memory: its private pages, plus each shared page
+    divided by the processes that share it (a forked child, a shared library). Summed
+    over processes it counts every page once, where resident memory counts a shared
+    page in each. Resident memory where the kernel has no smaps_rollup (before 4.14)."""
+    for line in _read(pid, "smaps_rollup").decode(errors="replace").splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) / 1024
+    return rss_mb(pid)
+
+
 @dataclass
 class MemorySampler:
-    """Samples, every `interval` seconds until stopped, the resident memory of the
-    emulator (processes whose command line has `emulator_marker`) and of the
-    function processes (of one function, or of all), and how many execution
-    environments the function has."""
+    """Samples, every `interval` seconds until stopped, the proportional memory
+    (pss_mb) of the emulator (processes whose command line has `emulator_marker`)
+    and of the function processes (of one function, or of all), and how many
+    execution environments the function has."""
 
     emulator_marker: bytes = LOCALSTACK_MARKER
     function_name: str | None = None
     interval: float = 1.0
     rows: list[tuple[float, float, float, int]] = field(
         default_factory=list
-    )  # t, emulator MB, functions MB, environments
+    )  # t, emulator MB, functions MB, environments (proportional memory)
     stopping: threading.Event = field(default_factory=threading.Event)
 
     def sample(self) -> None:
@@ -74,9 +85,9 @@ class MemorySampler:
         for pid in pids():
             command = command_line(pid)
             if self.emulator_marker in command:
-                emulator += rss_mb(pid)
+                emulator += pss_mb(pid)
             elif runs_function(pid, self.function_name):
-                functions += rss_mb(pid)
+                functions += pss_mb(pid)
                 environments += b"lab_executor.environment" in command
         self.rows.append((time.time(), emulator, functions, environments))
 
@@ -94,6 +105,10 @@ class MemorySampler:
 
     def peak(self, column: int) -> float:
         return max((row[column] for row in self.rows), default=0)
+
+    def peak_total(self) -> float:
+        """The highest sum of the emulator's and the functions' memory in one sample."""
+        return max((row[1] + row[2] for row in self.rows), default=0)
 
     def emulator_growth(self) -> tuple[float, float]:
         """The emulator's mean resident memory over the first and the last quarter of the samples."""

@@ -179,3 +179,13 @@ def lab_tune_garbage_collector():
     from lab_executor import gc_tuning
 
     gc_tuning.apply()
+
+
+@hooks.on_infra_start()
+def lab_memory_profile():
+    """GET /_lab/memory: the heap's holders by package, when tracemalloc traces (see memory_profile)."""
+    from localstack.services.edge import ROUTER
+
+    from lab_executor import memory_profile
+
+    ROUTER.add(memory_profile.MemoryEndpoint())

@@ -34,7 +34,7 @@ function chart(title, xLabel, yLabel, x, series, extra = {}) {
     title, width: 560, height: 340,
     scales: { x: { time: false, ...(extra.xScale || {}) } },
     series: [{ label: xLabel }, ...series.map(([label, _], n) => ({
-      label, stroke: COLOURS[n %% COLOURS.length], width: 2,
+      label, stroke: COLOURS[n %% COLOURS.length], width: 2, spanGaps: true,
       ...(extra.bars ? { fill: COLOURS[n %% COLOURS.length] + "99", paths: uPlot.paths.bars({ size: [0.9] }) } : {}),
     }))],
     axes: [{ label: xLabel }, { label: yLabel, size: 60 }],

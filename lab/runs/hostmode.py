@@ -85,6 +85,47 @@ def install_ready_hooks() -> None:
 PREVIOUS_LOG = settings.STATE_DIR / "localstack.previous.log"
 
 
+# LocalStack's service catalog: an index of every AWS service's operations, which its
+# gateway reads to tell what a request is for. Without one in its static files it
+# builds it at its first request by loading every service model botocore has (10 s
+# here), and keeps all of them in memory after: 320 of the 580 MB a host-mode
+# LocalStack held after `make up` (`make bench-memory`, docs/PERFORMANCE.md). Docker
+# mode's image has it from its build (docker/localstack.Dockerfile). Host mode
+# builds it once per venv, in a process of its own, and gives each start a copy.
+CATALOG_BUILD_ROOT = Path(sys.prefix) / "lab-localstack"
+STATIC_LIBS = Path("usr") / "lib" / "localstack"  # under FILESYSTEM_ROOT, as LocalStack's config puts it
+
+
+def service_catalog() -> Path:
+    """The venv's service catalog file, built the first time."""
+    from importlib.metadata import version
+
+    # The name LocalStack looks for (localstack.aws.spec._get_catalog_filename), without importing it here.
+    ls_version, botocore_version = (version(d).replace(".", "_") for d in ("localstack-core", "botocore"))
+    name = f"service-catalog-{ls_version}-{botocore_version}.dill"
+    in_the_image = Path("/") / STATIC_LIBS / name  # the tools container: LocalStack's image built it
+    if in_the_image.exists():
+        return in_the_image
+    catalog = CATALOG_BUILD_ROOT / STATIC_LIBS / name
+    if not catalog.exists():
+        catalog.parent.mkdir(parents=True, exist_ok=True)
+        with console.status("Indexing AWS's services for LocalStack, once for this venv (about 10 s)"):
+            env = {**os.environ, "FILESYSTEM_ROOT": str(CATALOG_BUILD_ROOT), "OVERRIDE_IN_DOCKER": "0"}
+            built = subprocess.run([sys.executable, "-m", "localstack.aws.spec"], env=env, capture_output=True)
+        if built.returncode != 0 or not catalog.exists():
+            # LocalStack then builds it itself, as it would have; only its memory is higher.
+            console.print(f"[yellow]LocalStack's service catalog could not be prepared: {built.stderr[-300:]!r}[/]")
+    return catalog
+
+
+def provide_service_catalog() -> None:
+    catalog = service_catalog()
+    if catalog.exists():
+        target = settings.STATE_DIR / "localstack" / STATIC_LIBS / catalog.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(catalog, target)
+
+
 def start(snapshots: bool = True) -> bool:
     """Start LocalStack unless it runs already. Returns True if this call started it.
     Without snapshots it saves the lab's state only when it stops."""
@@ -102,6 +143,7 @@ def start(snapshots: bool = True) -> bool:
     settings.LOCALSTACK_TMP_DIR.mkdir()
     if settings.PROVISION_ON_READY:
         install_ready_hooks()
+    provide_service_catalog()
     with open(settings.LOCALSTACK_LOG, "ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "localstack.runtime.main"],

@@ -1,5 +1,5 @@
 """`make bench-memory`: what LocalStack holds, by package, with Python's tracer
-(tracemalloc) on: right after `make up`, and after MEMORY_ORDERS orders. Writes
+(tracemalloc, 25 frames an allocation) on: right after `make up`, and after MEMORY_ORDERS orders. Writes
 bench/memory-profile.json and prints the top holders.
 
 The tracer keeps a record of every live block, so LocalStack's own memory is
@@ -23,7 +23,8 @@ RESULTS = settings.PROJECT_ROOT / "bench" / "memory-profile.json"
 
 
 def profile(when: str) -> dict:
-    report = aws.get_json("/_lab/memory")
+    # A snapshot of a traced heap takes a while: every live block is visited.
+    report = aws.get_json("/_lab/memory", timeout=300)
     if not report.get("tracing"):
         raise SystemExit(f"LocalStack does not trace its heap: {report.get('hint')}")
     report["localstack_pss_mb"] = round(memory_now()[0])
@@ -37,8 +38,8 @@ def main() -> int:
             "make bench-memory starts a lab of its own and LocalStack is already running: run `make down` first"
         )
         return 2
-    env = {**os.environ, "LAB_MODE": "host", "LAB_DASHBOARD": "0", "PYTHONTRACEMALLOC": "1"}
-    step("make up, LocalStack's heap traced (PYTHONTRACEMALLOC=1)")
+    env = {**os.environ, "LAB_MODE": "host", "LAB_DASHBOARD": "0", "PYTHONTRACEMALLOC": "25"}
+    step("make up, LocalStack's heap traced (PYTHONTRACEMALLOC=25)")
     subprocess.run([sys.executable, "-m", "lab", "up"], env=env, check=True, stdout=subprocess.DEVNULL)
     try:
         stack = Stack()

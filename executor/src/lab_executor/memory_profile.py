@@ -2,10 +2,11 @@
 memory profile (bench/memory_profile.py) and for anyone finding where it goes.
 
 It reads Python's own tracer, tracemalloc, which costs memory and time and is
-therefore off unless LocalStack was started with ``PYTHONTRACEMALLOC=1`` (the
-profile does that); off, it says so. Each traced block is counted where it was
-allocated, under the package of that file: ``botocore``, ``moto``,
-``localstack/services/s3``, or ``python`` for the standard library.
+therefore off unless LocalStack was started with ``PYTHONTRACEMALLOC=<frames>``
+(the profile uses 25); off, it says so. Each traced block is counted under the
+package that asked for it: of the frames of its allocation, the most recent one
+outside the standard library (a service model decoded by ``json`` is
+``botocore``'s): ``botocore``, ``moto``, ``localstack/services/s3``...
 """
 
 import re
@@ -19,30 +20,46 @@ TOP = 25
 PACKAGE = re.compile(r"site-packages/(localstack/services/[^/]+|localstack/[^/]+|[^/]+)")
 
 
-def owner(filename: str) -> str:
-    found = PACKAGE.search(filename)
-    if found:
-        return found.group(1).removesuffix(".py")
-    return "python" if "/lib/python3" in filename else filename
+def owner(traceback: tracemalloc.Traceback) -> str:
+    """The package of the most recent frame that is not the standard library's."""
+    for frame in reversed(traceback):  # tracemalloc keeps the oldest frame first
+        found = PACKAGE.search(frame.filename)
+        if found:
+            return found.group(1).removesuffix(".py")
+    return "python (no package among the frames kept)"
 
 
 def holders(snapshot: tracemalloc.Snapshot) -> tuple[Counter, Counter]:
     sizes: Counter = Counter()
     blocks: Counter = Counter()
-    for statistic in snapshot.statistics("filename"):
-        where = owner(statistic.traceback[0].filename)
+    for statistic in snapshot.statistics("traceback"):
+        where = owner(statistic.traceback)
         sizes[where] += statistic.size
         blocks[where] += statistic.count
     return sizes, blocks
 
 
+def paths(snapshot: tracemalloc.Snapshot, wanted: str, depth: int = 8) -> list[dict]:
+    """The owner's largest allocation sites: each the `depth` most recent frames
+    outside the standard library, oldest first, with what they hold."""
+    sizes: Counter = Counter()
+    for statistic in snapshot.statistics("traceback"):
+        if owner(statistic.traceback) == wanted:
+            frames = [f"{f.filename.split('site-packages/')[-1]}:{f.lineno}" for f in statistic.traceback]
+            site = tuple(f for f in frames if "/lib/python3" not in f and "<frozen" not in f)[-depth:]
+            sizes[site] += statistic.size
+    return [{"mb": round(size / 2**20, 1), "frames": list(site)} for site, size in sizes.most_common(TOP)]
+
+
 class MemoryEndpoint:
     @route("/_lab/memory", methods=["GET"])
     def memory(self, request: Request) -> dict:
+        """?owner=botocore adds that owner's largest allocation sites."""
         if not tracemalloc.is_tracing():
-            return {"tracing": False, "hint": "start LocalStack with PYTHONTRACEMALLOC=1 to trace its heap"}
-        sizes, blocks = holders(tracemalloc.take_snapshot())
-        return {
+            return {"tracing": False, "hint": "start LocalStack with PYTHONTRACEMALLOC=25 to trace its heap"}
+        snapshot = tracemalloc.take_snapshot()
+        sizes, blocks = holders(snapshot)
+        report = {
             "tracing": True,
             "traced_mb": round(sum(sizes.values()) / 2**20, 1),
             "top": [
@@ -50,3 +67,6 @@ class MemoryEndpoint:
                 for where, size in sizes.most_common(TOP)
             ],
         }
+        if request.args.get("owner"):
+            report["sites"] = paths(snapshot, request.args["owner"])
+        return report

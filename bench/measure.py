@@ -352,16 +352,25 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
 
 
-def idle_cpu_percent(seconds: float) -> float:
-    """The CPU LocalStack and the dashboard use with nothing sent, as % of one core."""
-    watched = [pid for pid in pids() if LOCALSTACK_MARKER in command_line(pid)]
-    watched += [pid for pid in [dashboard_pid()] if pid is not None]
-    before = sum(cpu_seconds(pid) for pid in watched)
-    started = time.perf_counter()
-    with console.status(f"the lab idle for {seconds:.0f} s, nothing sent: its CPU"):
+def idle_cpu_percent(seconds: float) -> dict[str, float]:
+    """The CPU LocalStack and the dashboard use with nothing sent and no page open,
+    as % of one core. The dashboard samples every second while its page asks, every
+    thirty after (lab/watch/dashboard.py), so the interval starts once that has passed."""
+    from lab.watch.dashboard import WATCHED_SECONDS
+
+    localstack = [pid for pid in pids() if LOCALSTACK_MARKER in command_line(pid)]
+    dashboard = [pid for pid in [dashboard_pid()] if pid is not None]
+    with console.status(f"the lab idle for {WATCHED_SECONDS + seconds:.0f} s, nothing sent: its CPU"):
+        time.sleep(WATCHED_SECONDS)  # the dashboard's page was last asked for just now
+        before = [sum(cpu_seconds(pid) for pid in group) for group in (localstack, dashboard)]
+        started = time.perf_counter()
         time.sleep(seconds)  # a measuring interval: nothing is asserted after it
-    used = sum(cpu_seconds(pid) for pid in watched) - before
-    return 100 * used / (time.perf_counter() - started)
+        used = [sum(cpu_seconds(pid) for pid in group) for group in (localstack, dashboard)]
+        elapsed = time.perf_counter() - started
+    names = ("localstack", "dashboard")
+    shares = {name: 100 * (after - first) / elapsed for name, first, after in zip(names, before, used, strict=True)}
+    shares["lab"] = shares["localstack"] + shares["dashboard"]
+    return {name: round(share, 2) for name, share in shares.items()}
 
 
 def installed_mb() -> dict[str, float]:

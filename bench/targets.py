@@ -92,10 +92,10 @@ MISS_NOTES = {
         "Nothing the lab should drop. A lighter store for S3's small objects would mean replacing LocalStack's.",
     ),
     "idle_cpu_percent_of_a_core": (
-        "With no page open the dashboard samples every 30 s (0.14% of a core) and LocalStack uses about 1%: the "
-        "mappings' long polls (one per concurrent batch, every 2 s) and the visibility timeouts checked every "
-        "0.1 s (sqs_visibility.py), which bring retries on time.",
-        "Check the visibility timeouts that often only while a message is in flight.",
+        "With no page open the dashboard samples every 30 s (0.13% of a core); LocalStack's share is the "
+        "mappings' long polls (one per concurrent batch, every 2 s: about 0.2%) and the visibility timeouts, "
+        "checked every 0.1 s while a message is in flight and once a second otherwise (sqs_visibility.py).",
+        "Longer long polls (LAB_ESM_LONG_POLL_SECONDS), at the cost of a slower mapping disable.",
     ),
 }
 

@@ -117,7 +117,8 @@ LOCALSTACK_SERVICES = "sqs,lambda,s3,ses,iam,sts,logs,apigateway,cloudformation"
 # progress is what disabling a mapping waits for, so it is kept short.
 ESM_LONG_POLL_SECONDS = _env("ESM_LONG_POLL_SECONDS", 2, int)
 # LocalStack returns messages whose visibility timeout ended to the queue once a
-# second; the plugin does it this often, so retries come on time.
+# second; the plugin does it this often while a message is in flight or delayed,
+# so retries come on time (and once a second otherwise, so an idle lab sleeps).
 SQS_REQUEUE_PERIOD_SECONDS = _env("SQS_REQUEUE_PERIOD_SECONDS", 0.1, float)
 ESM_MAX_BACKOFF_ON_ERROR_SECONDS = _env("ESM_MAX_BACKOFF_ON_ERROR_SECONDS", 5, int)
 # IAM enforced for the lab's roles (requests signed with AssumeRole credentials),

@@ -106,6 +106,63 @@ def test_a_request_that_comes_while_its_service_loads_waits_for_the_routes(monke
         patch.undo()
 
 
+def test_expired_visibility_timeouts_are_looked_for_often_only_while_a_message_is_in_flight(monkeypatch):
+    provider = pytest.importorskip("localstack.services.sqs.provider")
+    models = pytest.importorskip("localstack.services.sqs.models")
+    from lab_executor import sqs_visibility
+
+    class Scheduled:
+        """A scheduler that runs nothing by itself: the test runs each task, then reads when the next is due."""
+
+        def __init__(self):
+            self.calls = []
+
+        def schedule(self, func, period=None, start=None, **_):
+            self.calls.append({"func": func, "period": period, "start": start})
+
+        def run(self):
+            pass
+
+    for module in (provider, sqs_visibility):
+        monkeypatch.setattr(module, "Scheduler", Scheduled)
+        monkeypatch.setattr(module, "start_thread", lambda *_args, **_kwargs: object())
+    queue = models.StandardQueue("visibility", "us-east-1", "000000000000")
+
+    def worker():
+        started = provider.QueueUpdateWorker()
+        monkeypatch.setattr(started, "iter_queues", lambda: iter([queue]))
+        started.start()
+        return started.scheduler
+
+    # LocalStack's own: one task every second, so a retry comes up to a second late.
+    assert [call["period"] for call in worker().calls] == [1]
+
+    patch = sqs_visibility.apply()
+    try:
+        scheduler = worker()
+    finally:
+        patch.undo()
+
+    def run_the_next_task() -> tuple[float, float]:
+        """When the task after it is due, counted from just before the run and from just after it."""
+        before = time.time()
+        scheduler.calls[-1]["func"]()
+        after = time.time()
+        return scheduler.calls[-1]["start"] - before, scheduler.calls[-1]["start"] - after
+
+    from_before, _ = run_the_next_task()  # nothing in flight: LocalStack's period, no ten wakes a second
+    assert from_before >= sqs_visibility.IDLE_PERIOD_SECONDS
+
+    queue.put({"MessageId": "1", "Body": "{}", "Attributes": {}, "MD5OfBody": ""})
+    assert queue.receive(visibility_timeout=30).successful  # now in flight
+    _, from_after = run_the_next_task()
+    assert from_after <= sqs_visibility.REQUEUE_PERIOD_SECONDS < sqs_visibility.IDLE_PERIOD_SECONDS
+
+    queue.inflight.clear()  # deleted, say: back to the idle period
+    from_before, _ = run_the_next_task()
+    assert from_before >= sqs_visibility.IDLE_PERIOD_SECONDS
+
+
 def test_a_batching_window_gathers_messages_that_arrive_one_after_another():
     models = pytest.importorskip("localstack.services.sqs.models")
     from lab_executor import sqs_window

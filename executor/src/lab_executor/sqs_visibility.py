@@ -7,7 +7,7 @@ maxReceiveCount seconds after AWS would move it. The lab runs that worker every
 REQUEUE_PERIOD_SECONDS while any queue has a message in flight or delayed (it
 only looks at the head of each queue's in-flight heap, so a short period costs
 little), and at LocalStack's own period when none has: waking ten times a
-second for nothing was a third of an idle lab's CPU. Applied in memory at
+second for nothing was more than half of an idle LocalStack's CPU. Applied in memory at
 LocalStack's start by the ``on_infra_start`` hook in plugins.py.
 """
 

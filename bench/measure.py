@@ -360,12 +360,16 @@ def idle_cpu_percent(seconds: float) -> dict[str, float]:
 
     localstack = [pid for pid in pids() if LOCALSTACK_MARKER in command_line(pid)]
     dashboard = [pid for pid in [dashboard_pid()] if pid is not None]
+
+    def cpu_so_far() -> list[float]:
+        return [sum(cpu_seconds(pid) for pid in group) for group in (localstack, dashboard)]
+
     with console.status(f"the lab idle for {WATCHED_SECONDS + seconds:.0f} s, nothing sent: its CPU"):
         time.sleep(WATCHED_SECONDS)  # the dashboard's page was last asked for just now
-        before = [sum(cpu_seconds(pid) for pid in group) for group in (localstack, dashboard)]
+        before = cpu_so_far()
         started = time.perf_counter()
         time.sleep(seconds)  # a measuring interval: nothing is asserted after it
-        used = [sum(cpu_seconds(pid) for pid in group) for group in (localstack, dashboard)]
+        used = cpu_so_far()
         elapsed = time.perf_counter() - started
     names = ("localstack", "dashboard")
     shares = {name: 100 * (after - first) / elapsed for name, first, after in zip(names, before, used, strict=True)}
